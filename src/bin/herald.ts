@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from '../config';
+import { migrate, openDatabase } from '../db/database';
+import { type HeraldRoles, startHerald } from '../herald';
+import { createLogger } from '../lib/logger';
+
+const USAGE = `Usage: herald <command>
+
+Commands:
+  start     API and worker in one process (the default)
+  api       the GraphQL API only (HTTP, graphql-ws, GraphiQL)
+  worker    the delivery worker only
+  migrate   apply Herald's and graphile-worker's migrations, then exit
+  help      this text
+
+Configuration comes from the environment; see .env.example.
+With DATABASE_URL unset Herald starts an embedded PostgreSQL kept in HERALD_DATA_DIR (.herald).`;
+
+const ROLES: Record<string, HeraldRoles> = {
+  start: { api: true, worker: true },
+  api: { api: true, worker: false },
+  worker: { api: false, worker: true },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] ?? 'start';
+  if (command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (command !== 'migrate' && !ROLES[command]) {
+    console.error(`Unknown command "${command}".\n\n${USAGE}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
+
+  if (command === 'migrate') {
+    const database = await openDatabase(config, logger);
+    try {
+      const applied = await migrate(database, logger);
+      logger.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'database already up to date');
+    } finally {
+      await database.close();
+    }
+    return 0;
+  }
+
+  const herald = await startHerald({ config, logger, roles: ROLES[command]! });
+  if (herald.url) {
+    logger.info(`GraphQL: ${herald.url}/graphql  GraphiQL: ${herald.url}/graphiql`);
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight work');
+      const deadline = setTimeout(() => {
+        logger.error('shutdown grace period over; exiting with work still in flight (it will be retried)');
+        process.exit(1);
+      }, config.shutdownGraceMs + 5000);
+      deadline.unref();
+      void herald.stop().then(resolve, (error: unknown) => {
+        logger.error({ err: error }, 'error while shutting down');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+  logger.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error('Herald failed to start:', error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  },
+);

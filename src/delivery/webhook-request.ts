@@ -1,0 +1,67 @@
+import { legacyHexSignature, standardSignature } from './signature';
+
+export const USER_AGENT = 'Herald-Webhooks/0.1 (+https://github.com/herald-webhooks/herald)';
+
+export interface EnvelopeInput {
+  eventId: string;
+  eventType: string;
+  version: string;
+  /** The event's data exactly as published, already serialised as JSON. */
+  dataJson: string;
+  createdAt: Date;
+  attempt: number;
+  retryable: boolean;
+}
+
+/**
+ * The body every delivery carries: the seed design's envelope, byte for byte the same shape
+ * ({ id, timestamp, event, version, data, attempt, retryable }). Built by concatenation so `data` keeps
+ * the publisher's exact JSON (key order, number spelling) instead of a re-serialised copy.
+ */
+export function buildEnvelope(input: EnvelopeInput): string {
+  return (
+    `{"id":${JSON.stringify(input.eventId)},"timestamp":${JSON.stringify(input.createdAt.toISOString())},` +
+    `"event":${JSON.stringify(input.eventType)},"version":${JSON.stringify(input.version)},` +
+    `"data":${input.dataJson},"attempt":${input.attempt},"retryable":${input.retryable}}`
+  );
+}
+
+/** Headers whose values never go to logs or to the stored delivery log. */
+const SENSITIVE_HEADER = /authorization|cookie|signature|secret|token|api[-_]?key|password/i;
+
+/** Header names an endpoint's custom headers may not override: Herald owns them. */
+export const RESERVED_HEADER = /^(content-type|content-length|host|user-agent|transfer-encoding|connection|webhook-.*|x-webhook-.*)$/i;
+
+export interface SignedRequest {
+  headers: Record<string, string>;
+  /** The same headers with every sensitive value replaced, safe to store and show. */
+  redactedHeaders: Record<string, string>;
+}
+
+export function buildSignedHeaders(options: {
+  eventId: string;
+  body: string;
+  attempt: number;
+  secret: string;
+  timestampSeconds: number;
+  customHeaders: Record<string, string>;
+}): SignedRequest {
+  const headers: Record<string, string> = {
+    ...options.customHeaders,
+    'content-type': 'application/json',
+    'user-agent': USER_AGENT,
+    'webhook-id': options.eventId,
+    'webhook-timestamp': String(options.timestampSeconds),
+    'webhook-signature': standardSignature(options.secret, options.eventId, options.timestampSeconds, options.body),
+    'x-webhook-id': options.eventId,
+    'x-webhook-attempt': String(options.attempt),
+    'x-webhook-signature': legacyHexSignature(options.secret, options.body),
+  };
+  return { headers, redactedHeaders: redactHeaders(headers) };
+}
+
+export function redactHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name, SENSITIVE_HEADER.test(name) ? '[redacted]' : value]),
+  );
+}

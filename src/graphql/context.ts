@@ -1,0 +1,12 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { HeraldConfig } from '../config';
+import type { Logger } from '../lib/logger';
+
+/** What every resolver receives: one EntityManager fork per operation, never a global one. */
+export interface GraphQLContext {
+  em: EntityManager;
+  orm: MikroORM;
+  config: HeraldConfig;
+  logger: Logger;
+  requestId: string;
+}

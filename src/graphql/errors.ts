@@ -1,0 +1,43 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import { ErrorCode, HeraldError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+
+/**
+ * Gives every error a stable `extensions.code`: Herald's own errors keep theirs, GraphQL's own
+ * (validation, bad variables) keep the code Apollo gives them, and anything unexpected is logged once and
+ * masked, so no stack trace, SQL or secret reaches a client.
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof HeraldError) {
+      return {
+        message: original.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { ...original.details, code: original.code },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+      return { ...formatted, extensions: { code } };
+    }
+    if (isGraphQLInputError(original, formatted)) {
+      return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
+    return {
+      message: 'Internal server error: the problem was logged; try again, and report it if it persists.',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}
+
+/** Errors graphql-js raises for bad literals or variables before any resolver runs. */
+function isGraphQLInputError(original: unknown, formatted: GraphQLFormattedError): boolean {
+  if (original instanceof Error && original.name === 'GraphQLError' && !formatted.path) return true;
+  return /^(Variable|Expected|Argument|Int cannot|Float cannot|String cannot|Boolean cannot|ID cannot|JSON|DateTime)/.test(formatted.message);
+}

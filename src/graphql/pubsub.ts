@@ -1,0 +1,16 @@
+import { createPubSub } from '@graphql-yoga/subscription';
+import type { ChangeMessage } from '../db/sql';
+
+export const Topic = {
+  DELIVERY: 'DELIVERY_CHANGED',
+  EVENT: 'EVENT_PUBLISHED',
+} as const;
+
+export type DeliveryChange = Extract<ChangeMessage, { kind: 'delivery' }>;
+export type EventChange = Extract<ChangeMessage, { kind: 'event' }>;
+
+/** In-process fan-out to subscription operations; fed only by the LISTEN/NOTIFY change feed. */
+export function createHeraldPubSub() {
+  return createPubSub<{ [Topic.DELIVERY]: [DeliveryChange]; [Topic.EVENT]: [EventChange] }>();
+}
+export type HeraldPubSub = ReturnType<typeof createHeraldPubSub>;

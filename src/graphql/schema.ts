@@ -1,0 +1,20 @@
+import 'reflect-metadata';
+import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { ApplicationResolver } from '../modules/applications/application.resolver';
+import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
+import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
+import { EventResolver } from '../modules/events/event.resolver';
+import { type HeraldPubSub, createHeraldPubSub } from './pubsub';
+
+export const resolvers = [ApplicationResolver, EndpointResolver, EventResolver, DeliveryResolver] as const;
+
+export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {
+  return buildSchema({ resolvers, pubSub, validate: false, emitSchemaFile: false });
+}
+
+/** The SDL committed as schema.graphql: sorted, so it changes only when the API does. */
+export async function printHeraldSchema(): Promise<string> {
+  const schema = await buildHeraldSchema();
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import type express from 'express';
+import type { HeraldConfig } from './config';
+import { type Database, migrate, openDatabase } from './db/database';
+import { ChangeFeed } from './graphql/change-feed';
+import { createHeraldPubSub } from './graphql/pubsub';
+import { buildHeraldSchema } from './graphql/schema';
+import { type HttpServerHandle, startHttpServer } from './graphql/server';
+import { type Clock, systemClock } from './lib/clock';
+import type { Logger } from './lib/logger';
+import { type WorkerHandle, startWorker } from './worker/runner';
+
+export interface HeraldRoles {
+  api: boolean;
+  worker: boolean;
+}
+
+export interface HeraldHandle {
+  /** http://host:port of the API, when this process serves it. */
+  url: string | null;
+  database: Database;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Herald in this process: the database (embedded unless DATABASE_URL is set), migrations, and
+ * the API and/or the worker. `stop()` drains in order: HTTP and subscriptions, in-flight deliveries, the
+ * change feed, the database.
+ */
+export async function startHerald(options: {
+  config: HeraldConfig;
+  logger: Logger;
+  roles: HeraldRoles;
+  clock?: Clock;
+}): Promise<HeraldHandle> {
+  const { config, logger, roles } = options;
+  const clock = options.clock ?? systemClock;
+  const database = await openDatabase(config, logger);
+  let http: HttpServerHandle | null = null;
+  let worker: WorkerHandle | null = null;
+  let feed: ChangeFeed | null = null;
+  const stop = async () => {
+    await http?.close().catch((error: unknown) => logger.warn({ err: error }, 'HTTP server did not close cleanly'));
+    await worker?.stop().catch((error: unknown) => logger.warn({ err: error }, 'worker did not stop cleanly'));
+    await feed?.stop();
+    await database.close();
+  };
+  try {
+    await migrate(database, logger);
+    if (roles.worker) {
+      worker = await startWorker({ orm: database.orm, pool: database.pool, config, clock, logger });
+    }
+    if (roles.api) {
+      const pubSub = createHeraldPubSub();
+      feed = new ChangeFeed(database.url, pubSub, logger);
+      await feed.start();
+      const schema = await buildHeraldSchema(pubSub);
+      const probes = (app: express.Express) => {
+        app.get('/healthz', (_req, res) => {
+          res.json({ status: 'ok' });
+        });
+      };
+      http = await startHttpServer({ schema, orm: database.orm, config, logger, probes });
+      logger.info({ url: http.url, graphiql: config.graphiql ? `${http.url}/graphiql` : undefined }, 'Herald API listening');
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: http?.url ?? null, database, stop };
+}

@@ -1,0 +1,31 @@
+/**
+ * The one vocabulary of client-facing errors. Each code is stable (clients branch on it) and listed in
+ * docs/errors.md; the message says what to fix.
+ */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  INVALID_URL: 'INVALID_URL',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  ENDPOINT_DISABLED: 'ENDPOINT_DISABLED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class HeraldError extends Error {
+  override name = 'HeraldError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badInput = (message: string, details?: Record<string, unknown>) =>
+  new HeraldError(ErrorCode.BAD_USER_INPUT, message, details);
+
+export const notFound = (kind: string, id: string) =>
+  new HeraldError(ErrorCode.NOT_FOUND, `No ${kind} with id "${id}" exists.`, { id });

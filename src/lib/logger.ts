@@ -1,0 +1,36 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Paths pino blanks out wherever they appear in a log line. Secrets, signatures and credentials must
+ * never reach a log, even when someone logs a whole object by mistake.
+ */
+export const REDACTED_PATHS = [
+  'secret',
+  '*.secret',
+  '*.*.secret',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  '*.*.authorization',
+  'headers.authorization',
+  'headers["webhook-signature"]',
+  'headers["x-webhook-signature"]',
+  '*.headers["webhook-signature"]',
+  '*.headers["x-webhook-signature"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+export function createLogger(options: { level: string; pretty: boolean; name?: string }): Logger {
+  return pino({
+    name: options.name ?? 'herald',
+    level: options.level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    ...(options.pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
+      : {}),
+  });
+}

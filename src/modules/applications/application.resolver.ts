@@ -1,0 +1,20 @@
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context';
+import { PageInput, parsePage } from '../../graphql/pagination';
+import { ApplicationService } from './application.service';
+import { ApplicationConnection, ApplicationType, CreateApplicationInput } from './application.type';
+
+@Resolver(() => ApplicationType)
+export class ApplicationResolver {
+  @Mutation(() => ApplicationType, { description: 'Creates a tenant whose endpoints receive its events.' })
+  async createApplication(@Arg('input', () => CreateApplicationInput) input: CreateApplicationInput, @Ctx() ctx: GraphQLContext) {
+    return ApplicationType.from(await new ApplicationService(ctx.em).create(input));
+  }
+
+  @Query(() => ApplicationConnection)
+  async applications(@Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined, @Ctx() ctx: GraphQLContext) {
+    const request = parsePage(page);
+    const connection = await new ApplicationService(ctx.em).list(request);
+    return { ...connection, nodes: connection.nodes.map((node) => ApplicationType.from(node)) };
+  }
+}

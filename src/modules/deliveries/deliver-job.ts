@@ -1,0 +1,20 @@
+import type { JobSpec } from '../../db/sql';
+
+export const DELIVER_TASK = 'deliver';
+
+export interface DeliverPayload {
+  deliveryId: string;
+  /** The attempt this job makes; a job whose attempt was already recorded does nothing. */
+  attempt: number;
+}
+
+/** One job key per delivery: re-queueing replaces a waiting job instead of adding a second one. */
+export function deliverJob(deliveryId: string, attempt: number, runAt?: Date): JobSpec {
+  const payload: DeliverPayload = { deliveryId, attempt };
+  return { identifier: DELIVER_TASK, payload, runAt, jobKey: `deliver:${deliveryId}`, maxAttempts: 25 };
+}
+
+export function isDeliverPayload(value: unknown): value is DeliverPayload {
+  const payload = value as Partial<DeliverPayload> | null;
+  return typeof payload?.deliveryId === 'string' && Number.isInteger(payload.attempt) && (payload.attempt ?? 0) >= 1;
+}

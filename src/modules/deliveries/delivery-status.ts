@@ -1,0 +1,10 @@
+export const DeliveryStatus = {
+  /** Waiting for its first attempt, or re-queued by retryDelivery. */
+  PENDING: 'PENDING',
+  SUCCEEDED: 'SUCCEEDED',
+  /** The last attempt failed and another is scheduled (`nextAttemptAt`). */
+  FAILED: 'FAILED',
+  /** Every attempt failed: a dead letter, until retryDelivery re-queues it. */
+  DEAD: 'DEAD',
+} as const;
+export type DeliveryStatus = (typeof DeliveryStatus)[keyof typeof DeliveryStatus];

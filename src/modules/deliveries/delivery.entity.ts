@@ -1,0 +1,62 @@
+import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { AttemptErrorKind } from '../../delivery/attempt-outcome';
+import { IdPrefix, newId } from '../../lib/ids';
+import { ApplicationEntity } from '../applications/application.entity';
+import { EndpointEntity } from '../endpoints/endpoint.entity';
+import { EventEntity } from '../events/event.entity';
+import { DeliveryStatus } from './delivery-status';
+
+@Entity({ tableName: 'deliveries' })
+@Unique({ properties: ['event', 'endpoint'] })
+@Index({ properties: ['application', 'id'] })
+@Index({ properties: ['endpoint', 'id'] })
+@Index({ properties: ['status', 'id'] })
+export class DeliveryEntity {
+  [OptionalProps]?: 'id' | 'status' | 'attemptCount' | 'nextAttemptAt' | 'lastAttemptAt' | 'lastStatusCode' | 'lastErrorKind' | 'lastError' | 'succeededAt' | 'createdAt' | 'updatedAt';
+
+  @PrimaryKey({ type: 'text' })
+  id: string = newId(IdPrefix.delivery);
+
+  @ManyToOne(() => EventEntity, { deleteRule: 'cascade' })
+  event!: EventEntity;
+
+  @ManyToOne(() => EndpointEntity, { deleteRule: 'cascade' })
+  endpoint!: EndpointEntity;
+
+  /** Copied from the event so tenant-scoped lists need no join. */
+  @ManyToOne(() => ApplicationEntity, { deleteRule: 'cascade' })
+  application!: ApplicationEntity;
+
+  @Property({ type: 'text' })
+  eventType!: string;
+
+  @Enum({ items: () => DeliveryStatus })
+  status: DeliveryStatus = DeliveryStatus.PENDING;
+
+  @Property({ type: 'integer' })
+  attemptCount: number = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  nextAttemptAt: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastAttemptAt: Date | null = null;
+
+  @Property({ type: 'integer', nullable: true })
+  lastStatusCode: number | null = null;
+
+  @Enum({ items: () => AttemptErrorKind, nullable: true })
+  lastErrorKind: AttemptErrorKind | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  lastError: string | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  succeededAt: Date | null = null;
+
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', defaultRaw: 'now()', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}

@@ -1,0 +1,87 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { addJobs, execute, notify } from '../../db/sql';
+import { notFound } from '../../lib/errors';
+import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { EndpointService } from '../endpoints/endpoint.service';
+import { deliverJob } from './deliver-job';
+import { DeliveryAttemptEntity } from './delivery-attempt.entity';
+import { DeliveryStatus } from './delivery-status';
+import { DeliveryEntity } from './delivery.entity';
+
+export interface DeliveryListFilter {
+  applicationId?: string | null;
+  endpointId?: string | null;
+  eventId?: string | null;
+  eventType?: string | null;
+  status?: DeliveryStatus[] | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+}
+
+export class DeliveryService {
+  constructor(private readonly em: EntityManager) {}
+
+  async get(id: string): Promise<DeliveryEntity> {
+    const delivery = await this.em.findOne(DeliveryEntity, { id });
+    if (!delivery) throw notFound('delivery', id);
+    return delivery;
+  }
+
+  async list(filter: DeliveryListFilter, page: PageRequest): Promise<Connection<DeliveryEntity>> {
+    const where: Record<string, unknown> = {};
+    if (filter.applicationId) where.application = filter.applicationId;
+    if (filter.endpointId) where.endpoint = filter.endpointId;
+    if (filter.eventId) where.event = filter.eventId;
+    if (filter.eventType) where.eventType = filter.eventType;
+    if (filter.status && filter.status.length > 0) where.status = { $in: filter.status };
+    const createdAt: Record<string, Date> = {};
+    if (filter.createdAfter) createdAt.$gte = filter.createdAfter;
+    if (filter.createdBefore) createdAt.$lt = filter.createdBefore;
+    if (Object.keys(createdAt).length > 0) where.createdAt = createdAt;
+    if (page.afterId) where.id = { $lt: page.afterId };
+    const rows = await this.em.find(DeliveryEntity, where, { orderBy: { id: 'desc' }, limit: page.limit + 1 });
+    return toConnection(rows, page, (row) => row);
+  }
+
+  async forEvent(eventId: string): Promise<DeliveryEntity[]> {
+    return this.em.find(DeliveryEntity, { event: eventId }, { orderBy: { id: 'asc' } });
+  }
+
+  async attempts(deliveryId: string): Promise<DeliveryAttemptEntity[]> {
+    return this.em.find(DeliveryAttemptEntity, { delivery: deliveryId }, { orderBy: { number: 'asc' } });
+  }
+
+  async attempt(deliveryId: string, number: number): Promise<DeliveryAttemptEntity | null> {
+    return this.em.findOne(DeliveryAttemptEntity, { delivery: deliveryId, number });
+  }
+
+  /**
+   * Queues the next attempt of a delivery now, whatever its status: a dead letter gets one more attempt
+   * (it returns to DEAD if that fails), a scheduled retry runs at once, a success is sent again.
+   */
+  async retry(id: string): Promise<DeliveryEntity> {
+    const delivery = await this.get(id);
+    await new EndpointService(this.em).requireEnabled(delivery.endpoint.id);
+    await this.em.transactional(async (em) => {
+      const [row] = await execute<{ attempt_count: number }>(
+        em,
+        `update deliveries set status = 'PENDING', next_attempt_at = now(), updated_at = now()
+         where id = ? returning attempt_count`,
+        [id],
+      );
+      if (!row) throw notFound('delivery', id);
+      await addJobs(em, [deliverJob(id, row.attempt_count + 1)]);
+      await notify(em, {
+        kind: 'delivery',
+        deliveryId: id,
+        eventId: delivery.event.id,
+        endpointId: delivery.endpoint.id,
+        applicationId: delivery.application.id,
+        status: DeliveryStatus.PENDING,
+        attempt: null,
+      });
+    });
+    await this.em.refresh(delivery);
+    return delivery;
+  }
+}

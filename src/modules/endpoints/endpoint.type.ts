@@ -1,0 +1,128 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { redactHeaders } from '../../delivery/webhook-request';
+import { ConnectionType } from '../../graphql/pagination';
+import type { EndpointEntity } from './endpoint.entity';
+
+@ObjectType('Endpoint', { description: 'A receiver URL of an application, with the event types it subscribes to.' })
+export class EndpointType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => ID)
+  applicationId!: string;
+
+  @Field()
+  url!: string;
+
+  @Field(() => String, { nullable: true })
+  description!: string | null;
+
+  @Field(() => [String], { description: 'Event-type filters; `*` is a wildcard. Empty: every type.' })
+  eventTypes!: string[];
+
+  @Field()
+  enabled!: boolean;
+
+  @Field(() => String, { nullable: true })
+  disabledReason!: string | null;
+
+  @Field(() => Date, { nullable: true })
+  disabledAt!: Date | null;
+
+  @Field(() => GraphQLJSONObject, { description: 'Custom headers sent with each delivery; credential-like values are shown as [redacted].' })
+  headers!: Record<string, string>;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  metadata!: Record<string, unknown> | null;
+
+  @Field(() => Int, { description: 'Deliveries dead-lettered in a row; a success resets it.' })
+  consecutiveFailures!: number;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field()
+  updatedAt!: Date;
+
+  static from(entity: EndpointEntity): EndpointType {
+    return Object.assign(new EndpointType(), {
+      id: entity.id,
+      applicationId: entity.application.id,
+      url: entity.url,
+      description: entity.description,
+      eventTypes: entity.eventTypes,
+      enabled: entity.enabled,
+      disabledReason: entity.disabledReason,
+      disabledAt: entity.disabledAt,
+      headers: redactHeaders(entity.headers),
+      metadata: entity.metadata,
+      consecutiveFailures: entity.consecutiveDeadLetters,
+      createdAt: entity.createdAt,
+      updatedAt: entity.updatedAt,
+    });
+  }
+}
+
+@ObjectType()
+export class EndpointConnection extends ConnectionType(EndpointType, 'Endpoint') {}
+
+@ObjectType({ description: 'An endpoint and its signing secret: the only time the secret is shown.' })
+export class EndpointWithSecret {
+  @Field(() => EndpointType)
+  endpoint!: EndpointType;
+
+  @Field({ description: 'The signing secret (`whsec_...`). Store it now: it is never listed again.' })
+  secret!: string;
+}
+
+@InputType()
+export class RegisterEndpointInput {
+  @Field({ description: 'Where deliveries are POSTed: an http:// or https:// URL.' })
+  url!: string;
+
+  @Field(() => ID, { nullable: true, description: 'Defaults to the default application.' })
+  applicationId?: string;
+
+  @Field(() => String, { nullable: true })
+  description?: string;
+
+  @Field(() => [String], { nullable: true, description: 'Event types to receive (`order.*` wildcards). Omitted or empty: all.' })
+  eventTypes?: string[];
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Extra headers sent with every delivery.' })
+  headers?: Record<string, unknown>;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  metadata?: Record<string, unknown>;
+
+  @Field(() => String, { nullable: true, description: 'Your own `whsec_` secret (24 to 64 bytes, base64). Omitted: Herald generates one.' })
+  secret?: string;
+}
+
+@InputType()
+export class UpdateEndpointInput {
+  @Field(() => String, { nullable: true })
+  url?: string;
+
+  @Field(() => String, { nullable: true })
+  description?: string;
+
+  @Field(() => [String], { nullable: true })
+  eventTypes?: string[];
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  headers?: Record<string, unknown>;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  metadata?: Record<string, unknown>;
+}
+
+@InputType()
+export class EndpointFilter {
+  @Field(() => ID, { nullable: true })
+  applicationId?: string;
+
+  @Field(() => Boolean, { nullable: true })
+  enabled?: boolean;
+}

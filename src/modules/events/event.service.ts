@@ -1,0 +1,214 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { HeraldConfig } from '../../config';
+import { addJobs, execute, notify } from '../../db/sql';
+import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
+import { IdPrefix, newId } from '../../lib/ids';
+import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { ApplicationService } from '../applications/application.service';
+import { deliverJob } from '../deliveries/deliver-job';
+import { EndpointService } from '../endpoints/endpoint.service';
+import { EventEntity } from './event.entity';
+import { assertEventType, matchesEventType } from './event-type';
+
+export interface PublishEvent {
+  type: string;
+  data: unknown;
+  version?: string | null;
+  applicationId?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface StoredEvent {
+  id: string;
+  applicationId: string;
+  type: string;
+  version: string;
+  payload: string;
+  idempotencyKey: string | null;
+  createdAt: Date;
+}
+
+export interface PublishResult {
+  event: StoredEvent;
+  /** True when the idempotency key matched an earlier event, which is returned instead. */
+  deduplicated: boolean;
+  deliveryIds: string[];
+}
+
+export const TEST_EVENT_TYPE = 'webhook.test';
+
+export class EventService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly config: Pick<HeraldConfig, 'maxPayloadBytes'>,
+  ) {}
+
+  /**
+   * Writes the event, one delivery per enabled endpoint whose filters match, their jobs and the
+   * notification in one transaction: all of it exists after the commit, or none of it.
+   */
+  async publish(input: PublishEvent): Promise<PublishResult> {
+    assertEventType(input.type);
+    const version = validateVersion(input.version);
+    const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
+    const payload = this.serialiseData(input.data);
+    const application = await new ApplicationService(this.em).resolve(input.applicationId);
+
+    return this.em.transactional(async (em) => {
+      const event = await insertEvent(em, { applicationId: application.id, type: input.type, version, payload, idempotencyKey });
+      if (!event.inserted) return { event: event.row, deduplicated: true, deliveryIds: [] };
+      const endpoints = await execute<{ id: string; event_types: string[] }>(
+        em,
+        'select id, event_types from endpoints where application_id = ? and enabled order by id',
+        [application.id],
+      );
+      const targets = endpoints.filter((endpoint) => matchesEventType(endpoint.event_types, input.type)).map((e) => e.id);
+      const deliveryIds = await createDeliveries(em, event.row, targets);
+      return { event: event.row, deduplicated: false, deliveryIds };
+    });
+  }
+
+  /** A `webhook.test` event delivered to this one endpoint, whatever its filters say. */
+  async sendTest(endpointId: string): Promise<{ event: StoredEvent; deliveryId: string }> {
+    const endpoint = await new EndpointService(this.em).requireEnabled(endpointId);
+    const data = { message: 'Test event from Herald', endpointId: endpoint.id };
+    return this.em.transactional(async (em) => {
+      const { row } = await insertEvent(em, {
+        applicationId: endpoint.application.id,
+        type: TEST_EVENT_TYPE,
+        version: '1.0',
+        payload: JSON.stringify(data),
+        idempotencyKey: null,
+      });
+      const [deliveryId] = await createDeliveries(em, row, [endpoint.id]);
+      return { event: row, deliveryId: deliveryId! };
+    });
+  }
+
+  async get(id: string): Promise<StoredEvent> {
+    const event = await this.em.findOne(EventEntity, { id });
+    if (!event) throw notFound('event', id);
+    return toStoredEvent(event);
+  }
+
+  async list(
+    filter: { applicationId?: string | null; type?: string | null; createdAfter?: Date | null; createdBefore?: Date | null },
+    page: PageRequest,
+  ): Promise<Connection<StoredEvent>> {
+    const where: Record<string, unknown> = {};
+    if (filter.applicationId) where.application = filter.applicationId;
+    if (filter.type) where.type = filter.type;
+    const createdAt: Record<string, Date> = {};
+    if (filter.createdAfter) createdAt.$gte = filter.createdAfter;
+    if (filter.createdBefore) createdAt.$lt = filter.createdBefore;
+    if (Object.keys(createdAt).length > 0) where.createdAt = createdAt;
+    if (page.afterId) where.id = { $lt: page.afterId };
+    const rows = await this.em.find(EventEntity, where, { orderBy: { id: 'desc' }, limit: page.limit + 1 });
+    return toConnection(rows, page, toStoredEvent);
+  }
+
+  private serialiseData(data: unknown): string {
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw badInput('"data" must be a JSON object.', { field: 'data' });
+    }
+    const json = JSON.stringify(data);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.config.maxPayloadBytes) {
+      throw new HeraldError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `"data" is ${bytes} bytes as JSON; the limit is ${this.config.maxPayloadBytes} bytes (MAX_PAYLOAD_BYTES). Send a smaller payload, for example ids the receiver can look up.`,
+        { field: 'data', bytes, limit: this.config.maxPayloadBytes },
+      );
+    }
+    return json;
+  }
+}
+
+function toStoredEvent(entity: EventEntity): StoredEvent {
+  return {
+    id: entity.id,
+    applicationId: entity.application.id,
+    type: entity.type,
+    version: entity.version,
+    payload: entity.payload,
+    idempotencyKey: entity.idempotencyKey,
+    createdAt: entity.createdAt,
+  };
+}
+
+interface EventRow {
+  id: string;
+  application_id: string;
+  type: string;
+  version: string;
+  payload: string;
+  idempotency_key: string | null;
+  created_at: Date;
+}
+
+function fromRow(row: EventRow): StoredEvent {
+  return {
+    id: row.id,
+    applicationId: row.application_id,
+    type: row.type,
+    version: row.version,
+    payload: row.payload,
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * Inserts the event; with an idempotency key already used in this application, returns the earlier
+ * event instead. A concurrent publish with the same key waits on the unique index, then finds the winner.
+ */
+async function insertEvent(
+  em: EntityManager,
+  event: { applicationId: string; type: string; version: string; payload: string; idempotencyKey: string | null },
+): Promise<{ row: StoredEvent; inserted: boolean }> {
+  const inserted = await execute<EventRow>(
+    em,
+    `insert into events (id, application_id, type, version, payload, idempotency_key, created_at)
+     values (?, ?, ?, ?, ?, ?, now())
+     on conflict (application_id, idempotency_key) do nothing
+     returning *`,
+    [newId(IdPrefix.event), event.applicationId, event.type, event.version, event.payload, event.idempotencyKey],
+  );
+  if (inserted[0]) return { row: fromRow(inserted[0]), inserted: true };
+  const [existing] = await execute<EventRow>(em, 'select * from events where application_id = ? and idempotency_key = ?', [
+    event.applicationId,
+    event.idempotencyKey,
+  ]);
+  if (!existing) throw new Error('idempotency conflict without an existing event');
+  return { row: fromRow(existing), inserted: false };
+}
+
+async function createDeliveries(em: EntityManager, event: StoredEvent, endpointIds: string[]): Promise<string[]> {
+  const deliveries = endpointIds.map((endpointId) => ({ id: newId(IdPrefix.delivery), endpoint_id: endpointId }));
+  if (deliveries.length > 0) {
+    await execute(
+      em,
+      `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at)
+       select d.id, ?, d.endpoint_id, ?, ?, 'PENDING', 0, now(), now(), now()
+       from json_to_recordset(?::json) as d(id text, endpoint_id text)`,
+      [event.id, event.applicationId, event.type, JSON.stringify(deliveries)],
+    );
+    await addJobs(em, deliveries.map((delivery) => deliverJob(delivery.id, 1)));
+  }
+  await notify(em, { kind: 'event', eventId: event.id, applicationId: event.applicationId, type: event.type });
+  return deliveries.map((delivery) => delivery.id);
+}
+
+function validateVersion(version: string | null | undefined): string {
+  if (version == null) return '1.0';
+  if (!/^[A-Za-z0-9._-]{1,32}$/.test(version)) {
+    throw badInput('"version" must be 1 to 32 letters, digits, ".", "_" or "-" (for example "1.0").', { field: 'version' });
+  }
+  return version;
+}
+
+function validateIdempotencyKey(key: string | null | undefined): string | null {
+  if (key == null) return null;
+  if (key.length < 1 || key.length > 255) throw badInput('"idempotencyKey" must be 1 to 255 characters.', { field: 'idempotencyKey' });
+  return key;
+}

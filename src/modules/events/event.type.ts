@@ -1,0 +1,79 @@
+import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { ConnectionType } from '../../graphql/pagination';
+import type { EventEntity } from './event.entity';
+
+@ObjectType('Event', { description: 'Something that happened in a product, fanned out to every matching endpoint.' })
+export class EventType {
+  @Field(() => ID, { description: '`evt_...`: also the `webhook-id` every delivery of it carries.' })
+  id!: string;
+
+  @Field(() => ID)
+  applicationId!: string;
+
+  @Field()
+  type!: string;
+
+  @Field()
+  version!: string;
+
+  @Field(() => GraphQLJSON)
+  data!: unknown;
+
+  @Field(() => String, { nullable: true })
+  idempotencyKey!: string | null;
+
+  @Field()
+  createdAt!: Date;
+
+  static from(entity: Pick<EventEntity, 'id' | 'type' | 'version' | 'payload' | 'idempotencyKey' | 'createdAt'> & { applicationId: string }): EventType {
+    return Object.assign(new EventType(), {
+      id: entity.id,
+      applicationId: entity.applicationId,
+      type: entity.type,
+      version: entity.version,
+      data: JSON.parse(entity.payload) as unknown,
+      idempotencyKey: entity.idempotencyKey,
+      createdAt: entity.createdAt,
+    });
+  }
+}
+
+@ObjectType()
+export class EventConnection extends ConnectionType(EventType, 'Event') {}
+
+@InputType()
+export class PublishEventInput {
+  @Field({ description: 'The event type, for example `order.created`.' })
+  type!: string;
+
+  @Field(() => GraphQLJSONObject, { description: 'The payload delivered as the envelope\'s `data`, exactly as given.' })
+  data!: Record<string, unknown>;
+
+  @Field(() => String, { nullable: true, description: 'Payload version (default "1.0").' })
+  version?: string;
+
+  @Field(() => ID, { nullable: true, description: 'Defaults to the default application.' })
+  applicationId?: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Publishing again with the same key (per application) returns the first event instead of a duplicate.',
+  })
+  idempotencyKey?: string;
+}
+
+@InputType()
+export class EventFilter {
+  @Field(() => ID, { nullable: true })
+  applicationId?: string;
+
+  @Field(() => String, { nullable: true })
+  type?: string;
+
+  @Field(() => Date, { nullable: true })
+  createdAfter?: Date;
+
+  @Field(() => Date, { nullable: true })
+  createdBefore?: Date;
+}
