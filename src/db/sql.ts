@@ -61,3 +61,12 @@ export async function notify(em: EntityManager, message: ChangeMessage | ChangeM
 export type ChangeMessage =
   | { kind: 'delivery'; deliveryId: string; eventId: string; endpointId: string; applicationId: string; status: string; attempt: number | null }
   | { kind: 'event'; eventId: string; applicationId: string; type: string };
+
+/**
+ * Raw queries through the ORM return timestamps as PostgreSQL text ("2026-11-29 22:28:55.347816+00");
+ * this turns that (or a Date) into a Date.
+ */
+export function toDate(value: string | Date): Date {
+  if (value instanceof Date) return value;
+  return new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+}

@@ -40,7 +40,8 @@ const TLS_CODES = new Set([
 
 interface ErrorLike {
   name?: string;
-  code?: string;
+  /** Usually a string, but a DOMException's `code` is a number (AbortError is 20). */
+  code?: unknown;
   message?: string;
   cause?: unknown;
 }
@@ -58,7 +59,7 @@ function errorChain(error: unknown): ErrorLike[] {
 /** Maps a network-level failure (undici, DNS, TLS, abort) to the kind recorded on the attempt. */
 export function classifyNetworkError(error: unknown): { kind: AttemptErrorKind; message: string } {
   const chain = errorChain(error);
-  const codes = chain.map((e) => e.code ?? '').filter(Boolean);
+  const codes = chain.map((e) => e.code).filter((code): code is string => typeof code === 'string' && code !== '');
   const names = chain.map((e) => e.name ?? '');
   const message = chain.map((e) => e.message).find((m) => m) ?? String(error);
   const has = (predicate: (code: string) => boolean) => codes.some(predicate);
@@ -78,7 +79,9 @@ export function classifyNetworkError(error: unknown): { kind: AttemptErrorKind; 
   if (has((c) => ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNABORTED'].includes(c))) {
     return { kind: AttemptErrorKind.CONNECT, message: `Could not connect: ${message}` };
   }
-  if (has((c) => c === 'HPE_INVALID_CONSTANT' || c.startsWith('HPE_') || c === 'UND_ERR_INVALID_ARG')) {
+  // undici's HTTPParserError usually carries no code (it looks the llhttp error number up in a
+  // name-to-number table), so recognise it by name as well.
+  if (names.includes('HTTPParserError') || has((c) => c.startsWith('HPE_') || c === 'UND_ERR_INVALID_ARG')) {
     return { kind: AttemptErrorKind.INVALID_RESPONSE, message: `The endpoint sent an invalid HTTP response: ${message}` };
   }
   return { kind: AttemptErrorKind.CONNECT, message };

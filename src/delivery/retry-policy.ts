@@ -17,7 +17,8 @@ export function retryDelayMs(policy: BackoffPolicy, nextAttempt: number, random:
   const exponent = Math.max(0, nextAttempt - 2);
   const nominal = Math.min(policy.maxMs, policy.baseMs * Math.pow(policy.factor, exponent));
   const spread = nominal * policy.jitter;
-  return Math.max(0, Math.round(nominal - spread + random() * 2 * spread));
+  // Clamp after jitter too, so `maxMs` really is the longest wait (jitter could add up to `jitter` x `maxMs`).
+  return Math.min(policy.maxMs, Math.max(0, Math.round(nominal - spread + random() * 2 * spread)));
 }
 
 export type RetryDecision = { kind: 'retry'; delayMs: number } | { kind: 'dead' };

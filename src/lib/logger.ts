@@ -24,13 +24,20 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
 ];
 
-export function createLogger(options: { level: string; pretty: boolean; name?: string }): Logger {
-  return pino({
+export function createLogger(options: {
+  level: string;
+  pretty: boolean;
+  name?: string;
+  /** Where lines go instead of stdout (tests capture them). */
+  destination?: pino.DestinationStream;
+}): Logger {
+  const pinoOptions: pino.LoggerOptions = {
     name: options.name ?? 'herald',
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     ...(options.pretty
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
       : {}),
-  });
+  };
+  return options.destination ? pino({ ...pinoOptions, transport: undefined }, options.destination) : pino(pinoOptions);
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { addJobs, execute, notify } from '../../db/sql';
+import { addJobs, execute, notify, toDate } from '../../db/sql';
 import type { AttemptOutcome } from '../../delivery/attempt-outcome';
 import type { WebhookHttpClient } from '../../delivery/http-client';
 import { type BackoffPolicy, decideAfterFailure } from '../../delivery/retry-policy';
@@ -25,7 +25,7 @@ interface DeliveryWork {
   event_type: string;
   version: string;
   payload: string;
-  event_created_at: Date;
+  event_created_at: string | Date;
 }
 
 export type AttemptResult =
@@ -83,7 +83,7 @@ export class DeliveryExecutor {
       eventType: work.event_type,
       version: work.version,
       dataJson: work.payload,
-      createdAt: new Date(work.event_created_at),
+      createdAt: toDate(work.event_created_at),
       attempt: job.attempt,
       retryable: job.attempt < maxAttempts,
     });

@@ -27,15 +27,35 @@ export function assertEventTypeFilters(filters: string[], field = 'eventTypes'):
 /** An endpoint with no filters receives every type; `*` matches any run of characters. */
 export function matchesEventType(filters: readonly string[], type: string): boolean {
   if (filters.length === 0) return true;
-  return filters.some((filter) => {
-    if (!filter.includes('*')) return filter === type;
-    const pattern = filter.split('*').map(escapeRegExp).join('.*');
-    return new RegExp(`^${pattern}$`).test(type);
-  });
+  return filters.some((filter) => (filter.includes('*') ? globMatches(filter, type) : filter === type));
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * Glob match where `*` is any run of characters and everything else is literal. It only ever backtracks
+ * to the last `*`, so it is O(pattern x text) at worst; a regex built from the filter (`^a.*a.*a.*c$`)
+ * backtracks exponentially, and a short filter could stall publishing for seconds.
+ */
+function globMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let starText = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      starText = t;
+    } else if (p < pattern.length && pattern[p] === text[t]) {
+      p++;
+      t++;
+    } else if (star !== -1) {
+      p = star + 1;
+      t = ++starText;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 function truncate(text: string): string {

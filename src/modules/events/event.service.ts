@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { addJobs, execute, notify } from '../../db/sql';
+import { addJobs, execute, notify, toDate } from '../../db/sql';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
@@ -143,7 +143,7 @@ interface EventRow {
   version: string;
   payload: string;
   idempotency_key: string | null;
-  created_at: Date;
+  created_at: string | Date;
 }
 
 function fromRow(row: EventRow): StoredEvent {
@@ -154,7 +154,7 @@ function fromRow(row: EventRow): StoredEvent {
     version: row.version,
     payload: row.payload,
     idempotencyKey: row.idempotency_key,
-    createdAt: row.created_at,
+    createdAt: toDate(row.created_at),
   };
 }
 
