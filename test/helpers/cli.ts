@@ -1,0 +1,61 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+const HERALD_BIN = path.resolve(__dirname, '../../dist/src/bin/herald.js');
+
+export interface HeraldProcess {
+  child: ChildProcess;
+  output: string[];
+  /** The API's base URL, once it logged that it listens (api and start only). */
+  url: Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when a log line matching `pattern` has been written. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/** Runs the real `herald` CLI (the built dist/) as a child process, capturing its JSON log lines. */
+export function spawnHerald(command: string, env: Record<string, string>): HeraldProcess {
+  const child = spawn(process.execPath, [HERALD_BIN, command], {
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', LOG_PRETTY: 'false', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const watchers: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      output.push(line);
+      for (const watcher of [...watchers]) {
+        if (watcher.pattern.test(line)) {
+          watchers.splice(watchers.indexOf(watcher), 1);
+          watcher.resolve(line);
+        }
+      }
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForLog = (pattern: RegExp, timeoutMs = 30_000) => {
+    const seen = output.find((line) => pattern.test(line));
+    if (seen) return Promise.resolve(seen);
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`herald ${command} did not log ${pattern} in ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+      watchers.push({
+        pattern,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`herald ${command} exited before logging ${pattern}:\n${output.join('\n')}`));
+      });
+    });
+  };
+  const url = waitForLog(/Herald API listening/).then((line) => (JSON.parse(line) as { url: string }).url);
+  url.catch(() => undefined);
+  return { child, output, url, exited, waitForLog };
+}

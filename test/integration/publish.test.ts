@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CreateApplicationDocument,
+  DeliveriesDocument,
+  PublishEventDocument,
+  RegisterEndpointDocument,
+} from '../../src/sdk/generated/graphql';
+import { createTestDatabase, query } from '../helpers/database';
+import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { WebhookReceiver } from '../helpers/receiver';
+
+describe('publishEvent: one transaction, idempotent', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url);
+    receiver = await WebhookReceiver.start();
+  });
+  afterAll(async () => {
+    await herald?.stop();
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  async function applicationWithEndpoints(count: number): Promise<string> {
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'publish test' } });
+    for (let i = 0; i < count; i++) {
+      await herald.call(RegisterEndpointDocument, { input: { url: `${receiver.url}?endpoint=${i}`, applicationId: createApplication.id } });
+    }
+    return createApplication.id;
+  }
+
+  async function counts(applicationId: string) {
+    const [row] = await query<{ events: string; deliveries: string; jobs: string }>(
+      database.url,
+      `select (select count(*) from events where application_id = $1) as events,
+              (select count(*) from deliveries where application_id = $1) as deliveries,
+              (select count(*) from graphile_worker._private_jobs j
+                 join graphile_worker._private_tasks t on t.id = j.task_id
+                 where t.identifier = 'deliver'
+                   and j.payload->>'deliveryId' in (select id from deliveries where application_id = $1)) as jobs`,
+      [applicationId],
+    );
+    return { events: Number(row!.events), deliveries: Number(row!.deliveries), jobs: Number(row!.jobs) };
+  }
+
+  it('returns the same event for the same idempotency key, with one set of deliveries', async () => {
+    const applicationId = await applicationWithEndpoints(2);
+    const input = { type: 'order.created', data: { orderId: 'A-1' }, applicationId, idempotencyKey: 'order-A-1' };
+    const first = await herald.call(PublishEventDocument, { input });
+    const second = await herald.call(PublishEventDocument, { input: { ...input, data: { orderId: 'changed' } } });
+    expect(second.publishEvent.id).toBe(first.publishEvent.id);
+    expect(second.publishEvent.data).toEqual({ orderId: 'A-1' });
+    expect(second.publishEvent.deliveries.map((d) => d.id).sort()).toEqual(first.publishEvent.deliveries.map((d) => d.id).sort());
+
+    const { deliveries } = await herald.call(DeliveriesDocument, { filter: { eventId: first.publishEvent.id } });
+    expect(deliveries.nodes).toHaveLength(2);
+    await waitUntil(
+      () => herald.call(DeliveriesDocument, { filter: { eventId: first.publishEvent.id } }),
+      (r) => r.deliveries.nodes.every((d) => d.status === 'SUCCEEDED'),
+    );
+    const received = receiver.requests.filter((r) => r.headers['webhook-id'] === first.publishEvent.id);
+    expect(received).toHaveLength(2);
+    expect(await counts(applicationId)).toMatchObject({ events: 1, deliveries: 2 });
+  });
+
+  it('lets concurrent publishes with one key create exactly one event', async () => {
+    const applicationId = await applicationWithEndpoints(1);
+    const input = { type: 'payment.succeeded', data: { id: 'p1' }, applicationId, idempotencyKey: 'pay-1' };
+    const results = await Promise.all(Array.from({ length: 8 }, () => herald.call(PublishEventDocument, { input })));
+    expect(new Set(results.map((r) => r.publishEvent.id)).size).toBe(1);
+    expect(await counts(applicationId)).toMatchObject({ events: 1, deliveries: 1 });
+  });
+
+  it('scopes idempotency keys to the application', async () => {
+    const first = await applicationWithEndpoints(0);
+    const second = await applicationWithEndpoints(0);
+    const a = await herald.call(PublishEventDocument, { input: { type: 'user.updated', data: {}, applicationId: first, idempotencyKey: 'k' } });
+    const b = await herald.call(PublishEventDocument, { input: { type: 'user.updated', data: {}, applicationId: second, idempotencyKey: 'k' } });
+    expect(a.publishEvent.id).not.toBe(b.publishEvent.id);
+  });
+
+  it('leaves no event, delivery or job behind when a step after the event insert fails', async () => {
+    const applicationId = await applicationWithEndpoints(3);
+    // Make the job insert (the last step of the transaction) fail, as a full disk or a bug would.
+    await query(
+      database.url,
+      `create function refuse_jobs() returns trigger language plpgsql as $$ begin raise exception 'job insert refused by test'; end $$;
+       create trigger refuse_jobs before insert on graphile_worker._private_jobs for each row execute function refuse_jobs();`,
+    );
+    try {
+      const result = await herald.request(PublishEventDocument, { input: { type: 'order.created', data: { n: 1 }, applicationId } });
+      expect(result.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(result.errors?.[0]?.message).not.toContain('refused by test');
+      expect(await counts(applicationId)).toEqual({ events: 0, deliveries: 0, jobs: 0 });
+    } finally {
+      await query(database.url, 'drop trigger refuse_jobs on graphile_worker._private_jobs; drop function refuse_jobs();');
+    }
+    const ok = await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { n: 2 }, applicationId } });
+    expect(ok.publishEvent.deliveries).toHaveLength(3);
+    expect(await counts(applicationId)).toMatchObject({ events: 1, deliveries: 3 });
+  });
+});
