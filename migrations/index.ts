@@ -2,6 +2,4 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261129000000_initial } from './Migration20261129000000_initial';
 
 /** Every migration, in order. Append-only once landed. */
-export const migrationsList: MigrationObject[] = [
-  { name: 'Migration20261129000000_initial', class: Migration20261129000000_initial },
-];
+export const migrationsList: MigrationObject[] = [{ name: 'Migration20261129000000_initial', class: Migration20261129000000_initial }];

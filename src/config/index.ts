@@ -2,9 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const boolean = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 /**
  * Every setting Herald reads from the environment, with its default. `.env.example` documents the same
@@ -34,7 +32,8 @@ const environmentSchema = z.object({
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(15_000),
 });
 
-export type DatabaseMode = 'external' | 'embedded';
+/** Every environment variable Herald reads; .env.example documents each one (a test checks). */
+export const CONFIG_KEYS = Object.keys(environmentSchema.shape);
 
 export interface HeraldConfig {
   env: 'development' | 'production' | 'test';
@@ -63,10 +62,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function loadConfig(
-  source: Record<string, string | undefined> = process.env,
-  overrides: Partial<HeraldConfig> = {},
-): HeraldConfig {
+export function loadConfig(source: Record<string, string | undefined> = process.env, overrides: Partial<HeraldConfig> = {}): HeraldConfig {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = environmentSchema.safeParse(cleaned);
   if (!parsed.success) {

@@ -148,6 +148,9 @@ async function ensureTraversable(directory: string, logger: Logger): Promise<voi
     current = parent;
   }
   if (changed.length > 0) {
-    logger.warn({ directories: changed }, 'running as root: allowed the postgres user to traverse these directories to reach the embedded database');
+    logger.warn(
+      { directories: changed },
+      'running as root: allowed the postgres user to traverse these directories to reach the embedded database',
+    );
   }
 }

@@ -59,7 +59,15 @@ export async function notify(em: EntityManager, message: ChangeMessage | ChangeM
 
 /** What a NOTIFY carries: ids and the new state, so listeners filter before loading anything. */
 export type ChangeMessage =
-  | { kind: 'delivery'; deliveryId: string; eventId: string; endpointId: string; applicationId: string; status: string; attempt: number | null }
+  | {
+      kind: 'delivery';
+      deliveryId: string;
+      eventId: string;
+      endpointId: string;
+      applicationId: string;
+      status: string;
+      attempt: number | null;
+    }
   | { kind: 'event'; eventId: string; applicationId: string; type: string };
 
 /**

@@ -19,8 +19,7 @@ export class WebhookHttpClient {
 
   constructor(dispatcher?: Dispatcher) {
     // Keep-alive pools per origin: most deliveries go to a few receivers over and over.
-    this.dispatcher =
-      dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connections: 64, pipelining: 1 });
+    this.dispatcher = dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connections: 64, pipelining: 1 });
   }
 
   async post(options: PostOptions): Promise<AttemptOutcome> {
@@ -68,7 +67,8 @@ export class WebhookHttpClient {
 }
 
 function describeStatus(status: number): string {
-  if (status >= 300 && status < 400) return `The endpoint answered ${status} (a redirect); redirects are not followed: register the final URL.`;
+  if (status >= 300 && status < 400)
+    return `The endpoint answered ${status} (a redirect); redirects are not followed: register the final URL.`;
   return `The endpoint answered HTTP ${status}; only 2xx counts as delivered.`;
 }
 

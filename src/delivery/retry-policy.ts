@@ -23,12 +23,7 @@ export function retryDelayMs(policy: BackoffPolicy, nextAttempt: number, random:
 
 export type RetryDecision = { kind: 'retry'; delayMs: number } | { kind: 'dead' };
 
-export function decideAfterFailure(
-  policy: BackoffPolicy,
-  attemptsMade: number,
-  retryable: boolean,
-  random?: () => number,
-): RetryDecision {
+export function decideAfterFailure(policy: BackoffPolicy, attemptsMade: number, retryable: boolean, random?: () => number): RetryDecision {
   if (!retryable || attemptsMade >= policy.maxAttempts) return { kind: 'dead' };
   return { kind: 'retry', delayMs: retryDelayMs(policy, attemptsMade + 1, random) };
 }

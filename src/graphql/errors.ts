@@ -26,6 +26,14 @@ export function createErrorFormatter(logger: Logger) {
     if (isGraphQLInputError(original, formatted)) {
       return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };
     }
+    if (isUnstorableTextError(original)) {
+      return {
+        message: 'A text value contains the NUL character (\\u0000), which cannot be stored: remove it and try again.',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: ErrorCode.BAD_USER_INPUT },
+      };
+    }
     logger.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
     return {
       message: 'Internal server error: the problem was logged; try again, and report it if it persists.',
@@ -39,5 +47,17 @@ export function createErrorFormatter(logger: Logger) {
 /** Errors graphql-js raises for bad literals or variables before any resolver runs. */
 function isGraphQLInputError(original: unknown, formatted: GraphQLFormattedError): boolean {
   if (original instanceof Error && original.name === 'GraphQLError' && !formatted.path) return true;
-  return /^(Variable|Expected|Argument|Int cannot|Float cannot|String cannot|Boolean cannot|ID cannot|JSON|DateTime)/.test(formatted.message);
+  return /^(Variable|Expected|Argument|Int cannot|Float cannot|String cannot|Boolean cannot|ID cannot|JSON|DateTime)/.test(
+    formatted.message,
+  );
+}
+
+/**
+ * PostgreSQL cannot store U+0000: in a text parameter it refuses the whole message (08P01, "invalid
+ * message format"), in json/jsonb the escape (22P05). The input is at fault, not the server.
+ */
+function isUnstorableTextError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === '22P05' || (code === '08P01' && error.message.includes('invalid message format'));
 }

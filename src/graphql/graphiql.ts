@@ -17,16 +17,14 @@ export function graphiqlHandlers(): { page: RequestHandler; assets: RequestHandl
     },
     page: (req, res) => {
       const { http, ws } = origins(req);
-      res
-        .type('html')
-        .send(
-          ruruHTML({
-            endpoint: `${http}/graphql`,
-            subscriptionEndpoint: `${ws}/graphql`,
-            staticPath: STATIC_PATH,
-            htmlParts: { titleTag: '<title>Herald GraphiQL</title>' },
-          }),
-        );
+      res.type('html').send(
+        ruruHTML({
+          endpoint: `${http}/graphql`,
+          subscriptionEndpoint: `${ws}/graphql`,
+          staticPath: STATIC_PATH,
+          htmlParts: { titleTag: '<title>Herald GraphiQL</title>' },
+        }),
+      );
     },
   };
 }

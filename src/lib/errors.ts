@@ -24,8 +24,6 @@ export class HeraldError extends Error {
   }
 }
 
-export const badInput = (message: string, details?: Record<string, unknown>) =>
-  new HeraldError(ErrorCode.BAD_USER_INPUT, message, details);
+export const badInput = (message: string, details?: Record<string, unknown>) => new HeraldError(ErrorCode.BAD_USER_INPUT, message, details);
 
-export const notFound = (kind: string, id: string) =>
-  new HeraldError(ErrorCode.NOT_FOUND, `No ${kind} with id "${id}" exists.`, { id });
+export const notFound = (kind: string, id: string) => new HeraldError(ErrorCode.NOT_FOUND, `No ${kind} with id "${id}" exists.`, { id });

@@ -35,9 +35,7 @@ export function createLogger(options: {
     name: options.name ?? 'herald',
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    ...(options.pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
-      : {}),
+    ...(options.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   };
   return options.destination ? pino({ ...pinoOptions, transport: undefined }, options.destination) : pino(pinoOptions);
 }

@@ -115,6 +115,14 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
     expect(delivery.attempts[0]!.requestHeaders['webhook-signature']).toBe('[redacted]');
     expect(JSON.stringify(delivery)).not.toContain(secret);
     expect(delivery.event.data).toEqual(data);
+
+    // Nothing secret reached the logs: not the secret, not either signature.
+    const logs = herald.logs.join('\n');
+    expect(logs).toContain(success.delivery.id);
+    expect(logs).not.toContain(secret);
+    expect(logs).not.toContain(secret.slice('whsec_'.length));
+    expect(logs).not.toContain(headers['webhook-signature']!.slice(3));
+    expect(logs).not.toContain(hex);
   });
 
   it('retries a receiver that fails 4 times: exactly 5 requests, succeeded with 5 attempts', async () => {
@@ -122,7 +130,10 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
     await register(target.url);
     const publishEvent = await publish('payment.succeeded', { id: 'pay_1' });
 
-    const delivery = await waitUntil(() => deliveryOf(publishEvent.id), (d) => d.status === 'SUCCEEDED');
+    const delivery = await waitUntil(
+      () => deliveryOf(publishEvent.id),
+      (d) => d.status === 'SUCCEEDED',
+    );
     expect(delivery.attemptCount).toBe(5);
     await new Promise((resolve) => setTimeout(resolve, 500)); // nothing further may arrive
     expect(target.requests).toHaveLength(5);
@@ -150,7 +161,10 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
     const { endpoint } = await register(target.url);
     const publishEvent = await publish('invoice.issued', { n: 1 });
 
-    const dead = await waitUntil(() => deliveryOf(publishEvent.id), (d) => d.status === 'DEAD');
+    const dead = await waitUntil(
+      () => deliveryOf(publishEvent.id),
+      (d) => d.status === 'DEAD',
+    );
     expect(dead).toMatchObject({ attemptCount: 5, lastStatusCode: 503, lastErrorKind: 'HTTP_STATUS', nextAttemptAt: null });
     expect(target.requests).toHaveLength(5);
 
@@ -160,7 +174,10 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
     healthy = true;
     const { retryDelivery } = await herald.call(RetryDeliveryDocument, { id: dead.id });
     expect(retryDelivery.status).toBe('PENDING');
-    const delivered = await waitUntil(() => deliveryOf(publishEvent.id), (d) => d.status === 'SUCCEEDED');
+    const delivered = await waitUntil(
+      () => deliveryOf(publishEvent.id),
+      (d) => d.status === 'SUCCEEDED',
+    );
     expect(delivered.attemptCount).toBe(6);
     expect(target.requests).toHaveLength(6);
     const { deadLetters: after } = await herald.call(DeadLettersDocument, { filter: { endpointId: endpoint.id } });

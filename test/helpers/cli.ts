@@ -41,7 +41,10 @@ export function spawnHerald(command: string, env: Record<string, string>): Heral
     const seen = output.find((line) => pattern.test(line));
     if (seen) return Promise.resolve(seen);
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`herald ${command} did not log ${pattern} in ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`herald ${command} did not log ${pattern} in ${timeoutMs} ms:\n${output.join('\n')}`)),
+        timeoutMs,
+      );
       watchers.push({
         pattern,
         resolve: (line) => {

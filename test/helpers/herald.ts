@@ -77,7 +77,12 @@ export async function startTestHerald(
       return result.data as never;
     },
     wsClient: () => {
-      const client = createClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+      const client = createClient({
+        url: `${url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        lazy: false,
+        retryAttempts: 0,
+      });
       clients.push(client);
       return client;
     },
@@ -121,7 +126,10 @@ export class SubscriptionRecorder<T> {
   async waitFor(predicate: (data: T[]) => boolean, timeoutMs = 15_000): Promise<T[]> {
     if (predicate(this.data)) return this.data;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`subscription condition not met in ${timeoutMs} ms; got ${JSON.stringify(this.results)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`subscription condition not met in ${timeoutMs} ms; got ${JSON.stringify(this.results)}`)),
+        timeoutMs,
+      );
       const check = () => {
         if (predicate(this.data)) {
           clearTimeout(timer);

@@ -78,8 +78,12 @@ describe('publishEvent: one transaction, idempotent', () => {
   it('scopes idempotency keys to the application', async () => {
     const first = await applicationWithEndpoints(0);
     const second = await applicationWithEndpoints(0);
-    const a = await herald.call(PublishEventDocument, { input: { type: 'user.updated', data: {}, applicationId: first, idempotencyKey: 'k' } });
-    const b = await herald.call(PublishEventDocument, { input: { type: 'user.updated', data: {}, applicationId: second, idempotencyKey: 'k' } });
+    const a = await herald.call(PublishEventDocument, {
+      input: { type: 'user.updated', data: {}, applicationId: first, idempotencyKey: 'k' },
+    });
+    const b = await herald.call(PublishEventDocument, {
+      input: { type: 'user.updated', data: {}, applicationId: second, idempotencyKey: 'k' },
+    });
     expect(a.publishEvent.id).not.toBe(b.publishEvent.id);
   });
 

@@ -15,11 +15,10 @@ export class ApplicationService {
   }
 
   async list(page: PageRequest): Promise<Connection<ApplicationEntity>> {
-    const rows = await this.em.find(
-      ApplicationEntity,
-      page.afterId ? { id: { $lt: page.afterId } } : {},
-      { orderBy: { id: 'desc' }, limit: page.limit + 1 },
-    );
+    const rows = await this.em.find(ApplicationEntity, page.afterId ? { id: { $lt: page.afterId } } : {}, {
+      orderBy: { id: 'desc' },
+      limit: page.limit + 1,
+    });
     return toConnection(rows, page, (row) => row);
   }
 

@@ -29,8 +29,7 @@ interface DeliveryWork {
 }
 
 export type AttemptResult =
-  | { kind: 'skipped'; reason: string }
-  | { kind: 'attempted'; status: DeliveryStatus; outcome: AttemptOutcome; attempt: number };
+  { kind: 'skipped'; reason: string } | { kind: 'attempted'; status: DeliveryStatus; outcome: AttemptOutcome; attempt: number };
 
 export interface ExecutorDependencies {
   config: Pick<HeraldConfig, 'delivery'>;
@@ -103,7 +102,9 @@ export class DeliveryExecutor {
       responseBodyMaxBytes: this.deps.config.delivery.responseBodyMaxBytes,
     });
     const status = await this.record(work, job.attempt, attemptedAt, request.redactedHeaders, outcome);
-    return status ? { kind: 'attempted', status, outcome, attempt: job.attempt } : { kind: 'skipped', reason: 'recorded by another worker' };
+    return status
+      ? { kind: 'attempted', status, outcome, attempt: job.attempt }
+      : { kind: 'skipped', reason: 'recorded by another worker' };
   }
 
   private async record(
@@ -163,7 +164,9 @@ export class DeliveryExecutor {
       if (status === DeliveryStatus.FAILED && nextAttemptAt) {
         await addJobs(em, [deliverJob(work.id, attempt + 1, nextAttemptAt)]);
       } else if (status === DeliveryStatus.SUCCEEDED) {
-        await execute(em, 'update endpoints set consecutive_dead_letters = 0 where id = ? and consecutive_dead_letters <> 0', [work.endpoint_id]);
+        await execute(em, 'update endpoints set consecutive_dead_letters = 0 where id = ? and consecutive_dead_letters <> 0', [
+          work.endpoint_id,
+        ]);
       } else {
         await this.countDeadLetter(em, work.endpoint_id);
       }
@@ -207,11 +210,10 @@ export class DeliveryExecutor {
 
   private async deadLetterForDisabledEndpoint(work: DeliveryWork): Promise<AttemptResult> {
     await this.em.transactional(async (em) => {
-      await execute(
-        em,
-        `update deliveries set status = 'DEAD', next_attempt_at = null, last_error = ?, updated_at = now() where id = ?`,
-        [`Not attempted: the endpoint is disabled (${work.disabled_reason ?? 'no reason given'}).`, work.id],
-      );
+      await execute(em, `update deliveries set status = 'DEAD', next_attempt_at = null, last_error = ?, updated_at = now() where id = ?`, [
+        `Not attempted: the endpoint is disabled (${work.disabled_reason ?? 'no reason given'}).`,
+        work.id,
+      ]);
       await notify(em, {
         kind: 'delivery',
         deliveryId: work.id,

@@ -12,7 +12,18 @@ import { DeliveryStatus } from './delivery-status';
 @Index({ properties: ['endpoint', 'id'] })
 @Index({ properties: ['status', 'id'] })
 export class DeliveryEntity {
-  [OptionalProps]?: 'id' | 'status' | 'attemptCount' | 'nextAttemptAt' | 'lastAttemptAt' | 'lastStatusCode' | 'lastErrorKind' | 'lastError' | 'succeededAt' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?:
+    | 'id'
+    | 'status'
+    | 'attemptCount'
+    | 'nextAttemptAt'
+    | 'lastAttemptAt'
+    | 'lastStatusCode'
+    | 'lastErrorKind'
+    | 'lastError'
+    | 'succeededAt'
+    | 'createdAt'
+    | 'updatedAt';
 
   @PrimaryKey({ type: 'text' })
   id: string = newId(IdPrefix.delivery);

@@ -91,7 +91,11 @@ export class DeliveryResolver {
       (!args.status || args.status.length === 0 || args.status.includes(payload.status as DeliveryStatus)),
     description: 'Every attempt outcome and status change, from any worker process, filtered by the arguments.',
   })
-  async deliveryUpdated(@Root() change: DeliveryChange, @Args(() => DeliveryUpdatedArgs) _args: DeliveryUpdatedArgs, @Ctx() ctx: GraphQLContext) {
+  async deliveryUpdated(
+    @Root() change: DeliveryChange,
+    @Args(() => DeliveryUpdatedArgs) _args: DeliveryUpdatedArgs,
+    @Ctx() ctx: GraphQLContext,
+  ) {
     // A fresh fork per message: the operation's identity map would otherwise serve stale rows.
     const service = new DeliveryService(ctx.orm.em.fork());
     const delivery = await service.get(change.deliveryId);

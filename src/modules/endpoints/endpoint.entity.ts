@@ -5,7 +5,18 @@ import { ApplicationEntity } from '../applications/application.entity';
 @Entity({ tableName: 'endpoints' })
 @Index({ properties: ['application', 'id'] })
 export class EndpointEntity {
-  [OptionalProps]?: 'id' | 'description' | 'eventTypes' | 'enabled' | 'disabledReason' | 'disabledAt' | 'headers' | 'metadata' | 'consecutiveDeadLetters' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?:
+    | 'id'
+    | 'description'
+    | 'eventTypes'
+    | 'enabled'
+    | 'disabledReason'
+    | 'disabledAt'
+    | 'headers'
+    | 'metadata'
+    | 'consecutiveDeadLetters'
+    | 'createdAt'
+    | 'updatedAt';
 
   @PrimaryKey({ type: 'text' })
   id: string = newId(IdPrefix.endpoint);

@@ -142,7 +142,9 @@ function validateHeaders(headers: Record<string, unknown> | null | undefined): R
       throw badInput(`The header "${name}" is set by Herald and cannot be overridden.`, { field: 'headers' });
     }
     if (typeof value !== 'string' || value.length > 4096 || /[\r\n\0]/.test(value)) {
-      throw badInput(`The value of header "${name}" must be a string of at most 4096 characters without line breaks.`, { field: 'headers' });
+      throw badInput(`The value of header "${name}" must be a string of at most 4096 characters without line breaks.`, {
+        field: 'headers',
+      });
     }
     result[name.toLowerCase()] = value;
   }

@@ -30,7 +30,9 @@ export class EndpointType {
   @Field(() => Date, { nullable: true })
   disabledAt!: Date | null;
 
-  @Field(() => GraphQLJSONObject, { description: 'Custom headers sent with each delivery; credential-like values are shown as [redacted].' })
+  @Field(() => GraphQLJSONObject, {
+    description: 'Custom headers sent with each delivery; credential-like values are shown as [redacted].',
+  })
   headers!: Record<string, string>;
 
   @Field(() => GraphQLJSONObject, { nullable: true })

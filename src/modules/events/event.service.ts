@@ -193,7 +193,10 @@ async function createDeliveries(em: EntityManager, event: StoredEvent, endpointI
        from json_to_recordset(?::json) as d(id text, endpoint_id text)`,
       [event.id, event.applicationId, event.type, JSON.stringify(deliveries)],
     );
-    await addJobs(em, deliveries.map((delivery) => deliverJob(delivery.id, 1)));
+    await addJobs(
+      em,
+      deliveries.map((delivery) => deliverJob(delivery.id, 1)),
+    );
   }
   await notify(em, { kind: 'event', eventId: event.id, applicationId: event.applicationId, type: event.type });
   return deliveries.map((delivery) => delivery.id);

@@ -26,7 +26,9 @@ export class EventType {
   @Field()
   createdAt!: Date;
 
-  static from(entity: Pick<EventEntity, 'id' | 'type' | 'version' | 'payload' | 'idempotencyKey' | 'createdAt'> & { applicationId: string }): EventType {
+  static from(
+    entity: Pick<EventEntity, 'id' | 'type' | 'version' | 'payload' | 'idempotencyKey' | 'createdAt'> & { applicationId: string },
+  ): EventType {
     return Object.assign(new EventType(), {
       id: entity.id,
       applicationId: entity.applicationId,
@@ -47,7 +49,7 @@ export class PublishEventInput {
   @Field({ description: 'The event type, for example `order.created`.' })
   type!: string;
 
-  @Field(() => GraphQLJSONObject, { description: 'The payload delivered as the envelope\'s `data`, exactly as given.' })
+  @Field(() => GraphQLJSONObject, { description: "The payload delivered as the envelope's `data`, exactly as given." })
   data!: Record<string, unknown>;
 
   @Field(() => String, { nullable: true, description: 'Payload version (default "1.0").' })
