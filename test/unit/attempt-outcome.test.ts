@@ -196,9 +196,12 @@ describe('classifyNetworkError with synthetic errors', () => {
     expect(result.message).toBe('Could not connect: nope');
   });
 
-  it.each(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT'])('classifies %s as TIMEOUT', (code) => {
-    expect(classifyNetworkError(withCode(code)).kind).toBe(AttemptErrorKind.TIMEOUT);
-  });
+  it.each(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT'])(
+    'classifies %s as TIMEOUT',
+    (code) => {
+      expect(classifyNetworkError(withCode(code)).kind).toBe(AttemptErrorKind.TIMEOUT);
+    },
+  );
 
   it('classifies a TimeoutError DOMException (AbortSignal.timeout) as TIMEOUT', () => {
     expect(classifyNetworkError(new DOMException('The operation was aborted due to timeout', 'TimeoutError')).kind).toBe(

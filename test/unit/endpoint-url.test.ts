@@ -90,12 +90,18 @@ describe('validateEndpointUrl: refused URLs', () => {
     },
   );
 
-  it.each(['not a url', 'example.com/hook', '/relative/path', 'https://', 'http://exa mple.com', '://missing-scheme', 'https://[::1', 'http://example.com:99999/'])(
-    'refuses garbage %j as not a valid URL',
-    (raw) => {
-      expect(refusal(raw).message).toMatch(/is not a valid URL: give an absolute http:\/\/ or https:\/\/ URL\./);
-    },
-  );
+  it.each([
+    'not a url',
+    'example.com/hook',
+    '/relative/path',
+    'https://',
+    'http://exa mple.com',
+    '://missing-scheme',
+    'https://[::1',
+    'http://example.com:99999/',
+  ])('refuses garbage %j as not a valid URL', (raw) => {
+    expect(refusal(raw).message).toMatch(/is not a valid URL: give an absolute http:\/\/ or https:\/\/ URL\./);
+  });
 
   it('quotes at most 100 characters of an invalid URL', () => {
     const raw = `not a url ${'x'.repeat(500)}`;

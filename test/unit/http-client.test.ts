@@ -23,7 +23,9 @@ async function listen(server: net.Server): Promise<string> {
 }
 
 /** An HTTP server that records each request (body included) and then runs `respond`. */
-async function receiver(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<{ url: string; received: Received[] }> {
+async function receiver(
+  respond: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];

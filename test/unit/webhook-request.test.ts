@@ -71,14 +71,28 @@ describe('buildSignedHeaders', () => {
 
   it('produces headers that the standardwebhooks package verifies', () => {
     const secret = generateSecret();
-    const { headers } = buildSignedHeaders({ eventId: 'evt_abc', body, attempt: 2, secret, timestampSeconds: nowSeconds(), customHeaders: {} });
+    const { headers } = buildSignedHeaders({
+      eventId: 'evt_abc',
+      body,
+      attempt: 2,
+      secret,
+      timestampSeconds: nowSeconds(),
+      customHeaders: {},
+    });
     const verified = new Webhook(secret).verify(body, headers);
     expect(verified).toEqual(JSON.parse(body));
   });
 
   it('fails standardwebhooks verification for a tampered body or another secret', () => {
     const secret = generateSecret();
-    const { headers } = buildSignedHeaders({ eventId: 'evt_abc', body, attempt: 1, secret, timestampSeconds: nowSeconds(), customHeaders: {} });
+    const { headers } = buildSignedHeaders({
+      eventId: 'evt_abc',
+      body,
+      attempt: 1,
+      secret,
+      timestampSeconds: nowSeconds(),
+      customHeaders: {},
+    });
     expect(() => new Webhook(secret).verify(body.replace('1999', '1998'), headers)).toThrow();
     expect(() => new Webhook(generateSecret()).verify(body, headers)).toThrow();
     expect(() => new Webhook(secret).verify(body, { ...headers, 'webhook-id': 'evt_other' })).toThrow();
@@ -86,14 +100,28 @@ describe('buildSignedHeaders', () => {
 
   it('sets x-webhook-signature to the hex HMAC-SHA256 of the body keyed with the full secret string', () => {
     const secret = generateSecret();
-    const { headers } = buildSignedHeaders({ eventId: 'evt_abc', body, attempt: 1, secret, timestampSeconds: nowSeconds(), customHeaders: {} });
+    const { headers } = buildSignedHeaders({
+      eventId: 'evt_abc',
+      body,
+      attempt: 1,
+      secret,
+      timestampSeconds: nowSeconds(),
+      customHeaders: {},
+    });
     const expected = createHmac('sha256', Buffer.from(secret, 'utf8')).update(Buffer.from(body, 'utf8')).digest('hex');
     expect(headers['x-webhook-signature']).toBe(expected);
   });
 
   it('sets every Herald header', () => {
     const secret = generateSecret();
-    const { headers } = buildSignedHeaders({ eventId: 'evt_abc', body, attempt: 4, secret, timestampSeconds: 1700000000, customHeaders: {} });
+    const { headers } = buildSignedHeaders({
+      eventId: 'evt_abc',
+      body,
+      attempt: 4,
+      secret,
+      timestampSeconds: 1700000000,
+      customHeaders: {},
+    });
     expect(headers).toEqual({
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
@@ -199,7 +227,11 @@ describe('redactHeaders', () => {
   });
 
   it('gives the same answer on repeated calls (no stateful regex)', () => {
-    for (let i = 0; i < 5; i++) expect(redactHeaders({ authorization: 'x', Authorization: 'y' })).toEqual({ authorization: '[redacted]', Authorization: '[redacted]' });
+    for (let i = 0; i < 5; i++)
+      expect(redactHeaders({ authorization: 'x', Authorization: 'y' })).toEqual({
+        authorization: '[redacted]',
+        Authorization: '[redacted]',
+      });
   });
 
   it('handles an empty object', () => {
