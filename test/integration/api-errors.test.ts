@@ -105,7 +105,7 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
       ['http://user:pass@example.test/', /must not contain credentials.*custom header/],
       ['not a url', /"not a url" is not a valid URL: give an absolute http:\/\/ or https:\/\/ URL/],
       ['', /empty: give an http:\/\/ or https:\/\/ URL/],
-      [`https://example.test/${'a'.repeat(3000)}`, /is 3020 characters long; the limit is 2048/],
+      [`https://example.test/${'a'.repeat(3000)}`, /is 3021 characters long; the limit is 2048/],
     ];
     for (const [url, message] of cases) {
       const error = expectError(await send(RegisterEndpointDocument, { input: { url, applicationId } }), 'BAD_USER_INPUT');
@@ -184,7 +184,12 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
       ['enableEndpoint', send(EnableEndpointDocument, { id: endpointId }), endpointId, 'endpoint'],
       ['rotateEndpointSecret', send(RotateEndpointSecretDocument, { id: endpointId }), endpointId, 'endpoint'],
       ['sendTestEvent', send(SendTestEventDocument, { endpointId }), endpointId, 'endpoint'],
-      ['publishEvent', send(PublishEventDocument, { input: { type: 'order.created', data: {}, applicationId } }), applicationId, 'application'],
+      [
+        'publishEvent',
+        send(PublishEventDocument, { input: { type: 'order.created', data: {}, applicationId } }),
+        applicationId,
+        'application',
+      ],
       [
         'registerEndpoint',
         send(RegisterEndpointDocument, { input: { url: 'http://127.0.0.1:9/', applicationId } }),
@@ -359,7 +364,8 @@ function subscribe(
     { query, variables },
     {
       next: (value) => done({ kind: 'next', value: value as FormattedExecutionResult }),
-      error: (error) => done({ kind: 'error', errors: Array.isArray(error) ? (error as GraphQLFormattedError[]) : [{ message: String(error) }] }),
+      error: (error) =>
+        done({ kind: 'error', errors: Array.isArray(error) ? (error as GraphQLFormattedError[]) : [{ message: String(error) }] }),
       complete: () => undefined,
     },
   );
