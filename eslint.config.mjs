@@ -23,6 +23,14 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly', console: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Tools load these files by their default export.
     files: ['codegen.ts', 'vitest.config.mts', 'eslint.config.mjs'],
     rules: { 'no-restricted-syntax': 'off' },

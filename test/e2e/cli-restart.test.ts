@@ -30,7 +30,7 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     for (const process of processes) process.child.kill('SIGKILL');
     await receiver?.close();
     await database?.drop();
-  });
+  }, 120_000);
 
   it('delivers events queued before the API process was killed once a worker process starts', async () => {
     const env = { DATABASE_URL: database.url, WORKER_POLL_INTERVAL_MS: '200' };
@@ -61,7 +61,7 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     const worker = spawnHerald('worker', env);
     processes.push(worker);
     await worker.waitForLog(/worker started/);
-    await receiver.waitForRequests(20, 20_000);
+    await receiver.waitForRequests(20, 60_000);
     const ids = receiver.requests.map((request) => request.headers['webhook-id']);
     expect(new Set(ids)).toEqual(new Set(published));
     expect(ids).toHaveLength(20);
@@ -74,12 +74,12 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(worker.output.some((line) => line.includes('shutting down'))).toBe(true);
-  });
+  }, 120_000);
 
   it('`herald migrate` applies migrations and exits 0 on an up-to-date database', async () => {
     const migrate = spawnHerald('migrate', { DATABASE_URL: database.url });
     processes.push(migrate);
     expect(await migrate.exited).toEqual({ code: 0, signal: null });
     expect(migrate.output.some((line) => line.includes('database already up to date'))).toBe(true);
-  });
+  }, 120_000);
 });

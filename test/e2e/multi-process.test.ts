@@ -39,7 +39,7 @@ describe('separate processes: two `herald api` and one `herald worker` on one da
     for (const process of processes) process.child.kill('SIGKILL');
     await receiver?.close();
     await database?.drop();
-  });
+  }, 120_000);
 
   it("streams the worker process's outcomes to the subscribers of every API process", async () => {
     const env = { DATABASE_URL: database.url, WORKER_POLL_INTERVAL_MS: '100', DELIVERY_BACKOFF_BASE_MS: '200' };
@@ -72,5 +72,5 @@ describe('separate processes: two `herald api` and one `herald worker` on one da
     }
     // Neither API process delivers anything itself: only the worker has the deliver task.
     expect(receiver.requests).toHaveLength(2);
-  });
+  }, 120_000);
 });

@@ -114,8 +114,8 @@ export class SubscriptionRecorder<T> {
         },
       );
       // graphql-ws has no "subscribed" acknowledgement; the server registers the operation as soon as
-      // it receives it, so one round trip over the same socket is enough.
-      setTimeout(resolve, 300);
+      // it receives it; a second covers a busy machine.
+      setTimeout(resolve, 1000);
     });
   }
 
