@@ -53,7 +53,8 @@ export class Migration20261129300000_catalog extends Migration {
  * The same unit of work as EventService.publish, in SQL, so it runs inside the caller's transaction:
  * the event (idempotent per application), one delivery per enabled endpoint whose filters and version pin
  * match, their graphile-worker jobs and the notification. JSON Schema validation is the one step it does
- * not do (PostgreSQL has no JSON Schema validator); docs/publishing.md says so.
+ * not do (PostgreSQL has no JSON Schema validator); it does refuse a version the catalog does not have.
+ * docs/publishing.md says so.
  */
 const PUBLISH_EVENT_SQL = `
 create schema if not exists herald;
@@ -108,6 +109,11 @@ begin
   end if;
   if idempotency_key is not null and (length(idempotency_key) < 1 or length(idempotency_key) > 255) then
     raise exception using errcode = '22023', message = 'herald.publish_event: idempotency_key must be 1 to 255 characters';
+  end if;
+  if exists (select 1 from public.event_types t where t.name = event_type)
+     and not exists (select 1 from public.event_type_versions v where v.event_type = publish_event.event_type and v.version = publish_event.version) then
+    raise exception using errcode = '22023',
+      message = format('herald.publish_event: event type %L has no version %L in the catalog', event_type, version);
   end if;
   if not exists (select 1 from public.applications a where a.id = publish_event.application_id) then
     raise exception using errcode = '22023', message = format('herald.publish_event: no application with id %L exists', application_id);
