@@ -36,12 +36,18 @@ describe('receiver SDK: verifyWebhook', () => {
   it('rejects the vector with a tampered body, id, timestamp or signature', () => {
     const options = { secrets: VECTOR.secret, now: atVectorTime };
     expect(codeOf(() => verifyWebhook('{"test": 2432232315}', vectorHeaders, options))).toBe('NO_MATCHING_SIGNATURE');
-    expect(codeOf(() => verifyWebhook(VECTOR.body, { ...vectorHeaders, 'webhook-id': 'msg_other' }, options))).toBe('NO_MATCHING_SIGNATURE');
+    expect(codeOf(() => verifyWebhook(VECTOR.body, { ...vectorHeaders, 'webhook-id': 'msg_other' }, options))).toBe(
+      'NO_MATCHING_SIGNATURE',
+    );
     expect(codeOf(() => verifyWebhook(VECTOR.body, { ...vectorHeaders, 'webhook-timestamp': '1614265331' }, options))).toBe(
       'NO_MATCHING_SIGNATURE',
     );
-    expect(codeOf(() => verifyWebhook(VECTOR.body, { ...vectorHeaders, 'webhook-signature': 'v1,AAAA' }, options))).toBe('NO_MATCHING_SIGNATURE');
-    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { secrets: newSecret(), now: atVectorTime }))).toBe('NO_MATCHING_SIGNATURE');
+    expect(codeOf(() => verifyWebhook(VECTOR.body, { ...vectorHeaders, 'webhook-signature': 'v1,AAAA' }, options))).toBe(
+      'NO_MATCHING_SIGNATURE',
+    );
+    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { secrets: newSecret(), now: atVectorTime }))).toBe(
+      'NO_MATCHING_SIGNATURE',
+    );
   });
 
   it('accepts any of several secrets and any of several signatures (rotation)', () => {
@@ -52,11 +58,17 @@ describe('receiver SDK: verifyWebhook', () => {
 
   it('enforces a 5-minute tolerance by default, and a configured one', () => {
     const options = { secrets: VECTOR.secret };
-    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { ...options, now: () => VECTOR.timestamp + 301 }))).toBe('TIMESTAMP_TOO_OLD');
-    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { ...options, now: () => VECTOR.timestamp - 301 }))).toBe('TIMESTAMP_TOO_NEW');
+    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { ...options, now: () => VECTOR.timestamp + 301 }))).toBe(
+      'TIMESTAMP_TOO_OLD',
+    );
+    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { ...options, now: () => VECTOR.timestamp - 301 }))).toBe(
+      'TIMESTAMP_TOO_NEW',
+    );
     expect(verifyWebhook(VECTOR.body, vectorHeaders, { ...options, now: () => VECTOR.timestamp + 299 }).id).toBe(VECTOR.id);
     const strict = { ...options, toleranceSeconds: 10 };
-    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { ...strict, now: () => VECTOR.timestamp + 11 }))).toBe('TIMESTAMP_TOO_OLD');
+    expect(codeOf(() => verifyWebhook(VECTOR.body, vectorHeaders, { ...strict, now: () => VECTOR.timestamp + 11 }))).toBe(
+      'TIMESTAMP_TOO_OLD',
+    );
     expect(verifyWebhook(VECTOR.body, vectorHeaders, { ...strict, now: () => VECTOR.timestamp + 9 }).id).toBe(VECTOR.id);
   });
 
@@ -83,7 +95,11 @@ describe('receiver SDK: verifyWebhook', () => {
       const id = `msg_${randomBytes(8).toString('hex')}`;
       const timestamp = new Date();
       const signature = new Webhook(secret).sign(id, timestamp, body);
-      const headers = { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)), 'webhook-signature': signature };
+      const headers = {
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+        'webhook-signature': signature,
+      };
       expect(verifyWebhook(body, headers, { secrets: secret }).payload).toEqual(JSON.parse(body));
     }
   });
