@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { CLI_CONFIG_KEYS } from './cli';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -30,10 +31,11 @@ const environmentSchema = z.object({
   ENDPOINT_DISABLE_AFTER_DEAD_LETTERS: integer(0, 100_000).default(10),
   MAX_PAYLOAD_BYTES: integer(1024, 64 * 1024 * 1024).default(256 * 1024),
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(15_000),
+  CATALOG_STRICT: boolean.default(false),
 });
 
 /** Every environment variable Herald reads; .env.example documents each one (a test checks). */
-export const CONFIG_KEYS = Object.keys(environmentSchema.shape);
+export const CONFIG_KEYS = [...Object.keys(environmentSchema.shape), ...CLI_CONFIG_KEYS];
 
 export interface HeraldConfig {
   env: 'development' | 'production' | 'test';
@@ -56,6 +58,8 @@ export interface HeraldConfig {
   };
   maxPayloadBytes: number;
   shutdownGraceMs: number;
+  /** Refuse to publish event types that are not in the catalog. */
+  catalogStrict: boolean;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +99,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    catalogStrict: e.CATALOG_STRICT,
   };
   return { ...config, ...overrides };
 }

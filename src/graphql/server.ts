@@ -15,6 +15,7 @@ import type { Logger } from '../lib/logger';
 import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
+import { mountHttpRoutes } from './routes';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -108,6 +109,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     app.get('/', (_req, res) => res.redirect('/graphiql'));
   }
   deps.probes?.(app);
+  mountHttpRoutes(app, { orm, config, logger });
 
   app.use(
     '/graphql',

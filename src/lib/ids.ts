@@ -9,6 +9,9 @@ export const IdPrefix = {
   event: 'evt',
   delivery: 'dlv',
   attempt: 'att',
+  eventTypeVersion: 'etv',
+  source: 'src',
+  inboundRequest: 'inb',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 

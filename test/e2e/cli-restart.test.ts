@@ -45,7 +45,7 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     const published: string[] = [];
     for (let i = 0; i < 20; i++) {
       const { publishEvent } = await graphql<{ publishEvent: { id: string } }>(url, PublishEventDocument, {
-        input: { type: 'order.created', data: { n: i } },
+        input: { type: 'order.created', data: { orderId: `O-${i}`, n: i } },
       });
       published.push(publishEvent.id);
     }

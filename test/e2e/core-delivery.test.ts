@@ -128,7 +128,7 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
   it('retries a receiver that fails 4 times: exactly 5 requests, succeeded with 5 attempts', async () => {
     const target = await receiver((_request, index) => (index < 4 ? { status: 500, body: 'try later' } : { status: 204 }));
     await register(target.url);
-    const publishEvent = await publish('payment.succeeded', { id: 'pay_1' });
+    const publishEvent = await publish('payment.succeeded', { paymentId: 'pay_1' });
 
     const delivery = await waitUntil(
       () => deliveryOf(publishEvent.id),
@@ -159,7 +159,7 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
     let healthy = false;
     const target = await receiver(() => (healthy ? { status: 200 } : { status: 503 }));
     const { endpoint } = await register(target.url);
-    const publishEvent = await publish('invoice.issued', { n: 1 });
+    const publishEvent = await publish('invoice.issued', { invoiceId: 'INV-1', n: 1 });
 
     const dead = await waitUntil(
       () => deliveryOf(publishEvent.id),
@@ -192,7 +192,7 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
     await register(everything.url);
     await register(payments.url, ['payment.succeeded', 'payment.failed']);
 
-    const publishEvent = await publish('order.cancelled', { id: 'o1' });
+    const publishEvent = await publish('order.cancelled', { orderId: 'o1' });
     expect(publishEvent.deliveries).toHaveLength(2);
     await orders.waitForRequests(1);
     await everything.waitForRequests(1);

@@ -57,7 +57,7 @@ describe('separate processes: two `herald api` and one `herald worker` on one da
 
     await graphql(urlA, RegisterEndpointDocument, { input: { url: receiver.url } });
     const { publishEvent } = await graphql<{ publishEvent: { id: string } }>(urlB, PublishEventDocument, {
-      input: { type: 'shipment.created', data: { id: 'shp_1' } },
+      input: { type: 'shipment.created', data: { shipmentId: 'shp_1' } },
     });
 
     for (const recorder of recorders) {

@@ -162,7 +162,7 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
     expect(events.nodes).toEqual([]);
     // Just under the limit is accepted.
     const { publishEvent } = await herald.call(PublishEventDocument, {
-      input: { type: 'order.created', data: { blob: 'x'.repeat(2000) }, applicationId, idempotencyKey: 'k'.repeat(255) },
+      input: { type: 'order.created', data: { orderId: 'O-1', blob: 'x'.repeat(2000) }, applicationId, idempotencyKey: 'k'.repeat(255) },
     });
     expect(publishEvent.id).toMatch(/^evt_/);
     expectNothingUnexpectedLogged();
@@ -281,7 +281,10 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
       ['registerEndpoint', send(RegisterEndpointDocument, { input: { url: 'http://127.0.0.1:9/', applicationId, description: nul } })],
       ['registerEndpoint', send(RegisterEndpointDocument, { input: { url: 'http://127.0.0.1:9/', applicationId, metadata: { k: nul } } })],
       ['updateEndpoint', send(UpdateEndpointDocument, { id: registerEndpoint.endpoint.id, input: { description: nul } })],
-      ['publishEvent', send(PublishEventDocument, { input: { type: 'order.created', data: {}, applicationId, idempotencyKey: nul } })],
+      [
+        'publishEvent',
+        send(PublishEventDocument, { input: { type: 'order.created', data: { orderId: 'O-1' }, applicationId, idempotencyKey: nul } }),
+      ],
       ['publishEvent', send(PublishEventDocument, { input: { type: 'order.created', data: {}, applicationId: nul } })],
       ['endpoint', send(EndpointDocument, { id: `ep_${nul}` })],
     ];
@@ -345,9 +348,11 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
     const applicationId = await newApplication();
     const recorder = new SubscriptionRecorder<EventPublishedSubscription>(client, EventPublishedDocument, { applicationId });
     await recorder.ready;
-    const { publishEvent } = await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { n: 1 }, applicationId } });
+    const { publishEvent } = await herald.call(PublishEventDocument, {
+      input: { type: 'order.created', data: { orderId: 'O-1', n: 1 }, applicationId },
+    });
     const [update] = await recorder.waitFor((all) => all.length > 0);
-    expect(update!.eventPublished).toMatchObject({ id: publishEvent.id, type: 'order.created', data: { n: 1 } });
+    expect(update!.eventPublished).toMatchObject({ id: publishEvent.id, type: 'order.created', data: { orderId: 'O-1', n: 1 } });
     recorder.stop();
     expect(closes).toEqual([]);
     expectNothingUnexpectedLogged();

@@ -61,8 +61,11 @@ describe('Endpoint management through the GraphQL API', () => {
     return registerEndpoint;
   }
 
+  const seedIds = { orderId: 'O-1', paymentId: 'P-1' };
+
   async function publish(applicationId: string, type: string, data: Record<string, unknown> = { n: 1 }) {
-    const { publishEvent } = await herald.call(PublishEventDocument, { input: { applicationId, type, data } });
+    // The seed catalog's schemas require each type's id field (orderId, paymentId): supply one if missing.
+    const { publishEvent } = await herald.call(PublishEventDocument, { input: { applicationId, type, data: { ...seedIds, ...data } } });
     return publishEvent;
   }
 

@@ -69,7 +69,7 @@ describe('publishEvent: one transaction, idempotent', () => {
 
   it('lets concurrent publishes with one key create exactly one event', async () => {
     const applicationId = await applicationWithEndpoints(1);
-    const input = { type: 'payment.succeeded', data: { id: 'p1' }, applicationId, idempotencyKey: 'pay-1' };
+    const input = { type: 'payment.succeeded', data: { paymentId: 'p1' }, applicationId, idempotencyKey: 'pay-1' };
     const results = await Promise.all(Array.from({ length: 8 }, () => herald.call(PublishEventDocument, { input })));
     expect(new Set(results.map((r) => r.publishEvent.id)).size).toBe(1);
     expect(await counts(applicationId)).toMatchObject({ events: 1, deliveries: 1 });
@@ -79,10 +79,10 @@ describe('publishEvent: one transaction, idempotent', () => {
     const first = await applicationWithEndpoints(0);
     const second = await applicationWithEndpoints(0);
     const a = await herald.call(PublishEventDocument, {
-      input: { type: 'user.updated', data: {}, applicationId: first, idempotencyKey: 'k' },
+      input: { type: 'user.updated', data: { userId: 'u1' }, applicationId: first, idempotencyKey: 'k' },
     });
     const b = await herald.call(PublishEventDocument, {
-      input: { type: 'user.updated', data: {}, applicationId: second, idempotencyKey: 'k' },
+      input: { type: 'user.updated', data: { userId: 'u1' }, applicationId: second, idempotencyKey: 'k' },
     });
     expect(a.publishEvent.id).not.toBe(b.publishEvent.id);
   });
@@ -96,14 +96,16 @@ describe('publishEvent: one transaction, idempotent', () => {
        create trigger refuse_jobs before insert on graphile_worker._private_jobs for each row execute function refuse_jobs();`,
     );
     try {
-      const result = await herald.request(PublishEventDocument, { input: { type: 'order.created', data: { n: 1 }, applicationId } });
+      const result = await herald.request(PublishEventDocument, {
+        input: { type: 'order.created', data: { orderId: 'O-1' }, applicationId },
+      });
       expect(result.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
       expect(result.errors?.[0]?.message).not.toContain('refused by test');
       expect(await counts(applicationId)).toEqual({ events: 0, deliveries: 0, jobs: 0 });
     } finally {
       await query(database.url, 'drop trigger refuse_jobs on graphile_worker._private_jobs; drop function refuse_jobs();');
     }
-    const ok = await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { n: 2 }, applicationId } });
+    const ok = await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { orderId: 'O-2' }, applicationId } });
     expect(ok.publishEvent.deliveries).toHaveLength(3);
     expect(await counts(applicationId)).toMatchObject({ events: 1, deliveries: 3 });
   });

@@ -9,6 +9,7 @@ export class EndpointEntity {
     | 'id'
     | 'description'
     | 'eventTypes'
+    | 'eventVersions'
     | 'enabled'
     | 'disabledReason'
     | 'disabledAt'
@@ -33,6 +34,10 @@ export class EndpointEntity {
   /** Event-type filters; `*` matches any run of characters (`order.*`). Empty means every type. */
   @Property({ type: 'text[]' })
   eventTypes: string[] = [];
+
+  /** Catalog version pins, `{"order.created": "1.0"}`: only that version of the type is delivered here. */
+  @Property({ type: 'json' })
+  eventVersions: Record<string, string> = {};
 
   /** Never exposed on a listable type; returned once by registerEndpoint and rotateEndpointSecret. */
   @Property({ type: 'text', hidden: true })

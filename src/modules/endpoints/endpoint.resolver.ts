@@ -15,7 +15,7 @@ import {
 export class EndpointResolver {
   @Mutation(() => EndpointWithSecret, { description: 'Registers a receiver URL. The signing secret is returned this once.' })
   async registerEndpoint(@Arg('input', () => RegisterEndpointInput) input: RegisterEndpointInput, @Ctx() ctx: GraphQLContext) {
-    const { endpoint, secret } = await new EndpointService(ctx.em).register(input);
+    const { endpoint, secret } = await new EndpointService(ctx.em, ctx.config).register(input);
     return { endpoint: EndpointType.from(endpoint), secret };
   }
 
@@ -25,7 +25,7 @@ export class EndpointResolver {
     @Arg('input', () => UpdateEndpointInput) input: UpdateEndpointInput,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return EndpointType.from(await new EndpointService(ctx.em).update(id, input));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).update(id, input));
   }
 
   @Mutation(() => EndpointType, { description: 'Stops deliveries to the endpoint; queued ones are dead-lettered.' })
@@ -34,23 +34,23 @@ export class EndpointResolver {
     @Arg('reason', () => String, { nullable: true }) reason: string | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return EndpointType.from(await new EndpointService(ctx.em).disable(id, reason));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).disable(id, reason));
   }
 
   @Mutation(() => EndpointType)
   async enableEndpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return EndpointType.from(await new EndpointService(ctx.em).enable(id));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).enable(id));
   }
 
   @Mutation(() => ID, { description: 'Deletes the endpoint with its deliveries and attempts. Returns the id.' })
   async deleteEndpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    await new EndpointService(ctx.em).delete(id);
+    await new EndpointService(ctx.em, ctx.config).delete(id);
     return id;
   }
 
   @Mutation(() => EndpointWithSecret, { description: 'Replaces the signing secret; the new one is returned this once.' })
   async rotateEndpointSecret(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    const { endpoint, secret } = await new EndpointService(ctx.em).rotateSecret(id);
+    const { endpoint, secret } = await new EndpointService(ctx.em, ctx.config).rotateSecret(id);
     return { endpoint: EndpointType.from(endpoint), secret };
   }
 
@@ -60,12 +60,12 @@ export class EndpointResolver {
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    const connection = await new EndpointService(ctx.em).list(filter ?? {}, parsePage(page));
+    const connection = await new EndpointService(ctx.em, ctx.config).list(filter ?? {}, parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => EndpointType.from(node)) };
   }
 
   @Query(() => EndpointType)
   async endpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return EndpointType.from(await new EndpointService(ctx.em).get(id));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).get(id));
   }
 }

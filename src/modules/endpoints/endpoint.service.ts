@@ -4,6 +4,7 @@ import { RESERVED_HEADER } from '../../delivery/webhook-request';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
 import { ApplicationService } from '../applications/application.service';
+import { type CatalogConfig, CatalogService } from '../catalog/catalog.service';
 import { assertEventTypeFilters } from '../events/event-type';
 import { EndpointEntity } from './endpoint.entity';
 import { validateEndpointUrl } from './endpoint-url';
@@ -13,6 +14,7 @@ export interface RegisterEndpoint {
   applicationId?: string | null;
   description?: string | null;
   eventTypes?: string[] | null;
+  eventVersions?: Record<string, unknown> | null;
   headers?: Record<string, unknown> | null;
   metadata?: Record<string, unknown> | null;
   secret?: string | null;
@@ -24,12 +26,17 @@ const MAX_HEADERS = 20;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 export class EndpointService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly catalog: CatalogConfig = { catalogStrict: false },
+  ) {}
 
   async register(input: RegisterEndpoint): Promise<{ endpoint: EndpointEntity; secret: string }> {
     const application = await new ApplicationService(this.em).resolve(input.applicationId);
     const url = validateEndpointUrl(input.url);
     const eventTypes = normaliseFilters(input.eventTypes);
+    const eventVersions = normaliseVersionPins(input.eventVersions);
+    await new CatalogService(this.em, this.catalog).assertSubscribable(eventTypes, eventVersions);
     if (input.secret != null && !isValidSecret(input.secret)) {
       throw badInput('"secret" must be "whsec_" followed by the base64 of 24 to 64 random bytes; omit it to have one generated.', {
         field: 'secret',
@@ -41,6 +48,7 @@ export class EndpointService {
       url,
       description: normaliseDescription(input.description),
       eventTypes,
+      eventVersions,
       secret,
       headers: validateHeaders(input.headers),
       metadata: input.metadata ?? null,
@@ -53,7 +61,13 @@ export class EndpointService {
     const endpoint = await this.get(id);
     if (input.url != null) endpoint.url = validateEndpointUrl(input.url);
     if (input.description !== undefined) endpoint.description = normaliseDescription(input.description);
-    if (input.eventTypes != null) endpoint.eventTypes = normaliseFilters(input.eventTypes);
+    if (input.eventTypes != null || input.eventVersions != null) {
+      const eventTypes = input.eventTypes != null ? normaliseFilters(input.eventTypes) : endpoint.eventTypes;
+      const eventVersions = input.eventVersions != null ? normaliseVersionPins(input.eventVersions) : endpoint.eventVersions;
+      await new CatalogService(this.em, this.catalog).assertSubscribable(eventTypes, eventVersions, endpoint.eventTypes);
+      endpoint.eventTypes = eventTypes;
+      endpoint.eventVersions = eventVersions;
+    }
     if (input.headers != null) endpoint.headers = validateHeaders(input.headers);
     if (input.metadata !== undefined) endpoint.metadata = input.metadata ?? null;
     await this.em.flush();
@@ -124,6 +138,16 @@ function normaliseFilters(filters: string[] | null | undefined): string[] {
   const cleaned = [...new Set((filters ?? []).map((filter) => filter.trim()))];
   assertEventTypeFilters(cleaned);
   return cleaned;
+}
+
+function normaliseVersionPins(pins: Record<string, unknown> | null | undefined): Record<string, string> {
+  const entries = Object.entries(pins ?? {});
+  if (entries.length > 100) throw badInput('An endpoint can pin at most 100 event types.', { field: 'eventVersions' });
+  for (const [type, version] of entries) {
+    if (typeof version !== 'string')
+      throw badInput(`"eventVersions.${type.slice(0, 60)}" must be a version string such as "1.0".`, { field: 'eventVersions' });
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function normaliseDescription(description: string | null | undefined): string | null {

@@ -21,6 +21,11 @@ export class EndpointType {
   @Field(() => [String], { description: 'Event-type filters; `*` is a wildcard. Empty: every type.' })
   eventTypes!: string[];
 
+  @Field(() => GraphQLJSONObject, {
+    description: 'Catalog version pins, `{"order.created": "1.0"}`: only that version of each pinned type is delivered here.',
+  })
+  eventVersions!: Record<string, string>;
+
   @Field()
   enabled!: boolean;
 
@@ -54,6 +59,7 @@ export class EndpointType {
       url: entity.url,
       description: entity.description,
       eventTypes: entity.eventTypes,
+      eventVersions: entity.eventVersions,
       enabled: entity.enabled,
       disabledReason: entity.disabledReason,
       disabledAt: entity.disabledAt,
@@ -92,6 +98,12 @@ export class RegisterEndpointInput {
   @Field(() => [String], { nullable: true, description: 'Event types to receive (`order.*` wildcards). Omitted or empty: all.' })
   eventTypes?: string[];
 
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'Pin catalog types to a version, `{"order.created": "1.0"}`: newer versions of them are not delivered here.',
+  })
+  eventVersions?: Record<string, unknown>;
+
   @Field(() => GraphQLJSONObject, { nullable: true, description: 'Extra headers sent with every delivery.' })
   headers?: Record<string, unknown>;
 
@@ -112,6 +124,9 @@ export class UpdateEndpointInput {
 
   @Field(() => [String], { nullable: true })
   eventTypes?: string[];
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Replaces the version pins; `{}` removes them all.' })
+  eventVersions?: Record<string, unknown>;
 
   @Field(() => GraphQLJSONObject, { nullable: true })
   headers?: Record<string, unknown>;

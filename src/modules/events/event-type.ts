@@ -30,6 +30,12 @@ export function matchesEventType(filters: readonly string[], type: string): bool
   return filters.some((filter) => (filter.includes('*') ? globMatches(filter, type) : filter === type));
 }
 
+/** An endpoint pinned to a version of a type receives only that version of it; unpinned ones receive all. */
+export function matchesVersionPin(pins: Readonly<Record<string, string>> | null | undefined, type: string, version: string): boolean {
+  const pinned = pins?.[type];
+  return pinned === undefined || pinned === version;
+}
+
 /**
  * Glob match where `*` is any run of characters and everything else is literal. It only ever backtracks
  * to the last `*`, so it is O(pattern x text) at worst; a regex built from the filter (`^a.*a.*a.*c$`)

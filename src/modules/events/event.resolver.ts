@@ -17,6 +17,15 @@ export class EventResolver {
     return EventType.from(event);
   }
 
+  @Mutation(() => [EventType], {
+    description:
+      'Publishes up to 100 events in one transaction: all of them with their deliveries, or none (any invalid input fails the whole batch, naming its index).',
+  })
+  async publishEvents(@Arg('inputs', () => [PublishEventInput]) inputs: PublishEventInput[], @Ctx() ctx: GraphQLContext) {
+    const results = await new EventService(ctx.em, ctx.config).publishMany(inputs);
+    return results.map(({ event }) => EventType.from(event));
+  }
+
   @Mutation(() => DeliveryType, { description: 'Sends a `webhook.test` event to one endpoint, whatever its filters.' })
   async sendTestEvent(@Arg('endpointId', () => ID) endpointId: string, @Ctx() ctx: GraphQLContext) {
     const { deliveryId } = await new EventService(ctx.em, ctx.config).sendTest(endpointId);

@@ -8,7 +8,8 @@ import { ApplicationService } from '../applications/application.service';
 import { deliverJob } from '../deliveries/deliver-job';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EventEntity } from './event.entity';
-import { assertEventType, matchesEventType } from './event-type';
+import { CatalogService } from '../catalog/catalog.service';
+import { assertEventType, matchesEventType, matchesVersionPin } from './event-type';
 
 export interface PublishEvent {
   type: string;
@@ -37,10 +38,21 @@ export interface PublishResult {
 
 export const TEST_EVENT_TYPE = 'webhook.test';
 
+/** Most events publishEvents takes at once. */
+export const MAX_BATCH = 100;
+
+interface PreparedEvent {
+  applicationId: string;
+  type: string;
+  version: string;
+  payload: string;
+  idempotencyKey: string | null;
+}
+
 export class EventService {
   constructor(
     private readonly em: EntityManager,
-    private readonly config: Pick<HeraldConfig, 'maxPayloadBytes'>,
+    private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
   ) {}
 
   /**
@@ -48,24 +60,44 @@ export class EventService {
    * notification in one transaction: all of it exists after the commit, or none of it.
    */
   async publish(input: PublishEvent): Promise<PublishResult> {
+    const prepared = await this.prepare(input);
+    return this.em.transactional((em) => writeEvent(em, prepared));
+  }
+
+  /**
+   * Publishes several events in one transaction: every one of them is written, fanned out and enqueued,
+   * or (when any input is invalid or a write fails) none is. Results come back in input order.
+   */
+  async publishMany(inputs: PublishEvent[]): Promise<PublishResult[]> {
+    if (inputs.length < 1 || inputs.length > MAX_BATCH) {
+      throw badInput(`"inputs" must hold 1 to ${MAX_BATCH} events; split larger batches.`, { field: 'inputs' });
+    }
+    const prepared: PreparedEvent[] = [];
+    for (const [index, input] of inputs.entries()) {
+      try {
+        prepared.push(await this.prepare(input));
+      } catch (error) {
+        if (error instanceof HeraldError) {
+          throw new HeraldError(error.code, `inputs[${index}]: ${error.message}`, { ...error.details, index });
+        }
+        throw error;
+      }
+    }
+    return this.em.transactional(async (em) => {
+      const results: PublishResult[] = [];
+      for (const event of prepared) results.push(await writeEvent(em, event));
+      return results;
+    });
+  }
+
+  private async prepare(input: PublishEvent): Promise<PreparedEvent> {
     assertEventType(input.type);
     const version = validateVersion(input.version);
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
     const payload = this.serialiseData(input.data);
     const application = await new ApplicationService(this.em).resolve(input.applicationId);
-
-    return this.em.transactional(async (em) => {
-      const event = await insertEvent(em, { applicationId: application.id, type: input.type, version, payload, idempotencyKey });
-      if (!event.inserted) return { event: event.row, deduplicated: true, deliveryIds: [] };
-      const endpoints = await execute<{ id: string; event_types: string[] }>(
-        em,
-        'select id, event_types from endpoints where application_id = ? and enabled order by id',
-        [application.id],
-      );
-      const targets = endpoints.filter((endpoint) => matchesEventType(endpoint.event_types, input.type)).map((e) => e.id);
-      const deliveryIds = await createDeliveries(em, event.row, targets);
-      return { event: event.row, deduplicated: false, deliveryIds };
-    });
+    await new CatalogService(this.em, this.config).assertPublishable(input.type, version, input.data);
+    return { applicationId: application.id, type: input.type, version, payload, idempotencyKey };
   }
 
   /** A `webhook.test` event delivered to this one endpoint, whatever its filters say. */
@@ -156,6 +188,26 @@ function fromRow(row: EventRow): StoredEvent {
     idempotencyKey: row.idempotency_key,
     createdAt: toDate(row.created_at),
   };
+}
+
+/** One event's writes on the caller's transaction: the event, its deliveries, their jobs, the notification. */
+async function writeEvent(em: EntityManager, prepared: PreparedEvent): Promise<PublishResult> {
+  const event = await insertEvent(em, prepared);
+  if (!event.inserted) return { event: event.row, deduplicated: true, deliveryIds: [] };
+  const endpoints = await execute<{ id: string; event_types: string[]; event_versions: Record<string, string> }>(
+    em,
+    'select id, event_types, event_versions from endpoints where application_id = ? and enabled order by id',
+    [prepared.applicationId],
+  );
+  const targets = endpoints
+    .filter(
+      (endpoint) =>
+        matchesEventType(endpoint.event_types, prepared.type) &&
+        matchesVersionPin(endpoint.event_versions, prepared.type, prepared.version),
+    )
+    .map((endpoint) => endpoint.id);
+  const deliveryIds = await createDeliveries(em, event.row, targets);
+  return { event: event.row, deduplicated: false, deliveryIds };
 }
 
 /**

@@ -1,0 +1,19 @@
+/**
+ * Herald's SDKs, importable as `herald` (after `npm run build`): the receiver side (verify deliveries,
+ * express and node:http middleware, dedupe) and the producer side (a typed GraphQL client).
+ */
+export {
+  type DedupeStore,
+  type HeaderSource,
+  MemoryDedupeStore,
+  type ReceiverOptions,
+  type VerifiedWebhook,
+  type VerifyOptions,
+  type WebhookErrorCode,
+  WebhookVerificationError,
+  WebhookVerifier,
+  createWebhookHandler,
+  verifyWebhook,
+  webhookMiddleware,
+} from './receiver';
+export { signWebhook } from './signer';

@@ -1,0 +1,155 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AddEventTypeVersionDocument,
+  CreateApplicationDocument,
+  DeliveriesDocument,
+  DisableEndpointDocument,
+  RegisterEndpointDocument,
+} from '../../src/sdk/generated/graphql';
+import { createTestDatabase, query } from '../helpers/database';
+import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { WebhookReceiver } from '../helpers/receiver';
+
+/**
+ * herald.publish_event(...) inside the producer's own transaction: the producer's business table and
+ * Herald's tables are in one PostgreSQL, so the webhook exists if and only if the business write commits.
+ */
+describe('herald.publish_event: publishing inside the producer transaction (SQL)', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  let receiver: WebhookReceiver;
+  let producer: pg.Client;
+  let applicationId: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url);
+    receiver = await WebhookReceiver.start();
+    producer = new pg.Client({ connectionString: database.url });
+    await producer.connect();
+    await producer.query('create table shop_orders (id text primary key, amount numeric not null)');
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'shop' } });
+    applicationId = createApplication.id;
+    await herald.call(RegisterEndpointDocument, { input: { applicationId, url: `${receiver.url}?orders`, eventTypes: ['order.*'] } });
+    await herald.call(RegisterEndpointDocument, { input: { applicationId, url: `${receiver.url}?all`, eventTypes: ['*'] } });
+    await herald.call(RegisterEndpointDocument, { input: { applicationId, url: `${receiver.url}?payments`, eventTypes: ['payment.*'] } });
+  });
+  afterAll(async () => {
+    await producer?.end();
+    await herald?.stop();
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  const eventsOfType = (type: string) =>
+    query<{ id: string }>(database.url, 'select id from events where application_id = $1 and type = $2', [applicationId, type]);
+
+  it('publishes nothing when the producer transaction rolls back', async () => {
+    await producer.query('begin');
+    await producer.query("insert into shop_orders values ('ORD-RB', 10)");
+    const { rows } = await producer.query<{ id: string }>("select herald.publish_event('order.created', $1::json, null, $2) as id", [
+      JSON.stringify({ orderId: 'ORD-RB' }),
+      applicationId,
+    ]);
+    expect(rows[0]!.id).toMatch(/^evt_[0-9a-z]{26}$/);
+    await producer.query('rollback');
+
+    expect(await query(database.url, "select * from shop_orders where id = 'ORD-RB'")).toEqual([]);
+    expect(await query(database.url, 'select * from events where id = $1', [rows[0]!.id])).toEqual([]);
+    expect(await query(database.url, 'select * from deliveries where event_id = $1', [rows[0]!.id])).toEqual([]);
+    const [jobs] = await query<{ count: string }>(
+      database.url,
+      "select count(*) from graphile_worker._private_jobs where payload::text like '%' || $1 || '%'",
+      [rows[0]!.id],
+    );
+    expect(Number(jobs!.count)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.requests.filter((request) => request.body.includes('ORD-RB'))).toEqual([]);
+  });
+
+  it('delivers, signed, to the matching endpoints (wildcards included) once the transaction commits', async () => {
+    const data = '{"orderId":"ORD-OK","amount":10.50,"note":"exact bytes"}';
+    await producer.query('begin');
+    await producer.query("insert into shop_orders values ('ORD-OK', 10.5)");
+    const { rows } = await producer.query<{ id: string }>(
+      "select herald.publish_event('order.created', $1::json, 'order-ORD-OK', $2) as id",
+      [data, applicationId],
+    );
+    const eventId = rows[0]!.id;
+    // Not visible to anyone before the commit.
+    expect(await query(database.url, 'select * from events where id = $1', [eventId])).toEqual([]);
+    await producer.query('commit');
+
+    const received = await waitUntil(
+      async () => receiver.requests.filter((request) => request.headers['webhook-id'] === eventId),
+      (requests) => requests.length >= 2,
+    );
+    expect(received.map((request) => request.path.split('?')[1]).sort()).toEqual(['all', 'orders']);
+    const body = received[0]!.body;
+    expect(body).toContain(`"data":${data}`);
+    expect(JSON.parse(body)).toMatchObject({ id: eventId, event: 'order.created', version: '1.0', attempt: 1 });
+    const { deliveries } = await herald.call(DeliveriesDocument, { filter: { eventId } });
+    await waitUntil(
+      () => herald.call(DeliveriesDocument, { filter: { eventId } }),
+      (result) => result.deliveries.nodes.length === 2 && result.deliveries.nodes.every((d) => d.status === 'SUCCEEDED'),
+    );
+    expect(deliveries.nodes).toHaveLength(2);
+  });
+
+  it('is idempotent per application key, like publishEvent', async () => {
+    const call = () =>
+      producer.query<{ id: string }>("select herald.publish_event('payment.succeeded', $1::json, 'pay-1', $2) as id", [
+        JSON.stringify({ paymentId: 'P-1' }),
+        applicationId,
+      ]);
+    const first = (await call()).rows[0]!.id;
+    const second = (await call()).rows[0]!.id;
+    expect(second).toBe(first);
+    expect(await eventsOfType('payment.succeeded')).toHaveLength(1);
+    expect(await query(database.url, 'select id from deliveries where event_id = $1', [first])).toHaveLength(2);
+  });
+
+  it('respects version pins and disabled endpoints', async () => {
+    await herald.call(AddEventTypeVersionDocument, {
+      input: { name: 'invoice.issued', version: '2.0', schema: { type: 'object', required: ['invoiceId'] }, example: { invoiceId: 'I-0' } },
+    });
+    const { registerEndpoint: disabled } = await herald.call(RegisterEndpointDocument, {
+      input: { applicationId, url: `${receiver.url}?disabled`, eventTypes: ['invoice.*'] },
+    });
+    await herald.call(DisableEndpointDocument, { id: disabled.endpoint.id });
+    const { registerEndpoint } = await herald.call(RegisterEndpointDocument, {
+      input: { applicationId, url: `${receiver.url}?pinned`, eventTypes: ['invoice.issued'], eventVersions: { 'invoice.issued': '1.0' } },
+    });
+    const v2 = (
+      await producer.query<{ id: string }>(
+        "select herald.publish_event('invoice.issued', '{\"invoiceId\":\"I-2\"}', null, $1, '2.0') as id",
+        [applicationId],
+      )
+    ).rows[0]!.id;
+    const v1 = (
+      await producer.query<{ id: string }>('select herald.publish_event(\'invoice.issued\', \'{"invoiceId":"I-1"}\', null, $1) as id', [
+        applicationId,
+      ])
+    ).rows[0]!.id;
+    const endpointsOf = async (eventId: string) =>
+      (await query<{ endpoint_id: string }>(database.url, 'select endpoint_id from deliveries where event_id = $1', [eventId])).map(
+        (r) => r.endpoint_id,
+      );
+    expect(await endpointsOf(v1)).toContain(registerEndpoint.endpoint.id);
+    expect(await endpointsOf(v2)).not.toContain(registerEndpoint.endpoint.id);
+    expect(await endpointsOf(v2)).toHaveLength(1);
+    expect([...(await endpointsOf(v1)), ...(await endpointsOf(v2))]).not.toContain(disabled.endpoint.id);
+    await expect(
+      producer.query("select herald.publish_event('invoice.issued', '{\"invoiceId\":\"I-3\"}', null, $1, '9.9')", [applicationId]),
+    ).rejects.toThrow(/has no version '9.9' in the catalog/);
+  });
+
+  it('refuses bad input with a clear error and leaves the transaction to the caller', async () => {
+    await expect(producer.query("select herald.publish_event('bad type!', '{}')")).rejects.toThrow(/not a valid event type/);
+    await expect(producer.query("select herald.publish_event('order.created', '[1,2]')")).rejects.toThrow(/data must be a JSON object/);
+    await expect(producer.query("select herald.publish_event('order.created', '{}', null, 'app_nope')")).rejects.toThrow(
+      /no application with id/,
+    );
+  });
+});
