@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
 import { ApplicationResolver } from '../modules/applications/application.resolver';
 import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
 import { EventResolver } from '../modules/events/event.resolver';
 import { type HeraldPubSub, createHeraldPubSub } from './pubsub';
 
-export const resolvers = [ApplicationResolver, EndpointResolver, EventResolver, DeliveryResolver] as const;
+export const resolvers = [ApiKeyResolver, ApplicationResolver, EndpointResolver, EventResolver, DeliveryResolver] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {
   return buildSchema({ resolvers, pubSub, validate: false, emitSchemaFile: false });

@@ -9,6 +9,7 @@ export const IdPrefix = {
   event: 'evt',
   delivery: 'dlv',
   attempt: 'att',
+  apiKey: 'key',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 

@@ -1,12 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { generateSecret, isValidSecret } from '../../delivery/signature';
+import { generateSecret, generateSigningKeyPair, isValidSecret } from '../../delivery/signature';
+import type { SecretBox } from '../../lib/encryption';
 import { RESERVED_HEADER } from '../../delivery/webhook-request';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { assertEventTypeFilters } from '../events/event-type';
 import { EndpointEntity } from './endpoint.entity';
 import { validateEndpointUrl } from './endpoint-url';
+import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_GRACE_SECONDS, secretContext } from './endpoint-secrets';
 
 export interface RegisterEndpoint {
   url: string;
@@ -16,6 +19,8 @@ export interface RegisterEndpoint {
   headers?: Record<string, unknown> | null;
   metadata?: Record<string, unknown> | null;
   secret?: string | null;
+  /** Also sign with ed25519 (`v1a`): a key pair is generated and its public key published on the endpoint. */
+  asymmetricSignatures?: boolean | null;
 }
 
 export type UpdateEndpoint = Partial<Omit<RegisterEndpoint, 'applicationId' | 'secret'>>;
@@ -24,10 +29,13 @@ const MAX_HEADERS = 20;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 export class EndpointService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly scope: TenantScope = ALL_APPLICATIONS,
+  ) {}
 
-  async register(input: RegisterEndpoint): Promise<{ endpoint: EndpointEntity; secret: string }> {
-    const application = await new ApplicationService(this.em).resolve(input.applicationId);
+  async register(input: RegisterEndpoint, secrets: SecretBox): Promise<{ endpoint: EndpointEntity; secret: string }> {
+    const application = await new ApplicationService(this.em, this.scope).resolve(input.applicationId);
     const url = validateEndpointUrl(input.url);
     const eventTypes = normaliseFilters(input.eventTypes);
     if (input.secret != null && !isValidSecret(input.secret)) {
@@ -41,10 +49,12 @@ export class EndpointService {
       url,
       description: normaliseDescription(input.description),
       eventTypes,
-      secret,
+      secret: '',
       headers: validateHeaders(input.headers),
       metadata: input.metadata ?? null,
     });
+    endpoint.secret = secrets.encrypt(secret, secretContext(endpoint.id));
+    if (input.asymmetricSignatures) setSigningKey(endpoint, secrets, true);
     await this.em.flush();
     return { endpoint, secret };
   }
@@ -56,6 +66,14 @@ export class EndpointService {
     if (input.eventTypes != null) endpoint.eventTypes = normaliseFilters(input.eventTypes);
     if (input.headers != null) endpoint.headers = validateHeaders(input.headers);
     if (input.metadata !== undefined) endpoint.metadata = input.metadata ?? null;
+    await this.em.flush();
+    return endpoint;
+  }
+
+  /** Turns ed25519 (`v1a`) signatures on (a new key pair) or off. */
+  async setAsymmetricSignatures(id: string, enabled: boolean, secrets: SecretBox): Promise<EndpointEntity> {
+    const endpoint = await this.get(id);
+    setSigningKey(endpoint, secrets, enabled);
     await this.em.flush();
     return endpoint;
   }
@@ -85,15 +103,37 @@ export class EndpointService {
     await this.em.remove(endpoint).flush();
   }
 
-  async rotateSecret(id: string): Promise<{ endpoint: EndpointEntity; secret: string }> {
+  /**
+   * Replaces the signing secret. For `gracePeriodSeconds` (default 24 h, at most 7 days, 0 for none) the
+   * old secret stays valid: every delivery carries a signature with each valid secret, so receivers can
+   * switch to the new one at their own pace.
+   */
+  async rotateSecret(
+    id: string,
+    secrets: SecretBox,
+    gracePeriodSeconds: number = DEFAULT_ROTATION_GRACE_SECONDS,
+    now: Date = new Date(),
+  ): Promise<{ endpoint: EndpointEntity; secret: string }> {
+    if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_ROTATION_GRACE_SECONDS) {
+      throw badInput(`"gracePeriodSeconds" must be 0 to ${MAX_ROTATION_GRACE_SECONDS} (7 days); got ${gracePeriodSeconds}.`, {
+        field: 'gracePeriodSeconds',
+      });
+    }
     const endpoint = await this.get(id);
-    endpoint.secret = generateSecret();
+    const stillValid = endpoint.previousSecrets.filter((previous) => Date.parse(previous.expiresAt) > now.getTime());
+    if (gracePeriodSeconds > 0) {
+      stillValid.unshift({ secret: endpoint.secret, expiresAt: new Date(now.getTime() + gracePeriodSeconds * 1000).toISOString() });
+    }
+    const secret = generateSecret();
+    endpoint.previousSecrets = stillValid.slice(0, MAX_PREVIOUS_SECRETS);
+    endpoint.secret = secrets.encrypt(secret, secretContext(endpoint.id));
     await this.em.flush();
-    return { endpoint, secret: endpoint.secret };
+    return { endpoint, secret };
   }
 
   async get(id: string): Promise<EndpointEntity> {
-    const endpoint = await this.em.findOne(EndpointEntity, { id });
+    const condition = applicationCondition(this.scope);
+    const endpoint = condition ? await this.em.findOne(EndpointEntity, { id, ...condition }) : null;
     if (!endpoint) throw notFound('endpoint', id);
     return endpoint;
   }
@@ -111,13 +151,25 @@ export class EndpointService {
   }
 
   async list(filter: { applicationId?: string | null; enabled?: boolean | null }, page: PageRequest): Promise<Connection<EndpointEntity>> {
-    const where: Record<string, unknown> = {};
-    if (filter.applicationId) where.application = filter.applicationId;
+    const condition = applicationCondition(this.scope, filter.applicationId);
+    if (!condition) return toConnection([], page, (row: EndpointEntity) => row);
+    const where: Record<string, unknown> = { ...condition };
     if (filter.enabled != null) where.enabled = filter.enabled;
     if (page.afterId) where.id = { $lt: page.afterId };
     const rows = await this.em.find(EndpointEntity, where, { orderBy: { id: 'desc' }, limit: page.limit + 1 });
     return toConnection(rows, page, (row) => row);
   }
+}
+
+function setSigningKey(endpoint: EndpointEntity, secrets: SecretBox, enabled: boolean): void {
+  if (!enabled) {
+    endpoint.signingKey = null;
+    endpoint.publicKey = null;
+    return;
+  }
+  const pair = generateSigningKeyPair();
+  endpoint.signingKey = secrets.encrypt(pair.signingKey, secretContext(endpoint.id));
+  endpoint.publicKey = pair.publicKey;
 }
 
 function normaliseFilters(filters: string[] | null | undefined): string[] {
