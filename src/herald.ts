@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import type express from 'express';
 import type { HeraldConfig } from './config';
+import { loadSecretBox } from './config/encryption-key';
+import type { DeliveryNetwork } from './delivery/http-client';
 import { type Database, migrate, openDatabase } from './db/database';
 import { ChangeFeed } from './graphql/change-feed';
 import { createHeraldPubSub } from './graphql/pubsub';
@@ -8,6 +10,8 @@ import { buildHeraldSchema } from './graphql/schema';
 import { type HttpServerHandle, startHttpServer } from './graphql/server';
 import { type Clock, systemClock } from './lib/clock';
 import type { Logger } from './lib/logger';
+import { ApiKeyService } from './modules/api-keys/api-key.service';
+import { encryptPlaintextSecrets } from './modules/endpoints/endpoint-secrets';
 import { type WorkerHandle, startWorker } from './worker/runner';
 
 export interface HeraldRoles {
@@ -32,9 +36,20 @@ export async function startHerald(options: {
   logger: Logger;
   roles: HeraldRoles;
   clock?: Clock;
+  /** Tests inject DNS and a dialler for deliveries. */
+  network?: DeliveryNetwork;
+  /**
+   * Receives the first admin key when this start created it (empty database). Default: printed once to
+   * stdout, never through the logger (whose lines may be shipped elsewhere).
+   */
+  announceAdminKey?: (key: string) => void;
 }): Promise<HeraldHandle> {
   const { config, logger, roles } = options;
   const clock = options.clock ?? systemClock;
+  const secrets = loadSecretBox(config, logger);
+  if (config.ssrf.allowLoopback) {
+    logger.warn('development mode (embedded database): deliveries to loopback addresses are allowed; production blocks them');
+  }
   const database = await openDatabase(config, logger);
   let http: HttpServerHandle | null = null;
   let worker: WorkerHandle | null = null;
@@ -47,8 +62,12 @@ export async function startHerald(options: {
   };
   try {
     await migrate(database, logger);
+    const encrypted = await encryptPlaintextSecrets(database.orm.em.fork(), secrets);
+    if (encrypted > 0) logger.info({ endpoints: encrypted }, 'encrypted endpoint secrets stored in plain text');
+    const adminKey = await new ApiKeyService(database.orm.em.fork()).bootstrapAdminKey();
+    if (adminKey) (options.announceAdminKey ?? printAdminKey)(adminKey);
     if (roles.worker) {
-      worker = await startWorker({ orm: database.orm, pool: database.pool, config, clock, logger });
+      worker = await startWorker({ orm: database.orm, pool: database.pool, config, clock, logger, secrets, network: options.network });
     }
     if (roles.api) {
       const pubSub = createHeraldPubSub();
@@ -60,7 +79,7 @@ export async function startHerald(options: {
           res.json({ status: 'ok' });
         });
       };
-      http = await startHttpServer({ schema, orm: database.orm, config, logger, probes });
+      http = await startHttpServer({ schema, orm: database.orm, config, logger, probes, secrets });
       logger.info({ url: http.url, graphiql: config.graphiql ? `${http.url}/graphiql` : undefined }, 'Herald API listening');
     }
   } catch (error) {
@@ -68,4 +87,18 @@ export async function startHerald(options: {
     throw error;
   }
   return { url: http?.url ?? null, database, stop };
+}
+
+/** The first admin key, boxed on stdout so it is hard to miss and is shown exactly once. */
+export function printAdminKey(key: string): void {
+  const lines = [
+    'Herald created the first admin API key. It is shown only this once: store it now.',
+    '',
+    `  ${key}`,
+    '',
+    'Send it as "Authorization: Bearer <key>" (GraphiQL: Headers tab). More keys: herald keys create.',
+  ];
+  const width = Math.max(...lines.map((line) => line.length));
+  const border = `+${'-'.repeat(width + 2)}+`;
+  process.stdout.write(`${[border, ...lines.map((line) => `| ${line.padEnd(width)} |`), border].join('\n')}\n`);
 }

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config';
 import { migrate, openDatabase } from '../db/database';
 import { type HeraldRoles, startHerald } from '../herald';
 import { createLogger } from '../lib/logger';
+import { runKeysCommand } from './keys-command';
 
 const USAGE = `Usage: herald <command>
 
@@ -12,6 +13,10 @@ Commands:
   api       the GraphQL API only (HTTP, graphql-ws, GraphiQL)
   worker    the delivery worker only
   migrate   apply Herald's and graphile-worker's migrations, then exit
+  keys      manage API keys:
+              keys create --name <name> [--application <app_id>] [--expires-in <days>d|<hours>h]
+              keys list
+              keys revoke <key_id or hk_ prefix>
   help      this text
 
 Configuration comes from the environment; see .env.example.
@@ -29,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (command !== 'migrate' && !ROLES[command]) {
+  if (command !== 'migrate' && command !== 'keys' && !ROLES[command]) {
     console.error(`Unknown command "${command}".\n\n${USAGE}`);
     return 2;
   }
@@ -43,7 +48,21 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  // `keys` prints a key on stdout for scripts to capture: its log lines go to stderr.
+  const logger =
+    command === 'keys'
+      ? createLogger({ level: config.logLevel, pretty: false, destination: process.stderr })
+      : createLogger({ level: config.logLevel, pretty: config.logPretty });
+
+  if (command === 'keys') {
+    const database = await openDatabase(config, logger);
+    try {
+      await migrate(database, logger);
+      return await runKeysCommand(database.orm.em.fork(), argv.slice(1), { out: console.log, err: console.error });
+    } finally {
+      await database.close();
+    }
+  }
 
   if (command === 'migrate') {
     const database = await openDatabase(config, logger);

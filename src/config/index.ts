@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { CLI_CONFIG_KEYS } from './cli';
+import { parseCidr } from '../delivery/ssrf-guard';
+import { parseEncryptionKey } from '../lib/encryption';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -32,6 +34,31 @@ const environmentSchema = z.object({
   MAX_PAYLOAD_BYTES: integer(1024, 64 * 1024 * 1024).default(256 * 1024),
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(15_000),
   CATALOG_STRICT: boolean.default(false),
+  HERALD_ENCRYPTION_KEY: z
+    .string()
+    .refine(
+      (value) => parseEncryptionKey(value) !== undefined,
+      'must be 32 bytes as base64 or hex: generate one with `openssl rand -base64 32`',
+    )
+    .optional(),
+  SSRF_ALLOW_CIDRS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (cidrs) => cidrs.every((cidr) => parseCidr(cidr) !== undefined),
+      'must be a comma-separated list of CIDRs such as 10.0.0.0/8,fd00::/8',
+    ),
+  API_RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000).default(1200),
+  API_RATE_LIMIT_BURST: integer(1, 1_000_000).default(200),
+  GRAPHQL_MAX_DEPTH: integer(2, 100).default(10),
+  GRAPHQL_MAX_COST: integer(10, 10_000_000).default(20_000),
+  GRAPHQL_MAX_DOCUMENT_BYTES: integer(256, 1024 * 1024).default(16 * 1024),
 });
 
 /** Every environment variable Herald reads; .env.example documents each one (a test checks). */
@@ -60,6 +87,17 @@ export interface HeraldConfig {
   shutdownGraceMs: number;
   /** Refuse to publish event types that are not in the catalog. */
   catalogStrict: boolean;
+  /** HERALD_ENCRYPTION_KEY; without it (never in production) a key file in the data folder is used. */
+  encryptionKey: Buffer | undefined;
+  ssrf: {
+    /** CIDRs deliveries may reach even though they are private, loopback, link-local... */
+    allowCidrs: string[];
+    /** Development with the embedded database: loopback receivers are allowed (with a warning). */
+    allowLoopback: boolean;
+  };
+  /** Token bucket per API key and process; perMinute 0 turns it off. */
+  rateLimit: { perMinute: number; burst: number };
+  graphqlLimits: { maxDepth: number; maxCost: number; maxDocumentBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -74,6 +112,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(`Invalid configuration in the environment:\n${problems}\nSee .env.example for every setting.`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.HERALD_ENCRYPTION_KEY) {
+    throw new ConfigError(
+      'HERALD_ENCRYPTION_KEY is required when NODE_ENV=production: endpoint signing secrets are encrypted with it.\n' +
+        'Generate one with `openssl rand -base64 32`, keep it in your secret store, and set it for every Herald process.',
+    );
+  }
   const config: HeraldConfig = {
     env: e.NODE_ENV,
     databaseUrl: e.DATABASE_URL,
@@ -100,6 +144,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     catalogStrict: e.CATALOG_STRICT,
+    encryptionKey: e.HERALD_ENCRYPTION_KEY ? parseEncryptionKey(e.HERALD_ENCRYPTION_KEY) : undefined,
+    ssrf: { allowCidrs: e.SSRF_ALLOW_CIDRS, allowLoopback: e.NODE_ENV === 'development' && !e.DATABASE_URL },
+    rateLimit: { perMinute: e.API_RATE_LIMIT_PER_MINUTE, burst: e.API_RATE_LIMIT_BURST },
+    graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES },
   };
   return { ...config, ...overrides };
 }

@@ -64,6 +64,10 @@ export function classifyNetworkError(error: unknown): { kind: AttemptErrorKind; 
   const message = chain.map((e) => e.message).find((m) => m) ?? String(error);
   const has = (predicate: (code: string) => boolean) => codes.some(predicate);
 
+  if (has((c) => c === 'ERR_HERALD_BLOCKED')) {
+    return { kind: AttemptErrorKind.BLOCKED, message: chain.find((e) => e.code === 'ERR_HERALD_BLOCKED')?.message ?? message };
+  }
+
   if (names.includes('TimeoutError') || has((c) => c.startsWith('UND_ERR_') && c.includes('TIMEOUT')) || has((c) => c === 'ETIMEDOUT')) {
     return { kind: AttemptErrorKind.TIMEOUT, message: 'The endpoint did not answer within the delivery timeout.' };
   }

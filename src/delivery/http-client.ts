@@ -1,5 +1,12 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type buildConnector, request, type Dispatcher } from 'undici';
 import { type AttemptOutcome, AttemptErrorKind, classifyNetworkError, isSuccessStatus } from './attempt-outcome';
+import { type LookupAll, type SsrfPolicy, createGuardedConnector } from './ssrf-guard';
+
+/** How deliveries reach the network; tests inject a lookup and a dialler that record instead of connecting. */
+export interface DeliveryNetwork {
+  lookup?: LookupAll;
+  dial?: buildConnector.connector;
+}
 
 export interface PostOptions {
   url: string;
@@ -20,6 +27,19 @@ export class WebhookHttpClient {
   constructor(dispatcher?: Dispatcher) {
     // Keep-alive pools per origin: most deliveries go to a few receivers over and over.
     this.dispatcher = dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connections: 64, pipelining: 1 });
+  }
+
+  /** The client deliveries use: every connection goes through the SSRF guard. */
+  static guarded(policy: SsrfPolicy, network: DeliveryNetwork = {}): WebhookHttpClient {
+    return new WebhookHttpClient(
+      new Agent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        connections: 64,
+        pipelining: 1,
+        connect: createGuardedConnector({ policy, lookup: network.lookup, dial: network.dial }),
+      }),
+    );
   }
 
   async post(options: PostOptions): Promise<AttemptOutcome> {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual } from 'node:crypto';
 
 /** Standard Webhooks symmetric secrets: `whsec_` + base64 of 24 to 64 random bytes. */
 export const SECRET_PREFIX = 'whsec_';
@@ -42,4 +42,31 @@ export function constantTimeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** Standard Webhooks asymmetric keys: `whsk_` + base64(seed ‖ public key), `whpk_` + base64(public key). */
+export const SIGNING_KEY_PREFIX = 'whsk_';
+export const PUBLIC_KEY_PREFIX = 'whpk_';
+
+export function generateSigningKeyPair(): { signingKey: string; publicKey: string } {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' });
+  const seed = Buffer.from(jwk.d!, 'base64url');
+  const publicKey = Buffer.from(jwk.x!, 'base64url');
+  return {
+    signingKey: SIGNING_KEY_PREFIX + Buffer.concat([seed, publicKey]).toString('base64'),
+    publicKey: PUBLIC_KEY_PREFIX + publicKey.toString('base64'),
+  };
+}
+
+/** `v1a,<base64 ed25519 signature of "id.timestamp.body">`, as Standard Webhooks 1.0 specifies. */
+export function asymmetricSignature(signingKey: string, messageId: string, timestampSeconds: number, body: string): string {
+  if (!signingKey.startsWith(SIGNING_KEY_PREFIX)) throw new Error('not a whsk_ signing key');
+  const bytes = Buffer.from(signingKey.slice(SIGNING_KEY_PREFIX.length), 'base64');
+  if (bytes.length !== 64) throw new Error('a whsk_ signing key holds 64 bytes');
+  const key = createPrivateKey({
+    key: { kty: 'OKP', crv: 'Ed25519', d: bytes.subarray(0, 32).toString('base64url'), x: bytes.subarray(32).toString('base64url') },
+    format: 'jwk',
+  });
+  return `v1a,${sign(null, Buffer.from(`${messageId}.${timestampSeconds}.${body}`), key).toString('base64')}`;
 }

@@ -1,4 +1,4 @@
-import { legacyHexSignature, standardSignature } from './signature';
+import { asymmetricSignature, legacyHexSignature, standardSignature } from './signature';
 
 export const USER_AGENT = 'Herald-Webhooks/0.1 (+https://github.com/herald-webhooks/herald)';
 
@@ -42,17 +42,27 @@ export function buildSignedHeaders(options: {
   eventId: string;
   body: string;
   attempt: number;
+  /** The newest secret: it alone keys `x-webhook-signature`. */
   secret: string;
+  /** Older secrets still in their rotation grace period: each adds a `v1,` signature. */
+  previousSecrets?: string[];
+  /** An ed25519 `whsk_` key: adds a `v1a,` signature. */
+  signingKey?: string | null;
   timestampSeconds: number;
   customHeaders: Record<string, string>;
 }): SignedRequest {
+  const signatures = [options.secret, ...(options.previousSecrets ?? [])].map((secret) =>
+    standardSignature(secret, options.eventId, options.timestampSeconds, options.body),
+  );
+  if (options.signingKey) signatures.push(asymmetricSignature(options.signingKey, options.eventId, options.timestampSeconds, options.body));
   const headers: Record<string, string> = {
     ...options.customHeaders,
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
     'webhook-id': options.eventId,
     'webhook-timestamp': String(options.timestampSeconds),
-    'webhook-signature': standardSignature(options.secret, options.eventId, options.timestampSeconds, options.body),
+    // Standard Webhooks: several signatures are space-separated; a receiver accepts any one it can verify.
+    'webhook-signature': signatures.join(' '),
     'x-webhook-id': options.eventId,
     'x-webhook-attempt': String(options.attempt),
     'x-webhook-signature': legacyHexSignature(options.secret, options.body),

@@ -1,6 +1,8 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
+import type { SecretBox } from '../lib/encryption';
 import type { Logger } from '../lib/logger';
+import type { Principal, TenantScope } from '../modules/api-keys/principal';
 
 /** What every resolver receives: one EntityManager fork per operation, never a global one. */
 export interface GraphQLContext {
@@ -9,4 +11,10 @@ export interface GraphQLContext {
   config: HeraldConfig;
   logger: Logger;
   requestId: string;
+  /** The API key the operation was authenticated with. */
+  principal: Principal;
+  /** The data that key may touch; every service call is made within it. */
+  scope: TenantScope;
+  /** Encrypts endpoint secrets at rest. */
+  secrets: SecretBox;
 }

@@ -2,6 +2,11 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { redactCredentials } from '../lib/redaction';
+import { HERALD_CODE_EXTENSION } from './query-limits';
+
+/** Details a client may act on, kept from an error's extensions (everything else is dropped). */
+const PUBLIC_EXTENSIONS = ['field', 'id', 'limit', 'bytes', 'depth', 'cost', 'retryAfterSeconds'];
 
 /**
  * Gives every error a stable `extensions.code`: Herald's own errors keep theirs, GraphQL's own
@@ -19,9 +24,15 @@ export function createErrorFormatter(logger: Logger) {
         extensions: { ...original.details, code: original.code },
       };
     }
-    const code = formatted.extensions?.code;
+    const heraldCode = formatted.extensions?.[HERALD_CODE_EXTENSION];
+    const code = typeof heraldCode === 'string' ? heraldCode : formatted.extensions?.code;
     if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
-      return { ...formatted, extensions: { code } };
+      const details = Object.fromEntries(
+        PUBLIC_EXTENSIONS.filter((name) => formatted.extensions?.[name] !== undefined).map((name) => [name, formatted.extensions?.[name]]),
+      );
+      // Apollo prefixes errors thrown while building the context (authentication, rate limits).
+      const message = redactCredentials(formatted.message.replace(/^Context creation failed: /, ''));
+      return { ...formatted, message, extensions: { ...details, code } };
     }
     if (isGraphQLInputError(original, formatted)) {
       return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };

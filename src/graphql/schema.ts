@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
 import { ApplicationResolver } from '../modules/applications/application.resolver';
 import { CatalogResolver } from '../modules/catalog/catalog.resolver';
 import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
@@ -9,7 +10,15 @@ import { EventResolver } from '../modules/events/event.resolver';
 import { SourceResolver } from '../modules/sources/source.resolver';
 import { type HeraldPubSub, createHeraldPubSub } from './pubsub';
 
-export const resolvers = [ApplicationResolver, EndpointResolver, EventResolver, DeliveryResolver, CatalogResolver, SourceResolver] as const;
+export const resolvers = [
+  ApiKeyResolver,
+  ApplicationResolver,
+  EndpointResolver,
+  EventResolver,
+  DeliveryResolver,
+  CatalogResolver,
+  SourceResolver,
+] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {
   return buildSchema({ resolvers, pubSub, validate: false, emitSchemaFile: false });

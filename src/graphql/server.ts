@@ -7,15 +7,21 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import express, { type ErrorRequestHandler } from 'express';
-import { type ExecutionArgs, GraphQLError, type GraphQLSchema, parse, validate } from 'graphql';
+import { type ExecutionArgs, GraphQLError, type GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { HeraldConfig } from '../config';
+import type { SecretBox } from '../lib/encryption';
+import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { ApiKeyService } from '../modules/api-keys/api-key.service';
+import { type Principal, scopeOf } from '../modules/api-keys/principal';
 import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
 import { mountHttpRoutes } from './routes';
+import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
+import { RateLimiter } from './rate-limiter';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -28,43 +34,86 @@ export interface HttpServerDependencies {
   orm: MikroORM;
   config: HeraldConfig;
   logger: Logger;
+  secrets: SecretBox;
   /** Extra probes mounted beside the API (health, readiness). */
   probes?: (app: express.Express) => void;
 }
 
 export async function startHttpServer(deps: HttpServerDependencies): Promise<HttpServerHandle> {
-  const { schema, orm, config, logger } = deps;
+  const { schema, orm, config, logger, secrets } = deps;
   const app = express();
   app.disable('x-powered-by');
   const server = http.createServer(app);
   const formatError = createErrorFormatter(logger);
+  const rateLimiter = new RateLimiter(config.rateLimit);
+  const validationRules = [queryLimitRule(config.graphqlLimits)];
 
-  const contextFor = (requestId: string): GraphQLContext => ({
+  const contextFor = (requestId: string, principal: Principal): GraphQLContext => ({
     em: orm.em.fork(),
     orm,
     config,
-    logger: logger.child({ requestId }),
+    logger: logger.child({ requestId, apiKey: principal.keyId }),
     requestId,
+    principal,
+    scope: scopeOf(principal),
+    secrets,
   });
 
+  /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
+  const admit = async (presented: string | undefined): Promise<Principal> => {
+    const principal = await new ApiKeyService(orm.em.fork()).authenticate(presented);
+    const retryAfterSeconds = rateLimiter.take(principal.keyId);
+    if (retryAfterSeconds > 0) {
+      throw new HeraldError(
+        ErrorCode.RATE_LIMITED,
+        `Too many requests with this API key: the limit is ${config.rateLimit.perMinute} a minute (API_RATE_LIMIT_PER_MINUTE). Retry in ${retryAfterSeconds} s.`,
+        { retryAfterSeconds },
+      );
+    }
+    return principal;
+  };
+
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxPayloadBytes * 2 + 65_536 });
-  const wsCleanup = useServer<Record<string, unknown>, { requestId?: string }>(
+  const wsCleanup = useServer<Record<string, unknown>, { requestId?: string; apiKey?: string; principal?: Principal }>(
     {
       schema,
-      context: (ctx) => contextFor(ctx.extra.requestId ?? randomUUID()),
-      onConnect: (ctx) => {
+      context: (ctx) => contextFor(ctx.extra.requestId ?? randomUUID(), ctx.extra.principal!),
+      onConnect: async (ctx) => {
         ctx.extra.requestId = randomUUID();
-        return true;
+        ctx.extra.apiKey = credentialFromConnectionParams(ctx.connectionParams);
+        try {
+          ctx.extra.principal = await new ApiKeyService(orm.em.fork()).authenticate(ctx.extra.apiKey);
+          return true;
+        } catch (error) {
+          if (!(error instanceof HeraldError)) throw error;
+          // A close reason is limited to 123 bytes: say what to send.
+          ctx.extra.socket.close(4401, 'Unauthorized: send connection_init payload { "Authorization": "Bearer <api key>" }');
+          return false;
+        }
       },
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        try {
+          // Checked again for every operation: a key revoked after the socket opened starts nothing new.
+          ctx.extra.principal = await admit(ctx.extra.apiKey);
+        } catch (error) {
+          if (error instanceof HeraldError)
+            return [new GraphQLError(error.message, { extensions: { ...error.details, code: error.code } })];
+          throw error;
+        }
+        if (Buffer.byteLength(payload.query) > config.graphqlLimits.maxDocumentBytes) return [documentTooLarge(config)];
         let document;
         try {
           document = parse(payload.query);
         } catch (error) {
           return [withCode(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
         }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
+        const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
+        if (errors.length > 0) {
+          return errors.map((error) => {
+            const heraldCode = error.extensions[HERALD_CODE_EXTENSION];
+            return withCode(error, typeof heraldCode === 'string' ? heraldCode : 'GRAPHQL_VALIDATION_FAILED');
+          });
+        }
         return {
           schema,
           document,
@@ -84,6 +133,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     schema,
     introspection: config.introspection,
     csrfPrevention: true,
+    validationRules,
     formatError,
     includeStacktraceInErrorResponses: false,
     plugins: [
@@ -114,8 +164,26 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   app.use(
     '/graphql',
     express.json({ limit: config.maxPayloadBytes * 2 + 65_536 }),
+    (req, res, next) => {
+      const query: unknown = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
+      if (typeof query === 'string' && Buffer.byteLength(query) > config.graphqlLimits.maxDocumentBytes) {
+        const error = documentTooLarge(config);
+        res.status(413).json({ errors: [{ message: error.message, extensions: error.extensions }] });
+        return;
+      }
+      next();
+    },
     expressMiddleware(apollo, {
-      context: async ({ req }) => contextFor(req.get('x-request-id')?.slice(0, 100) || randomUUID()),
+      context: async ({ req }) => {
+        let principal: Principal;
+        try {
+          principal = await admit(bearerToken(req.get('authorization')));
+        } catch (error) {
+          if (error instanceof HeraldError) throw toHttpError(error);
+          throw error;
+        }
+        return contextFor(req.get('x-request-id')?.slice(0, 100) || randomUUID(), principal);
+      },
     }),
   );
   app.use(jsonErrors(logger));
@@ -135,6 +203,41 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       server.closeAllConnections();
     },
   };
+}
+
+/** The key from `Authorization: Bearer <key>`; undefined when the header is missing or another scheme. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+/** graphql-ws clients put the key in the connection_init payload, spelled in one of a few usual ways. */
+export function credentialFromConnectionParams(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  if (!params) return undefined;
+  for (const name of ['Authorization', 'authorization']) {
+    const value = params[name];
+    if (typeof value === 'string') return bearerToken(value) ?? value.trim();
+  }
+  const headers = params.headers;
+  if (headers && typeof headers === 'object') return credentialFromConnectionParams(headers as Record<string, unknown>);
+  return typeof params.apiKey === 'string' ? params.apiKey.trim() : undefined;
+}
+
+/** Authentication and rate-limit refusals as Apollo sends them: 401 or 429, Retry-After when it helps. */
+function toHttpError(error: HeraldError): GraphQLError {
+  const status = error.code === ErrorCode.RATE_LIMITED ? 429 : 401;
+  const headers = new Map<string, string>();
+  if (status === 401) headers.set('www-authenticate', 'Bearer');
+  const retryAfter = error.details.retryAfterSeconds;
+  if (typeof retryAfter === 'number') headers.set('retry-after', String(retryAfter));
+  return new GraphQLError(error.message, { extensions: { ...error.details, code: error.code, http: { status, headers } } });
+}
+
+function documentTooLarge(config: HeraldConfig): GraphQLError {
+  return new GraphQLError(
+    `The query text is over ${config.graphqlLimits.maxDocumentBytes} bytes (GRAPHQL_MAX_DOCUMENT_BYTES): send a shorter document and pass data as variables.`,
+    { extensions: { code: ErrorCode.QUERY_TOO_LARGE, limit: config.graphqlLimits.maxDocumentBytes } },
+  );
 }
 
 function withCode(error: GraphQLError, code: string): GraphQLError {

@@ -9,6 +9,11 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   ENDPOINT_DISABLED: 'ENDPOINT_DISABLED',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  RATE_LIMITED: 'RATE_LIMITED',
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  QUERY_TOO_LARGE: 'QUERY_TOO_LARGE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -27,3 +32,6 @@ export class HeraldError extends Error {
 export const badInput = (message: string, details?: Record<string, unknown>) => new HeraldError(ErrorCode.BAD_USER_INPUT, message, details);
 
 export const notFound = (kind: string, id: string) => new HeraldError(ErrorCode.NOT_FOUND, `No ${kind} with id "${id}" exists.`, { id });
+
+/** Only for operations whose target is not tenant data (existence of another tenant's ids is never told). */
+export const forbidden = (message: string) => new HeraldError(ErrorCode.FORBIDDEN, message);

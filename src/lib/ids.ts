@@ -12,6 +12,7 @@ export const IdPrefix = {
   eventTypeVersion: 'etv',
   source: 'src',
   inboundRequest: 'inb',
+  apiKey: 'key',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { redactCredentials } from './redaction';
 
 export type { Logger };
 
@@ -35,6 +36,9 @@ export function createLogger(options: {
     name: options.name ?? 'herald',
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    // Paths cannot catch a secret inside a message (a database error quoting its SQL, say): every line is
+    // scrubbed of credential-shaped text as it is written.
+    hooks: { streamWrite: redactCredentials },
     ...(options.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   };
   return options.destination ? pino({ ...pinoOptions, transport: undefined }, options.destination) : pino(pinoOptions);

@@ -2,7 +2,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Logger as WorkerLogger, type Runner, run } from 'graphile-worker';
 import type { Pool } from 'pg';
 import type { HeraldConfig } from '../config';
-import { WebhookHttpClient } from '../delivery/http-client';
+import { type DeliveryNetwork, WebhookHttpClient } from '../delivery/http-client';
+import type { SecretBox } from '../lib/encryption';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { DELIVER_TASK } from '../modules/deliveries/deliver-job';
@@ -27,8 +28,11 @@ export async function startWorker(deps: {
   config: HeraldConfig;
   clock: Clock;
   logger: Logger;
+  secrets: SecretBox;
+  /** Tests inject DNS and a dialler; production uses the system's. */
+  network?: DeliveryNetwork;
 }): Promise<WorkerHandle> {
-  const http = new WebhookHttpClient();
+  const http = WebhookHttpClient.guarded(deps.config.ssrf, deps.network);
   const runner: Runner = await run(
     {
       pgPool: deps.pool,

@@ -1,21 +1,12 @@
-import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { spawnHerald, type HeraldProcess } from '../helpers/cli';
+import { graphqlRequest, spawnHerald, type HeraldProcess } from '../helpers/cli';
 import { createTestDatabase, query } from '../helpers/database';
 import { waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
-async function graphql<T>(url: string, document: Parameters<typeof print>[0], variables: unknown): Promise<T> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
-  const result = (await response.json()) as { data: T; errors?: unknown[] };
-  if (result.errors) throw new Error(JSON.stringify(result.errors));
-  return result.data;
-}
+/** Several real processes start here (each migrates and connects): slow on a loaded 2-core machine. */
+const SPAWN_TIMEOUT_MS = 120_000;
 
 describe('the herald CLI: queued deliveries survive a process restart', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -32,19 +23,23 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     await database?.drop();
   }, 120_000);
 
-  it('delivers events queued before the API process was killed once a worker process starts', async () => {
+  it('delivers events queued before the API process was killed once a worker process starts', { timeout: SPAWN_TIMEOUT_MS }, async () => {
     const env = { DATABASE_URL: database.url, WORKER_POLL_INTERVAL_MS: '200' };
     const api = spawnHerald('api', env);
     processes.push(api);
     const url = await api.url;
+    // The database is empty: the API process created the first admin key and printed it once.
+    const key = await api.adminKey;
+    const graphql = <T>(document: Parameters<typeof graphqlRequest>[2], variables: unknown) =>
+      graphqlRequest<T>(url, key, document, variables);
 
-    const { registerEndpoint } = await graphql<{ registerEndpoint: { endpoint: { id: string } } }>(url, RegisterEndpointDocument, {
+    const { registerEndpoint } = await graphql<{ registerEndpoint: { endpoint: { id: string } } }>(RegisterEndpointDocument, {
       input: { url: receiver.url },
     });
     expect(registerEndpoint.endpoint.id).toMatch(/^ep_/);
     const published: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const { publishEvent } = await graphql<{ publishEvent: { id: string } }>(url, PublishEventDocument, {
+      const { publishEvent } = await graphql<{ publishEvent: { id: string } }>(PublishEventDocument, {
         input: { type: 'order.created', data: { orderId: `O-${i}`, n: i } },
       });
       published.push(publishEvent.id);
@@ -74,7 +69,7 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(worker.output.some((line) => line.includes('shutting down'))).toBe(true);
-  }, 120_000);
+  });
 
   it('`herald migrate` applies migrations and exits 0 on an up-to-date database', async () => {
     const migrate = spawnHerald('migrate', { DATABASE_URL: database.url });

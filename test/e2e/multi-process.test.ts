@@ -1,4 +1,3 @@
-import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -8,21 +7,13 @@ import {
   PublishEventDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
-import { type HeraldProcess, spawnHerald } from '../helpers/cli';
+import { type HeraldProcess, createKeyWithCli, graphqlRequest, spawnHerald } from '../helpers/cli';
 import { createTestDatabase } from '../helpers/database';
 import { SubscriptionRecorder } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
-async function graphql<T>(url: string, document: Parameters<typeof print>[0], variables: unknown): Promise<T> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
-  const result = (await response.json()) as { data: T; errors?: unknown[] };
-  if (result.errors) throw new Error(JSON.stringify(result.errors));
-  return result.data;
-}
+/** Several real processes start here (each migrates and connects): slow on a loaded 2-core machine. */
+const SPAWN_TIMEOUT_MS = 120_000;
 
 describe('separate processes: two `herald api` and one `herald worker` on one database', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -41,22 +32,28 @@ describe('separate processes: two `herald api` and one `herald worker` on one da
     await database?.drop();
   }, 120_000);
 
-  it("streams the worker process's outcomes to the subscribers of every API process", async () => {
+  it("streams the worker process's outcomes to the subscribers of every API process", { timeout: SPAWN_TIMEOUT_MS }, async () => {
     const env = { DATABASE_URL: database.url, WORKER_POLL_INTERVAL_MS: '100', DELIVERY_BACKOFF_BASE_MS: '200' };
+    const key = await createKeyWithCli({ DATABASE_URL: database.url });
     const [apiA, apiB, worker] = [spawnHerald('api', env), spawnHerald('api', env), spawnHerald('worker', env)];
     processes.push(apiA, apiB, worker);
     const [urlA, urlB] = await Promise.all([apiA.url, apiB.url]);
     await worker.waitForLog(/worker started/);
 
     const recorders = [urlA, urlB].map((url) => {
-      const client = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+      const client = createClient({
+        url: `${url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        connectionParams: { Authorization: `Bearer ${key}` },
+      });
       clients.push(client);
       return new SubscriptionRecorder<DeliveryUpdatedSubscription>(client, DeliveryUpdatedDocument, {});
     });
     await Promise.all(recorders.map((recorder) => recorder.ready));
 
-    await graphql(urlA, RegisterEndpointDocument, { input: { url: receiver.url } });
-    const { publishEvent } = await graphql<{ publishEvent: { id: string } }>(urlB, PublishEventDocument, {
+    await graphqlRequest(urlA, key, RegisterEndpointDocument, { input: { url: receiver.url } });
+    const { publishEvent } = await graphqlRequest<{ publishEvent: { id: string } }>(urlB, key, PublishEventDocument, {
       input: { type: 'shipment.created', data: { shipmentId: 'shp_1' } },
     });
 
@@ -72,5 +69,5 @@ describe('separate processes: two `herald api` and one `herald worker` on one da
     }
     // Neither API process delivers anything itself: only the worker has the deliver task.
     expect(receiver.requests).toHaveLength(2);
-  }, 120_000);
+  });
 });

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { type DocumentNode, print } from 'graphql';
+import { TEST_ENCRYPTION_KEY, TEST_SSRF_ALLOW_CIDRS } from './herald';
 
 const HERALD_BIN = path.resolve(__dirname, '../../dist/src/bin/herald.js');
 
@@ -9,6 +11,8 @@ export interface HeraldProcess {
   /** The API's base URL, once it logged that it listens (api and start only). */
   url: Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The first admin key, when this process created it (printed once to stdout on an empty database). */
+  adminKey: Promise<string>;
   /** Resolves when a log line matching `pattern` has been written. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
@@ -16,7 +20,16 @@ export interface HeraldProcess {
 /** Runs the real `herald` CLI (the built dist/) as a child process, capturing its JSON log lines. */
 export function spawnHerald(command: string, env: Record<string, string>): HeraldProcess {
   const child = spawn(process.execPath, [HERALD_BIN, command], {
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', LOG_PRETTY: 'false', PORT: '0', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      PORT: '0',
+      HERALD_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      SSRF_ALLOW_CIDRS: TEST_SSRF_ALLOW_CIDRS,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -60,5 +73,45 @@ export function spawnHerald(command: string, env: Record<string, string>): Heral
   };
   const url = waitForLog(/Herald API listening/).then((line) => (JSON.parse(line) as { url: string }).url);
   url.catch(() => undefined);
-  return { child, output, url, exited, waitForLog };
+  const adminKey = waitForLog(API_KEY).then((line) => API_KEY.exec(line)![0]);
+  adminKey.catch(() => undefined);
+  return { child, output, url, adminKey, exited, waitForLog };
+}
+
+const API_KEY = /hk_[0-9a-z]{8}_[A-Za-z0-9_-]{43}/;
+
+/** Runs `herald keys <args>` to completion; returns its exit code, stdout and stderr. */
+export async function runKeysCommand(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [HERALD_BIN, 'keys', ...args], {
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', HERALD_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+  return { code, stdout, stderr };
+}
+
+/** An admin key made with the real CLI (`herald keys create`). */
+export async function createKeyWithCli(env: Record<string, string>, name = 'test key'): Promise<string> {
+  const result = await runKeysCommand(['create', '--name', name], env);
+  if (result.code !== 0) throw new Error(`herald keys create failed (${result.code}): ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** One GraphQL request over HTTP with an API key; fails on GraphQL errors. */
+export async function graphqlRequest<T>(url: string, key: string, document: DocumentNode, variables: unknown): Promise<T> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const result = (await response.json()) as { data: T; errors?: unknown[] };
+  if (result.errors) throw new Error(JSON.stringify(result.errors));
+  return result.data;
 }

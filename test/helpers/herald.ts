@@ -4,14 +4,33 @@ import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { type HeraldConfig, loadConfig } from '../../src/config';
 import { type HeraldHandle, type HeraldRoles, startHerald } from '../../src/herald';
+import type { DeliveryNetwork } from '../../src/delivery/http-client';
 import type { Clock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
+import { ApiKeyService, type CreateApiKey } from '../../src/modules/api-keys/api-key.service';
+
+/** One fixed key for every Herald a test starts, so processes sharing a database read each other's secrets. */
+export const TEST_ENCRYPTION_KEY = 'aGVyYWxkLXRlc3QtZW5jcnlwdGlvbi1rZXktMzJieXQ=';
+
+/**
+ * Test receivers listen on loopback, which production refuses: tests allow it explicitly, the way an
+ * operator would, through SSRF_ALLOW_CIDRS.
+ */
+export const TEST_SSRF_ALLOW_CIDRS = '127.0.0.0/8,::1/128';
 
 /** Settings that make retries and polling quick enough for tests; each test may override them. */
 export function testConfig(databaseUrl: string, overrides: Partial<HeraldConfig> = {}): HeraldConfig {
-  const base = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'info' });
+  const base = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    HERALD_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    SSRF_ALLOW_CIDRS: TEST_SSRF_ALLOW_CIDRS,
+  });
   return {
     ...base,
+    // Most test files make many requests with one key in a burst; the rate-limit test turns it on.
+    rateLimit: { perMinute: 0, burst: 1 },
     databaseUrl,
     worker: { concurrency: 8, pollIntervalMs: 100 },
     delivery: {
@@ -30,6 +49,11 @@ export interface TestHerald {
   config: HeraldConfig;
   /** Every log line Herald wrote, as JSON text. */
   logs: string[];
+  /** An admin key every request and WebSocket sends unless told otherwise. */
+  adminKey: string;
+  /** Keys Herald announced as the first admin key (printed to stdout outside tests). */
+  announcedKeys: string[];
+  /** Sends with the admin key; `headers` may replace `authorization` (an empty value sends none). */
   request<TData, TVariables>(
     document: TypedDocumentNode<TData, TVariables>,
     variables?: TVariables,
@@ -37,13 +61,18 @@ export interface TestHerald {
   ): Promise<FormattedExecutionResult<TData>>;
   /** Like `request`, but fails the test on GraphQL errors and returns the data. */
   call<TData, TVariables>(document: TypedDocumentNode<TData, TVariables>, variables?: TVariables): Promise<TData>;
-  wsClient(): Client;
+  /** Like `call`, with another key (null: none). */
+  callAs<TData, TVariables>(key: string | null, document: TypedDocumentNode<TData, TVariables>, variables?: TVariables): Promise<TData>;
+  /** Creates a key directly (an application key when applicationId is set) and returns it. */
+  createKey(input: CreateApiKey): Promise<string>;
+  /** A graphql-ws client; `connectionParams` replaces the default `{ Authorization: 'Bearer <admin key>' }`. */
+  wsClient(connectionParams?: Record<string, unknown>): Client;
   stop(): Promise<void>;
 }
 
 export async function startTestHerald(
   databaseUrl: string,
-  options: { roles?: HeraldRoles; config?: Partial<HeraldConfig>; clock?: Clock } = {},
+  options: { roles?: HeraldRoles; config?: Partial<HeraldConfig>; clock?: Clock; network?: DeliveryNetwork } = {},
 ): Promise<TestHerald> {
   const logs: string[] = [];
   const logger = createLogger({
@@ -52,17 +81,37 @@ export async function startTestHerald(
     destination: { write: (line: string) => void logs.push(line) },
   });
   const config = testConfig(databaseUrl, options.config);
-  const handle = await startHerald({ config, logger, roles: options.roles ?? { api: true, worker: true }, clock: options.clock });
+  const announcedKeys: string[] = [];
+  const handle = await startHerald({
+    config,
+    logger,
+    roles: options.roles ?? { api: true, worker: true },
+    clock: options.clock,
+    network: options.network,
+    announceAdminKey: (key) => announcedKeys.push(key),
+  });
   const url = handle.url ?? '';
   const clients: Client[] = [];
+  const createKey = async (input: CreateApiKey) => (await new ApiKeyService(handle.database.orm.em.fork()).create(input)).key;
+  const adminKey = await createKey({ name: 'test admin key' });
 
   const request: TestHerald['request'] = async (document, variables, headers = {}) => {
+    const merged: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` };
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.toLowerCase() === 'authorization') delete merged.authorization;
+      if (value !== '') merged[name.toLowerCase()] = value;
+    }
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: merged,
       body: JSON.stringify({ query: print(document), variables }),
     });
     return (await response.json()) as FormattedExecutionResult<never>;
+  };
+  const callAs: TestHerald['callAs'] = async (key, document, variables) => {
+    const result = await request(document, variables, { authorization: key ? `Bearer ${key}` : '' });
+    if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+    return result.data as never;
   };
 
   return {
@@ -70,16 +119,17 @@ export async function startTestHerald(
     url,
     config,
     logs,
+    adminKey,
+    announcedKeys,
     request,
-    call: async (document, variables) => {
-      const result = await request(document, variables);
-      if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-      return result.data as never;
-    },
-    wsClient: () => {
+    call: (document, variables) => callAs(adminKey, document, variables),
+    callAs,
+    createKey,
+    wsClient: (connectionParams = { Authorization: `Bearer ${adminKey}` }) => {
       const client = createClient({
         url: `${url.replace(/^http/, 'ws')}/graphql`,
         webSocketImpl: WebSocket,
+        connectionParams,
         lazy: false,
         retryAttempts: 0,
       });
@@ -109,7 +159,11 @@ export class SubscriptionRecorder<T> {
             this.results.push(value as FormattedExecutionResult<T>);
             for (const listener of this.listeners) listener();
           },
-          error: (error) => this.results.push({ errors: [{ message: String(error) }] } as FormattedExecutionResult<T>),
+          // graphql-ws reports an operation's refusal as the array of its GraphQL errors.
+          error: (error) =>
+            this.results.push({
+              errors: Array.isArray(error) ? (error as FormattedExecutionResult<T>['errors']) : [{ message: String(error) }],
+            } as FormattedExecutionResult<T>),
           complete: () => undefined,
         },
       );

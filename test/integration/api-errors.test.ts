@@ -48,7 +48,7 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
   async function post(body: string, headers: Record<string, string> = {}): Promise<HttpResult> {
     const response = await fetch(`${herald.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${herald.adminKey}`, ...headers },
       body,
     });
     const text = await response.text();

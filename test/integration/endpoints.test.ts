@@ -106,7 +106,7 @@ describe('Endpoint management through the GraphQL API', () => {
     // Endpoint has no secret field at all: the secret cannot be asked for again.
     const asked = await fetch(`${herald.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${herald.adminKey}` },
       body: JSON.stringify({ query: `{ endpoint(id: "${endpoint.id}") { id secret } }` }),
     });
     const askedBody = (await asked.json()) as { errors: Array<{ extensions: { code: string } }> };
@@ -252,7 +252,7 @@ describe('Endpoint management through the GraphQL API', () => {
     expect(noReason.disabledReason).toBe('Disabled by a user');
   });
 
-  it('rotateEndpointSecret: the next delivery verifies with the new secret and not the old one', async () => {
+  it('rotateEndpointSecret without a grace period: the next delivery verifies with the new secret and not the old one', async () => {
     const applicationId = await newApplication();
     const target = await receiver();
     const { endpoint, secret: oldSecret } = await register({ applicationId, url: target.url });
@@ -261,7 +261,7 @@ describe('Endpoint management through the GraphQL API', () => {
     const [before] = await target.waitForRequests(1);
     expect(() => new Webhook(oldSecret).verify(before!.body, before!.headers as Record<string, string>)).not.toThrow();
 
-    const { rotateEndpointSecret } = await herald.call(RotateEndpointSecretDocument, { id: endpoint.id });
+    const { rotateEndpointSecret } = await herald.call(RotateEndpointSecretDocument, { id: endpoint.id, gracePeriodSeconds: 0 });
     const newSecret = rotateEndpointSecret.secret;
     expect(rotateEndpointSecret.endpoint.id).toBe(endpoint.id);
     expect(newSecret).toMatch(/^whsec_/);

@@ -1,10 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { ALL_APPLICATIONS, type TenantScope } from '../api-keys/principal';
 import { ApplicationEntity, DEFAULT_APPLICATION_ID } from './application.entity';
 
 export class ApplicationService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly scope: TenantScope = ALL_APPLICATIONS,
+  ) {}
 
   async create(input: { name: string; metadata?: Record<string, unknown> | null }): Promise<ApplicationEntity> {
     const name = input.name.trim();
@@ -15,16 +19,23 @@ export class ApplicationService {
   }
 
   async list(page: PageRequest): Promise<Connection<ApplicationEntity>> {
-    const rows = await this.em.find(ApplicationEntity, page.afterId ? { id: { $lt: page.afterId } } : {}, {
+    const where: Record<string, unknown> = {};
+    if (page.afterId) where.id = { $lt: page.afterId };
+    if (this.scope.applicationId) where.$and = [{ id: this.scope.applicationId }];
+    const rows = await this.em.find(ApplicationEntity, where, {
       orderBy: { id: 'desc' },
       limit: page.limit + 1,
     });
     return toConnection(rows, page, (row) => row);
   }
 
-  /** The application with this id, or the default one when no id is given; NOT_FOUND otherwise. */
+  /**
+   * The application with this id, or when no id is given the scope's (an application key's) or the
+   * default one; NOT_FOUND otherwise, also for an application outside the scope.
+   */
   async resolve(id: string | null | undefined): Promise<ApplicationEntity> {
-    const applicationId = id ?? DEFAULT_APPLICATION_ID;
+    const applicationId = id ?? this.scope.applicationId ?? DEFAULT_APPLICATION_ID;
+    if (this.scope.applicationId && applicationId !== this.scope.applicationId) throw notFound('application', applicationId);
     const application = await this.em.findOne(ApplicationEntity, { id: applicationId });
     if (!application) throw notFound('application', applicationId);
     return application;

@@ -1,5 +1,6 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
+import { requireAdmin } from '../api-keys/principal';
 import { CatalogService } from './catalog.service';
 import { AddEventTypeVersionInput, EventTypeDefinitionType, RegisterEventTypeInput } from './catalog.type';
 
@@ -21,6 +22,7 @@ export class CatalogResolver {
 
   @Mutation(() => EventTypeDefinitionType, { description: 'Adds an event type to the catalog, with its first version.' })
   async registerEventType(@Arg('input', () => RegisterEventTypeInput) input: RegisterEventTypeInput, @Ctx() ctx: GraphQLContext) {
+    requireAdmin(ctx.principal, 'Changing the event type catalog');
     return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).register(input));
   }
 
@@ -28,6 +30,7 @@ export class CatalogResolver {
     description: 'Adds a version with its own schema; endpoints pinned to an older version keep receiving only that one.',
   })
   async addEventTypeVersion(@Arg('input', () => AddEventTypeVersionInput) input: AddEventTypeVersionInput, @Ctx() ctx: GraphQLContext) {
+    requireAdmin(ctx.principal, 'Changing the event type catalog');
     return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).addVersion(input));
   }
 
@@ -39,6 +42,7 @@ export class CatalogResolver {
     @Arg('note', () => String, { nullable: true }) note: string | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
+    requireAdmin(ctx.principal, 'Changing the event type catalog');
     return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).deprecate(name, note));
   }
 }

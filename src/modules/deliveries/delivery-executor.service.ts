@@ -6,6 +6,9 @@ import type { WebhookHttpClient } from '../../delivery/http-client';
 import { type BackoffPolicy, decideAfterFailure } from '../../delivery/retry-policy';
 import { buildEnvelope, buildSignedHeaders } from '../../delivery/webhook-request';
 import type { Clock } from '../../lib/clock';
+import type { SecretBox } from '../../lib/encryption';
+import { openSigningMaterial } from '../endpoints/endpoint-secrets';
+import type { PreviousSecret } from '../endpoints/endpoint.entity';
 import { IdPrefix, newId } from '../../lib/ids';
 import { type DeliverPayload, deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
@@ -19,6 +22,8 @@ interface DeliveryWork {
   endpoint_id: string;
   url: string;
   secret: string;
+  previous_secrets: PreviousSecret[];
+  signing_key: string | null;
   headers: Record<string, string>;
   enabled: boolean;
   disabled_reason: string | null;
@@ -35,6 +40,8 @@ export interface ExecutorDependencies {
   config: Pick<HeraldConfig, 'delivery'>;
   http: WebhookHttpClient;
   clock: Clock;
+  /** Opens the endpoints' encrypted signing secrets. */
+  secrets: SecretBox;
   random?: () => number;
 }
 
@@ -58,7 +65,7 @@ export class DeliveryExecutor {
     const [work] = await execute<DeliveryWork>(
       this.em,
       `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id,
-              ep.url, ep.secret, ep.headers, ep.enabled, ep.disabled_reason,
+              ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
               ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
        from deliveries d
        join endpoints ep on ep.id = d.endpoint_id
@@ -86,11 +93,18 @@ export class DeliveryExecutor {
       attempt: job.attempt,
       retryable: job.attempt < maxAttempts,
     });
+    const signing = openSigningMaterial(
+      { id: work.endpoint_id, secret: work.secret, previousSecrets: work.previous_secrets, signingKey: work.signing_key },
+      this.deps.secrets,
+      attemptedAt,
+    );
     const request = buildSignedHeaders({
       eventId: work.event_id,
       body,
       attempt: job.attempt,
-      secret: work.secret,
+      secret: signing.secret,
+      previousSecrets: signing.previousSecrets,
+      signingKey: signing.signingKey,
       timestampSeconds: Math.floor(attemptedAt.getTime() / 1000),
       customHeaders: work.headers,
     });

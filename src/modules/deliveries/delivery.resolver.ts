@@ -2,6 +2,7 @@ import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Mutation, Query, Re
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
 import { type DeliveryChange, type EventChange, Topic } from '../../graphql/pubsub';
+import { canSee } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EndpointType } from '../endpoints/endpoint.type';
 import { EventService } from '../events/event.service';
@@ -42,7 +43,7 @@ export class DeliveryResolver {
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    const connection = await new DeliveryService(ctx.em).list(filter ?? {}, parsePage(page));
+    const connection = await new DeliveryService(ctx.em, ctx.scope).list(filter ?? {}, parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => DeliveryType.from(node)) };
   }
 
@@ -52,39 +53,40 @@ export class DeliveryResolver {
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    const connection = await new DeliveryService(ctx.em).list({ ...filter, status: [DeliveryStatus.DEAD] }, parsePage(page));
+    const connection = await new DeliveryService(ctx.em, ctx.scope).list({ ...filter, status: [DeliveryStatus.DEAD] }, parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => DeliveryType.from(node)) };
   }
 
   @Query(() => DeliveryType)
   async delivery(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return DeliveryType.from(await new DeliveryService(ctx.em).get(id));
+    return DeliveryType.from(await new DeliveryService(ctx.em, ctx.scope).get(id));
   }
 
   @Mutation(() => DeliveryType, { description: 'Queues the next attempt of a delivery now, dead or not.' })
   async retryDelivery(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return DeliveryType.from(await new DeliveryService(ctx.em).retry(id));
+    return DeliveryType.from(await new DeliveryService(ctx.em, ctx.scope).retry(id));
   }
 
   @FieldResolver(() => [DeliveryAttemptType], { description: 'Every attempt, first to last.' })
   async attempts(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext) {
-    const attempts = await new DeliveryService(ctx.em).attempts(delivery.id);
+    const attempts = await new DeliveryService(ctx.em, ctx.scope).attempts(delivery.id);
     return attempts.map((attempt) => DeliveryAttemptType.from(attempt));
   }
 
   @FieldResolver(() => EventType)
   async event(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext) {
-    return EventType.from(await new EventService(ctx.em, ctx.config).get(delivery.eventId));
+    return EventType.from(await new EventService(ctx.em, ctx.config, ctx.scope).get(delivery.eventId));
   }
 
   @FieldResolver(() => EndpointType)
   async endpoint(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext) {
-    return EndpointType.from(await new EndpointService(ctx.em).get(delivery.endpointId));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope).get(delivery.endpointId));
   }
 
   @Subscription(() => DeliveryUpdate, {
     topics: Topic.DELIVERY,
-    filter: ({ payload, args }: { payload: DeliveryChange; args: DeliveryUpdatedArgs }) =>
+    filter: ({ payload, args, context }: { payload: DeliveryChange; args: DeliveryUpdatedArgs; context: GraphQLContext }) =>
+      canSee(context.scope, payload.applicationId) &&
       (!args.applicationId || payload.applicationId === args.applicationId) &&
       (!args.endpointId || payload.endpointId === args.endpointId) &&
       (!args.eventId || payload.eventId === args.eventId) &&
@@ -97,7 +99,7 @@ export class DeliveryResolver {
     @Ctx() ctx: GraphQLContext,
   ) {
     // A fresh fork per message: the operation's identity map would otherwise serve stale rows.
-    const service = new DeliveryService(ctx.orm.em.fork());
+    const service = new DeliveryService(ctx.orm.em.fork(), ctx.scope);
     const delivery = await service.get(change.deliveryId);
     const attempt = change.attempt ? await service.attempt(change.deliveryId, change.attempt) : null;
     const update = new DeliveryUpdate();
@@ -111,11 +113,13 @@ export class DeliveryResolver {
 
   @Subscription(() => EventType, {
     topics: Topic.EVENT,
-    filter: ({ payload, args }: { payload: EventChange; args: EventPublishedArgs }) =>
-      (!args.applicationId || payload.applicationId === args.applicationId) && (!args.type || payload.type === args.type),
+    filter: ({ payload, args, context }: { payload: EventChange; args: EventPublishedArgs; context: GraphQLContext }) =>
+      canSee(context.scope, payload.applicationId) &&
+      (!args.applicationId || payload.applicationId === args.applicationId) &&
+      (!args.type || payload.type === args.type),
     description: 'Every event as it is published.',
   })
   async eventPublished(@Root() change: EventChange, @Args(() => EventPublishedArgs) _args: EventPublishedArgs, @Ctx() ctx: GraphQLContext) {
-    return EventType.from(await new EventService(ctx.orm.em.fork(), ctx.config).get(change.eventId));
+    return EventType.from(await new EventService(ctx.orm.em.fork(), ctx.config, ctx.scope).get(change.eventId));
   }
 }

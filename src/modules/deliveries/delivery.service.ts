@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { addJobs, execute, notify } from '../../db/sql';
 import { notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { deliverJob } from './deliver-job';
 import { DeliveryAttemptEntity } from './delivery-attempt.entity';
@@ -19,17 +20,22 @@ export interface DeliveryListFilter {
 }
 
 export class DeliveryService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly scope: TenantScope = ALL_APPLICATIONS,
+  ) {}
 
   async get(id: string): Promise<DeliveryEntity> {
-    const delivery = await this.em.findOne(DeliveryEntity, { id });
+    const condition = applicationCondition(this.scope);
+    const delivery = condition ? await this.em.findOne(DeliveryEntity, { id, ...condition }) : null;
     if (!delivery) throw notFound('delivery', id);
     return delivery;
   }
 
   async list(filter: DeliveryListFilter, page: PageRequest): Promise<Connection<DeliveryEntity>> {
-    const where: Record<string, unknown> = {};
-    if (filter.applicationId) where.application = filter.applicationId;
+    const condition = applicationCondition(this.scope, filter.applicationId);
+    if (!condition) return toConnection([], page, (row: DeliveryEntity) => row);
+    const where: Record<string, unknown> = { ...condition };
     if (filter.endpointId) where.endpoint = filter.endpointId;
     if (filter.eventId) where.event = filter.eventId;
     if (filter.eventType) where.eventType = filter.eventType;
@@ -44,7 +50,7 @@ export class DeliveryService {
   }
 
   async forEvent(eventId: string): Promise<DeliveryEntity[]> {
-    return this.em.find(DeliveryEntity, { event: eventId }, { orderBy: { id: 'asc' } });
+    return this.em.find(DeliveryEntity, { event: eventId, ...applicationCondition(this.scope) }, { orderBy: { id: 'asc' } });
   }
 
   async attempts(deliveryId: string): Promise<DeliveryAttemptEntity[]> {
@@ -61,7 +67,7 @@ export class DeliveryService {
    */
   async retry(id: string): Promise<DeliveryEntity> {
     const delivery = await this.get(id);
-    await new EndpointService(this.em).requireEnabled(delivery.endpoint.id);
+    await new EndpointService(this.em, this.scope).requireEnabled(delivery.endpoint.id);
     await this.em.transactional(async (em) => {
       const [row] = await execute<{ attempt_count: number }>(
         em,

@@ -16,6 +16,9 @@ export class EndpointEntity {
     | 'headers'
     | 'metadata'
     | 'consecutiveDeadLetters'
+    | 'previousSecrets'
+    | 'signingKey'
+    | 'publicKey'
     | 'createdAt'
     | 'updatedAt';
 
@@ -39,9 +42,24 @@ export class EndpointEntity {
   @Property({ type: 'json' })
   eventVersions: Record<string, string> = {};
 
-  /** Never exposed on a listable type; returned once by registerEndpoint and rotateEndpointSecret. */
+  /**
+   * The current signing secret, encrypted (`enc:v1:...`, AES-256-GCM; see EndpointSecrets). Never exposed
+   * on a listable type; returned once, in plain text, by registerEndpoint and rotateEndpointSecret.
+   */
   @Property({ type: 'text', hidden: true })
   secret!: string;
+
+  /** Secrets replaced by a rotation, encrypted, each valid (and signed with) until its grace period ends. */
+  @Property({ type: 'json', hidden: true })
+  previousSecrets: PreviousSecret[] = [];
+
+  /** Encrypted ed25519 `whsk_` key when the endpoint also gets `v1a` signatures. */
+  @Property({ type: 'text', nullable: true, hidden: true })
+  signingKey: string | null = null;
+
+  /** The `whpk_` public key receivers verify `v1a` signatures with; public by design. */
+  @Property({ type: 'text', nullable: true })
+  publicKey: string | null = null;
 
   @Property({ type: 'boolean' })
   enabled: boolean = true;
@@ -67,4 +85,11 @@ export class EndpointEntity {
 
   @Property({ type: 'datetime', defaultRaw: 'now()', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
+}
+
+export interface PreviousSecret {
+  /** Encrypted, like EndpointEntity.secret. */
+  secret: string;
+  /** ISO time after which deliveries stop carrying a signature made with it. */
+  expiresAt: string;
 }

@@ -1,6 +1,7 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
+import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS } from './endpoint-secrets';
 import { EndpointService } from './endpoint.service';
 import {
   EndpointConnection,
@@ -15,7 +16,7 @@ import {
 export class EndpointResolver {
   @Mutation(() => EndpointWithSecret, { description: 'Registers a receiver URL. The signing secret is returned this once.' })
   async registerEndpoint(@Arg('input', () => RegisterEndpointInput) input: RegisterEndpointInput, @Ctx() ctx: GraphQLContext) {
-    const { endpoint, secret } = await new EndpointService(ctx.em, ctx.config).register(input);
+    const { endpoint, secret } = await new EndpointService(ctx.em, ctx.scope, ctx.config).register(input, ctx.secrets);
     return { endpoint: EndpointType.from(endpoint), secret };
   }
 
@@ -25,7 +26,7 @@ export class EndpointResolver {
     @Arg('input', () => UpdateEndpointInput) input: UpdateEndpointInput,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).update(id, input));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).update(id, input));
   }
 
   @Mutation(() => EndpointType, { description: 'Stops deliveries to the endpoint; queued ones are dead-lettered.' })
@@ -34,24 +35,50 @@ export class EndpointResolver {
     @Arg('reason', () => String, { nullable: true }) reason: string | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).disable(id, reason));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).disable(id, reason));
   }
 
   @Mutation(() => EndpointType)
   async enableEndpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).enable(id));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).enable(id));
   }
 
   @Mutation(() => ID, { description: 'Deletes the endpoint with its deliveries and attempts. Returns the id.' })
   async deleteEndpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    await new EndpointService(ctx.em, ctx.config).delete(id);
+    await new EndpointService(ctx.em, ctx.scope, ctx.config).delete(id);
     return id;
   }
 
-  @Mutation(() => EndpointWithSecret, { description: 'Replaces the signing secret; the new one is returned this once.' })
-  async rotateEndpointSecret(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    const { endpoint, secret } = await new EndpointService(ctx.em, ctx.config).rotateSecret(id);
+  @Mutation(() => EndpointWithSecret, {
+    description:
+      'Replaces the signing secret; the new one is returned this once. During the grace period every delivery is also signed with the old secret.',
+  })
+  async rotateEndpointSecret(
+    @Arg('id', () => ID) id: string,
+    @Arg('gracePeriodSeconds', () => Int, {
+      nullable: true,
+      description: `How long the old secret stays valid: 0 to ${MAX_ROTATION_GRACE_SECONDS} s (7 days); default ${DEFAULT_ROTATION_GRACE_SECONDS} (24 h).`,
+    })
+    gracePeriodSeconds: number | undefined,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    const { endpoint, secret } = await new EndpointService(ctx.em, ctx.scope, ctx.config).rotateSecret(
+      id,
+      ctx.secrets,
+      gracePeriodSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS,
+    );
     return { endpoint: EndpointType.from(endpoint), secret };
+  }
+
+  @Mutation(() => EndpointType, {
+    description: 'Turns ed25519 (`v1a`) signatures on, with a new key pair whose public key is published on the endpoint, or off.',
+  })
+  async setEndpointAsymmetricSignatures(
+    @Arg('id', () => ID) id: string,
+    @Arg('enabled', () => Boolean) enabled: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).setAsymmetricSignatures(id, enabled, ctx.secrets));
   }
 
   @Query(() => EndpointConnection)
@@ -60,12 +87,12 @@ export class EndpointResolver {
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    const connection = await new EndpointService(ctx.em, ctx.config).list(filter ?? {}, parsePage(page));
+    const connection = await new EndpointService(ctx.em, ctx.scope, ctx.config).list(filter ?? {}, parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => EndpointType.from(node)) };
   }
 
   @Query(() => EndpointType)
   async endpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return EndpointType.from(await new EndpointService(ctx.em, ctx.config).get(id));
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).get(id));
   }
 }

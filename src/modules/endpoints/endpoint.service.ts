@@ -1,13 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { generateSecret, isValidSecret } from '../../delivery/signature';
+import { generateSecret, generateSigningKeyPair, isValidSecret } from '../../delivery/signature';
+import type { SecretBox } from '../../lib/encryption';
 import { RESERVED_HEADER } from '../../delivery/webhook-request';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { type CatalogConfig, CatalogService } from '../catalog/catalog.service';
 import { assertEventTypeFilters } from '../events/event-type';
 import { EndpointEntity } from './endpoint.entity';
 import { validateEndpointUrl } from './endpoint-url';
+import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_GRACE_SECONDS, secretContext } from './endpoint-secrets';
 
 export interface RegisterEndpoint {
   url: string;
@@ -18,6 +21,8 @@ export interface RegisterEndpoint {
   headers?: Record<string, unknown> | null;
   metadata?: Record<string, unknown> | null;
   secret?: string | null;
+  /** Also sign with ed25519 (`v1a`): a key pair is generated and its public key published on the endpoint. */
+  asymmetricSignatures?: boolean | null;
 }
 
 export type UpdateEndpoint = Partial<Omit<RegisterEndpoint, 'applicationId' | 'secret'>>;
@@ -28,11 +33,12 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 export class EndpointService {
   constructor(
     private readonly em: EntityManager,
+    private readonly scope: TenantScope = ALL_APPLICATIONS,
     private readonly catalog: CatalogConfig = { catalogStrict: false },
   ) {}
 
-  async register(input: RegisterEndpoint): Promise<{ endpoint: EndpointEntity; secret: string }> {
-    const application = await new ApplicationService(this.em).resolve(input.applicationId);
+  async register(input: RegisterEndpoint, secrets: SecretBox): Promise<{ endpoint: EndpointEntity; secret: string }> {
+    const application = await new ApplicationService(this.em, this.scope).resolve(input.applicationId);
     const url = validateEndpointUrl(input.url);
     const eventTypes = normaliseFilters(input.eventTypes);
     const eventVersions = normaliseVersionPins(input.eventVersions);
@@ -49,10 +55,12 @@ export class EndpointService {
       description: normaliseDescription(input.description),
       eventTypes,
       eventVersions,
-      secret,
+      secret: '',
       headers: validateHeaders(input.headers),
       metadata: input.metadata ?? null,
     });
+    endpoint.secret = secrets.encrypt(secret, secretContext(endpoint.id));
+    if (input.asymmetricSignatures) setSigningKey(endpoint, secrets, true);
     await this.em.flush();
     return { endpoint, secret };
   }
@@ -70,6 +78,14 @@ export class EndpointService {
     }
     if (input.headers != null) endpoint.headers = validateHeaders(input.headers);
     if (input.metadata !== undefined) endpoint.metadata = input.metadata ?? null;
+    await this.em.flush();
+    return endpoint;
+  }
+
+  /** Turns ed25519 (`v1a`) signatures on (a new key pair) or off. */
+  async setAsymmetricSignatures(id: string, enabled: boolean, secrets: SecretBox): Promise<EndpointEntity> {
+    const endpoint = await this.get(id);
+    setSigningKey(endpoint, secrets, enabled);
     await this.em.flush();
     return endpoint;
   }
@@ -99,15 +115,37 @@ export class EndpointService {
     await this.em.remove(endpoint).flush();
   }
 
-  async rotateSecret(id: string): Promise<{ endpoint: EndpointEntity; secret: string }> {
+  /**
+   * Replaces the signing secret. For `gracePeriodSeconds` (default 24 h, at most 7 days, 0 for none) the
+   * old secret stays valid: every delivery carries a signature with each valid secret, so receivers can
+   * switch to the new one at their own pace.
+   */
+  async rotateSecret(
+    id: string,
+    secrets: SecretBox,
+    gracePeriodSeconds: number = DEFAULT_ROTATION_GRACE_SECONDS,
+    now: Date = new Date(),
+  ): Promise<{ endpoint: EndpointEntity; secret: string }> {
+    if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_ROTATION_GRACE_SECONDS) {
+      throw badInput(`"gracePeriodSeconds" must be 0 to ${MAX_ROTATION_GRACE_SECONDS} (7 days); got ${gracePeriodSeconds}.`, {
+        field: 'gracePeriodSeconds',
+      });
+    }
     const endpoint = await this.get(id);
-    endpoint.secret = generateSecret();
+    const stillValid = endpoint.previousSecrets.filter((previous) => Date.parse(previous.expiresAt) > now.getTime());
+    if (gracePeriodSeconds > 0) {
+      stillValid.unshift({ secret: endpoint.secret, expiresAt: new Date(now.getTime() + gracePeriodSeconds * 1000).toISOString() });
+    }
+    const secret = generateSecret();
+    endpoint.previousSecrets = stillValid.slice(0, MAX_PREVIOUS_SECRETS);
+    endpoint.secret = secrets.encrypt(secret, secretContext(endpoint.id));
     await this.em.flush();
-    return { endpoint, secret: endpoint.secret };
+    return { endpoint, secret };
   }
 
   async get(id: string): Promise<EndpointEntity> {
-    const endpoint = await this.em.findOne(EndpointEntity, { id });
+    const condition = applicationCondition(this.scope);
+    const endpoint = condition ? await this.em.findOne(EndpointEntity, { id, ...condition }) : null;
     if (!endpoint) throw notFound('endpoint', id);
     return endpoint;
   }
@@ -125,8 +163,9 @@ export class EndpointService {
   }
 
   async list(filter: { applicationId?: string | null; enabled?: boolean | null }, page: PageRequest): Promise<Connection<EndpointEntity>> {
-    const where: Record<string, unknown> = {};
-    if (filter.applicationId) where.application = filter.applicationId;
+    const condition = applicationCondition(this.scope, filter.applicationId);
+    if (!condition) return toConnection([], page, (row: EndpointEntity) => row);
+    const where: Record<string, unknown> = { ...condition };
     if (filter.enabled != null) where.enabled = filter.enabled;
     if (page.afterId) where.id = { $lt: page.afterId };
     const rows = await this.em.find(EndpointEntity, where, { orderBy: { id: 'desc' }, limit: page.limit + 1 });
@@ -134,20 +173,21 @@ export class EndpointService {
   }
 }
 
+function setSigningKey(endpoint: EndpointEntity, secrets: SecretBox, enabled: boolean): void {
+  if (!enabled) {
+    endpoint.signingKey = null;
+    endpoint.publicKey = null;
+    return;
+  }
+  const pair = generateSigningKeyPair();
+  endpoint.signingKey = secrets.encrypt(pair.signingKey, secretContext(endpoint.id));
+  endpoint.publicKey = pair.publicKey;
+}
+
 function normaliseFilters(filters: string[] | null | undefined): string[] {
   const cleaned = [...new Set((filters ?? []).map((filter) => filter.trim()))];
   assertEventTypeFilters(cleaned);
   return cleaned;
-}
-
-function normaliseVersionPins(pins: Record<string, unknown> | null | undefined): Record<string, string> {
-  const entries = Object.entries(pins ?? {});
-  if (entries.length > 100) throw badInput('An endpoint can pin at most 100 event types.', { field: 'eventVersions' });
-  for (const [type, version] of entries) {
-    if (typeof version !== 'string')
-      throw badInput(`"eventVersions.${type.slice(0, 60)}" must be a version string such as "1.0".`, { field: 'eventVersions' });
-  }
-  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function normaliseDescription(description: string | null | undefined): string | null {
@@ -173,4 +213,14 @@ function validateHeaders(headers: Record<string, unknown> | null | undefined): R
     result[name.toLowerCase()] = value;
   }
   return result;
+}
+
+function normaliseVersionPins(pins: Record<string, unknown> | null | undefined): Record<string, string> {
+  const entries = Object.entries(pins ?? {});
+  if (entries.length > 100) throw badInput('An endpoint can pin at most 100 event types.', { field: 'eventVersions' });
+  for (const [type, version] of entries) {
+    if (typeof version !== 'string')
+      throw badInput(`"eventVersions.${type.slice(0, 60)}" must be a version string such as "1.0".`, { field: 'eventVersions' });
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
 }

@@ -43,6 +43,18 @@ export class EndpointType {
   @Field(() => GraphQLJSONObject, { nullable: true })
   metadata!: Record<string, unknown> | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description: 'The ed25519 public key (`whpk_...`) that verifies `v1a` signatures, when they are on.',
+  })
+  publicKey!: string | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'Until when deliveries are also signed with secrets replaced by a rotation; null when none is valid.',
+  })
+  previousSecretsValidUntil!: Date | null;
+
   @Field(() => Int, { description: 'Deliveries dead-lettered in a row; a success resets it.' })
   consecutiveFailures!: number;
 
@@ -66,10 +78,18 @@ export class EndpointType {
       headers: redactHeaders(entity.headers),
       metadata: entity.metadata,
       consecutiveFailures: entity.consecutiveDeadLetters,
+      publicKey: entity.publicKey,
+      previousSecretsValidUntil: latestExpiry(entity.previousSecrets.map((previous) => previous.expiresAt)),
       createdAt: entity.createdAt,
       updatedAt: entity.updatedAt,
     });
   }
+}
+
+function latestExpiry(expiries: string[]): Date | null {
+  const now = Date.now();
+  const latest = Math.max(...expiries.map((expiry) => Date.parse(expiry)).filter((time) => time > now));
+  return Number.isFinite(latest) ? new Date(latest) : null;
 }
 
 @ObjectType()
@@ -112,6 +132,12 @@ export class RegisterEndpointInput {
 
   @Field(() => String, { nullable: true, description: 'Your own `whsec_` secret (24 to 64 bytes, base64). Omitted: Herald generates one.' })
   secret?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Also sign with ed25519 (`v1a`); the public key to verify with is published as `Endpoint.publicKey`.',
+  })
+  asymmetricSignatures?: boolean;
 }
 
 @InputType()

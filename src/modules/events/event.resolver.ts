@@ -13,7 +13,7 @@ export class EventResolver {
       'Publishes an event: one delivery per enabled endpoint of the application whose filters match its type, all committed together.',
   })
   async publishEvent(@Arg('input', () => PublishEventInput) input: PublishEventInput, @Ctx() ctx: GraphQLContext) {
-    const { event } = await new EventService(ctx.em, ctx.config).publish(input);
+    const { event } = await new EventService(ctx.em, ctx.config, ctx.scope).publish(input);
     return EventType.from(event);
   }
 
@@ -22,14 +22,14 @@ export class EventResolver {
       'Publishes up to 100 events in one transaction: all of them with their deliveries, or none (any invalid input fails the whole batch, naming its index).',
   })
   async publishEvents(@Arg('inputs', () => [PublishEventInput]) inputs: PublishEventInput[], @Ctx() ctx: GraphQLContext) {
-    const results = await new EventService(ctx.em, ctx.config).publishMany(inputs);
+    const results = await new EventService(ctx.em, ctx.config, ctx.scope).publishMany(inputs);
     return results.map(({ event }) => EventType.from(event));
   }
 
   @Mutation(() => DeliveryType, { description: 'Sends a `webhook.test` event to one endpoint, whatever its filters.' })
   async sendTestEvent(@Arg('endpointId', () => ID) endpointId: string, @Ctx() ctx: GraphQLContext) {
-    const { deliveryId } = await new EventService(ctx.em, ctx.config).sendTest(endpointId);
-    return DeliveryType.from(await new DeliveryService(ctx.em).get(deliveryId));
+    const { deliveryId } = await new EventService(ctx.em, ctx.config, ctx.scope).sendTest(endpointId);
+    return DeliveryType.from(await new DeliveryService(ctx.em, ctx.scope).get(deliveryId));
   }
 
   @Query(() => EventConnection)
@@ -38,18 +38,18 @@ export class EventResolver {
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    const connection = await new EventService(ctx.em, ctx.config).list(filter ?? {}, parsePage(page));
+    const connection = await new EventService(ctx.em, ctx.config, ctx.scope).list(filter ?? {}, parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => EventType.from(node)) };
   }
 
   @Query(() => EventType)
   async event(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return EventType.from(await new EventService(ctx.em, ctx.config).get(id));
+    return EventType.from(await new EventService(ctx.em, ctx.config, ctx.scope).get(id));
   }
 
   @FieldResolver(() => [DeliveryType], { description: 'One delivery per endpoint the event was fanned out to.' })
   async deliveries(@Root() event: EventType, @Ctx() ctx: GraphQLContext) {
-    const deliveries = await new DeliveryService(ctx.em).forEvent(event.id);
+    const deliveries = await new DeliveryService(ctx.em, ctx.scope).forEvent(event.id);
     return deliveries.map((delivery) => DeliveryType.from(delivery));
   }
 }

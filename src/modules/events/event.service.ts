@@ -4,6 +4,7 @@ import { addJobs, execute, notify, toDate } from '../../db/sql';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { deliverJob } from '../deliveries/deliver-job';
 import { EndpointService } from '../endpoints/endpoint.service';
@@ -53,6 +54,7 @@ export class EventService {
   constructor(
     private readonly em: EntityManager,
     private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
+    private readonly scope: TenantScope = ALL_APPLICATIONS,
   ) {}
 
   /**
@@ -95,14 +97,14 @@ export class EventService {
     const version = validateVersion(input.version);
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
     const payload = this.serialiseData(input.data);
-    const application = await new ApplicationService(this.em).resolve(input.applicationId);
+    const application = await new ApplicationService(this.em, this.scope).resolve(input.applicationId);
     await new CatalogService(this.em, this.config).assertPublishable(input.type, version, input.data);
     return { applicationId: application.id, type: input.type, version, payload, idempotencyKey };
   }
 
   /** A `webhook.test` event delivered to this one endpoint, whatever its filters say. */
   async sendTest(endpointId: string): Promise<{ event: StoredEvent; deliveryId: string }> {
-    const endpoint = await new EndpointService(this.em).requireEnabled(endpointId);
+    const endpoint = await new EndpointService(this.em, this.scope).requireEnabled(endpointId);
     const data = { message: 'Test event from Herald', endpointId: endpoint.id };
     return this.em.transactional(async (em) => {
       const { row } = await insertEvent(em, {
@@ -118,7 +120,8 @@ export class EventService {
   }
 
   async get(id: string): Promise<StoredEvent> {
-    const event = await this.em.findOne(EventEntity, { id });
+    const condition = applicationCondition(this.scope);
+    const event = condition ? await this.em.findOne(EventEntity, { id, ...condition }) : null;
     if (!event) throw notFound('event', id);
     return toStoredEvent(event);
   }
@@ -127,8 +130,9 @@ export class EventService {
     filter: { applicationId?: string | null; type?: string | null; createdAfter?: Date | null; createdBefore?: Date | null },
     page: PageRequest,
   ): Promise<Connection<StoredEvent>> {
-    const where: Record<string, unknown> = {};
-    if (filter.applicationId) where.application = filter.applicationId;
+    const condition = applicationCondition(this.scope, filter.applicationId);
+    if (!condition) return toConnection([], page, toStoredEvent);
+    const where: Record<string, unknown> = { ...condition };
     if (filter.type) where.type = filter.type;
     const createdAt: Record<string, Date> = {};
     if (filter.createdAfter) createdAt.$gte = filter.createdAfter;

@@ -1,3 +1,4 @@
+import { ALL_APPLICATIONS, type TenantScope, applicationCondition, canSee } from '../api-keys/principal';
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
@@ -57,6 +58,7 @@ export class SourceService {
   constructor(
     private readonly em: EntityManager,
     private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
+    private readonly scope: TenantScope = ALL_APPLICATIONS,
   ) {}
 
   async create(input: CreateSource): Promise<{ source: Source; secret: string }> {
@@ -64,7 +66,7 @@ export class SourceService {
     if (name.length < 1 || name.length > 200) throw badInput('A source name must be 1 to 200 characters.', { field: 'name' });
     if (!INBOUND_SCHEMES.includes(input.scheme))
       throw badInput(`"scheme" must be one of ${INBOUND_SCHEMES.join(', ')}.`, { field: 'scheme' });
-    const application = await new ApplicationService(this.em).resolve(input.applicationId);
+    const application = await new ApplicationService(this.em, this.scope).resolve(input.applicationId);
     const secret = input.secret ?? (input.scheme === 'STANDARD_WEBHOOKS' ? generateSecret() : randomBytes(32).toString('hex'));
     if (input.scheme === 'STANDARD_WEBHOOKS' && !isValidSecret(secret)) {
       throw badInput('A STANDARD_WEBHOOKS source needs a "whsec_" secret (base64 of 24 to 64 bytes); omit it to have one generated.', {
@@ -113,11 +115,15 @@ export class SourceService {
 
   async get(id: string): Promise<Source> {
     const [row] = await execute<SourceRow>(this.em, 'select * from sources where id = ?', [id]);
-    if (!row) throw notFound('source', id);
+    // Another tenant's source is "not found", never "forbidden": its existence is not revealed.
+    if (!row || !canSee(this.scope, row.application_id)) throw notFound('source', id);
     return fromRow(row);
   }
 
-  async list(applicationId?: string | null): Promise<Source[]> {
+  async list(requestedApplicationId?: string | null): Promise<Source[]> {
+    const condition = applicationCondition(this.scope, requestedApplicationId);
+    if (condition === null) return [];
+    const applicationId = condition.application;
     const rows = applicationId
       ? await execute<SourceRow>(this.em, 'select * from sources where application_id = ? order by id desc', [applicationId])
       : await execute<SourceRow>(this.em, 'select * from sources order by id desc');

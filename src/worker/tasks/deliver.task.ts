@@ -3,6 +3,7 @@ import type { Task } from 'graphile-worker';
 import type { HeraldConfig } from '../../config';
 import type { WebhookHttpClient } from '../../delivery/http-client';
 import type { Clock } from '../../lib/clock';
+import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
 import { isDeliverPayload } from '../../modules/deliveries/deliver-job';
 import { DeliveryExecutor } from '../../modules/deliveries/delivery-executor.service';
@@ -13,6 +14,7 @@ export interface DeliverTaskDependencies {
   http: WebhookHttpClient;
   clock: Clock;
   logger: Logger;
+  secrets: SecretBox;
 }
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */

@@ -1,0 +1,140 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute } from '../../db/sql';
+import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
+import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { ApplicationService } from '../applications/application.service';
+import { ApiKeyEntity, ApiKeyKind } from './api-key.entity';
+import type { Principal } from './principal';
+
+/** `hk_` + 8 characters shown as the prefix + `_` + 43 characters (256 bits) of secret. */
+const KEY_PATTERN = /^hk_([0-9a-z]{8})_([A-Za-z0-9_-]{43})$/;
+const PREFIX_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+const MAX_LIFETIME_MS = 10 * 365 * 86_400_000;
+/** last_used_at is a hint for people, not an audit log: refreshed at most once a minute per key. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export interface CreateApiKey {
+  name: string;
+  /** Set: an application key for that application. Unset: an admin key. */
+  applicationId?: string | null;
+  expiresAt?: Date | null;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+function generateKey(): { key: string; prefix: string } {
+  const prefixBytes = randomBytes(8);
+  const prefixBody = [...prefixBytes].map((byte) => PREFIX_ALPHABET[byte % PREFIX_ALPHABET.length]).join('');
+  const prefix = `hk_${prefixBody}`;
+  return { key: `${prefix}_${randomBytes(32).toString('base64url')}`, prefix };
+}
+
+/**
+ * API keys: random, shown once, stored as a SHA-256 hash (the keys carry 256 random bits, so a slow
+ * password hash would add latency to every request without adding safety), named, listed by prefix,
+ * revocable and expiring.
+ */
+export class ApiKeyService {
+  constructor(private readonly em: EntityManager) {}
+
+  async create(input: CreateApiKey, now: Date = new Date()): Promise<{ apiKey: ApiKeyEntity; key: string }> {
+    const name = input.name.trim();
+    if (name.length < 1 || name.length > 200) throw badInput('An API key name must be 1 to 200 characters.', { field: 'name' });
+    if (input.expiresAt) {
+      const lifetime = input.expiresAt.getTime() - now.getTime();
+      if (!(lifetime > 0) || lifetime > MAX_LIFETIME_MS) {
+        throw badInput('"expiresAt" must be in the future and at most 10 years away; omit it for a key that does not expire.', {
+          field: 'expiresAt',
+        });
+      }
+    }
+    const application = input.applicationId ? await new ApplicationService(this.em).resolve(input.applicationId) : null;
+    const { key, prefix } = generateKey();
+    const apiKey = this.em.create(ApiKeyEntity, {
+      name,
+      kind: application ? ApiKeyKind.APPLICATION : ApiKeyKind.ADMIN,
+      application,
+      prefix,
+      keyHash: hashApiKey(key),
+      expiresAt: input.expiresAt ?? null,
+    });
+    await this.em.flush();
+    return { apiKey, key };
+  }
+
+  async list(page: PageRequest): Promise<Connection<ApiKeyEntity>> {
+    const rows = await this.em.find(ApiKeyEntity, page.afterId ? { id: { $lt: page.afterId } } : {}, {
+      orderBy: { id: 'desc' },
+      limit: page.limit + 1,
+    });
+    return toConnection(rows, page, (row) => row);
+  }
+
+  async find(id: string): Promise<ApiKeyEntity> {
+    const apiKey = await this.em.findOne(ApiKeyEntity, { id });
+    if (!apiKey) throw notFound('API key', id);
+    return apiKey;
+  }
+
+  /** Revokes by id (`key_...`) or by prefix (`hk_1a2b3c4d`). Revoking twice keeps the first time. */
+  async revoke(idOrPrefix: string, now: Date = new Date()): Promise<ApiKeyEntity> {
+    const apiKey = await this.em.findOne(ApiKeyEntity, idOrPrefix.startsWith('hk_') ? { prefix: idOrPrefix } : { id: idOrPrefix });
+    if (!apiKey) throw notFound('API key', idOrPrefix);
+    apiKey.revokedAt ??= now;
+    await this.em.flush();
+    return apiKey;
+  }
+
+  /** The principal a presented key stands for; UNAUTHENTICATED, saying what to do, otherwise. */
+  async authenticate(presented: string | null | undefined, now: Date = new Date()): Promise<Principal> {
+    if (!presented) {
+      throw unauthenticated(
+        'This API needs an API key: send the header "Authorization: Bearer <key>" (over graphql-ws, in the connection_init payload).',
+      );
+    }
+    if (!KEY_PATTERN.test(presented)) {
+      throw unauthenticated('The API key is malformed: it should look like hk_xxxxxxxx_... exactly as it was shown when created.');
+    }
+    const [row] = await execute<{
+      id: string;
+      name: string;
+      kind: ApiKeyKind;
+      application_id: string | null;
+      expires_at: string | Date | null;
+      revoked_at: string | Date | null;
+      last_used_at: string | Date | null;
+    }>(this.em, 'select id, name, kind, application_id, expires_at, revoked_at, last_used_at from api_keys where key_hash = ?', [
+      hashApiKey(presented),
+    ]);
+    if (!row) throw unauthenticated('The API key is not valid: check that it was copied whole, or create a new one (herald keys create).');
+    if (row.revoked_at) throw unauthenticated('The API key has been revoked: use another key, or create a new one (herald keys create).');
+    if (row.expires_at && new Date(row.expires_at).getTime() <= now.getTime()) {
+      throw unauthenticated('The API key has expired: create a new one (herald keys create).');
+    }
+    if (!row.last_used_at || now.getTime() - new Date(row.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
+      await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, row.id]);
+    }
+    return { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id };
+  }
+
+  /**
+   * On first start (no key was ever created) makes the first admin key and returns it, once; returns
+   * null otherwise. Serialised by an advisory lock, so processes starting together create one key.
+   */
+  async bootstrapAdminKey(): Promise<string | null> {
+    return this.em.transactional(async (em) => {
+      await execute(em, "select pg_advisory_xact_lock(hashtext('herald:bootstrap-admin-key'))");
+      const [existing] = await execute(em, 'select 1 from api_keys limit 1');
+      if (existing) return null;
+      const { key } = await new ApiKeyService(em).create({ name: 'initial admin key' });
+      return key;
+    });
+  }
+}
+
+function unauthenticated(message: string): HeraldError {
+  return new HeraldError(ErrorCode.UNAUTHENTICATED, message);
+}

@@ -1,0 +1,357 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { type DocumentNode, Kind, type OperationDefinitionNode, print } from 'graphql';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { buildHeraldSchema } from '../../src/graphql/schema';
+import * as operations from '../../src/sdk/generated/graphql';
+import {
+  ApiKeysDocument,
+  ApplicationsDocument,
+  CreateApiKeyDocument,
+  CreateApplicationDocument,
+  CurrentApiKeyDocument,
+  DeadLettersDocument,
+  DeleteEndpointDocument,
+  DeliveriesDocument,
+  DeliveryDocument,
+  DeliveryUpdatedDocument,
+  type DeliveryUpdatedSubscription,
+  DisableEndpointDocument,
+  EnableEndpointDocument,
+  EndpointDocument,
+  EndpointsDocument,
+  EventDocument,
+  EventPublishedDocument,
+  type EventPublishedSubscription,
+  EventsDocument,
+  PublishEventDocument,
+  RegisterEndpointDocument,
+  RetryDeliveryDocument,
+  RevokeApiKeyDocument,
+  RotateEndpointSecretDocument,
+  SendTestEventDocument,
+  SetEndpointAsymmetricSignaturesDocument,
+  UpdateEndpointDocument,
+} from '../../src/sdk/generated/graphql';
+import { createTestDatabase } from '../helpers/database';
+import { SubscriptionRecorder, type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { WebhookReceiver } from '../helpers/receiver';
+
+/** Every operation the SDK defines, by name. */
+const DOCUMENTS = Object.entries(operations).filter(
+  (entry): entry is [string, DocumentNode] =>
+    entry[0].endsWith('Document') && typeof entry[1] === 'object' && (entry[1] as DocumentNode).kind === Kind.DOCUMENT,
+);
+
+function operationOf(document: DocumentNode): OperationDefinitionNode {
+  return document.definitions.find((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION)!;
+}
+
+function rootFieldsOf(document: DocumentNode): string[] {
+  return operationOf(document).selectionSet.selections.flatMap((selection) =>
+    selection.kind === Kind.FIELD ? [selection.name.value] : [],
+  );
+}
+
+describe('authentication: every operation needs a valid API key', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  let revokedKey: string;
+  let expiredKey: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url);
+    revokedKey = await herald.createKey({ name: 'revoked' });
+    const { apiKeys } = await herald.call(ApiKeysDocument, { page: { first: 100 } });
+    await herald.call(RevokeApiKeyDocument, { id: apiKeys.nodes.find((key) => key.name === 'revoked')!.prefix });
+    expiredKey = await herald.createKey({ name: 'soon expired', expiresAt: new Date(Date.now() + 1000) });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+  });
+  afterAll(async () => {
+    await herald?.stop();
+    await database?.drop();
+  });
+
+  it('the SDK operations cover every query, mutation and subscription of the schema', async () => {
+    const schema = await buildHeraldSchema();
+    const rootFields = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap((type) =>
+      Object.keys(type?.getFields() ?? {}),
+    );
+    const covered = new Set(DOCUMENTS.flatMap(([, document]) => rootFieldsOf(document)));
+    expect(rootFields.filter((field) => !covered.has(field))).toEqual([]);
+    expect(rootFields.length).toBeGreaterThan(20);
+  });
+
+  const refusals: Array<[string, () => Record<string, string>, RegExp]> = [
+    ['no Authorization header', () => ({ authorization: '' }), /needs an API key/],
+    ['another scheme', () => ({ authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }), /needs an API key/],
+    ['a malformed key', () => ({ authorization: 'Bearer not-a-key' }), /malformed/],
+    ['an unknown key', () => ({ authorization: `Bearer hk_00000000_${'A'.repeat(43)}` }), /not valid/],
+    ['a revoked key', () => ({ authorization: `Bearer ${revokedKey}` }), /revoked/],
+    ['an expired key', () => ({ authorization: `Bearer ${expiredKey}` }), /expired/],
+  ];
+
+  it.each(refusals)(
+    'refuses every query and mutation over HTTP with %s: 401, UNAUTHENTICATED, nothing runs',
+    async (_name, headers, message) => {
+      const httpOperations = DOCUMENTS.filter(([, document]) => operationOf(document).operation !== 'subscription');
+      expect(httpOperations.length).toBeGreaterThan(20);
+      for (const [name, document] of httpOperations) {
+        const response = await fetch(`${herald.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...Object.fromEntries(Object.entries(headers()).filter(([, v]) => v !== '')) },
+          body: JSON.stringify({
+            query: print(document),
+            variables: { input: { name: 'x', url: 'http://127.0.0.1:1/', type: 'a.b', data: {} }, id: 'x' },
+          }),
+        });
+        expect(response.status, name).toBe(401);
+        expect(response.headers.get('www-authenticate')).toBe('Bearer');
+        const body = (await response.json()) as { data?: unknown; errors: Array<{ message: string; extensions: { code: string } }> };
+        expect(body.data ?? null, name).toBeNull();
+        expect(
+          body.errors.map((error) => error.extensions.code),
+          name,
+        ).toEqual(['UNAUTHENTICATED']);
+        expect(body.errors[0]!.message, name).toMatch(message);
+      }
+      // Nothing was written by the refused mutations.
+      const { applications } = await herald.call(ApplicationsDocument, { page: { first: 100 } });
+      expect(applications.nodes.map((application) => application.id)).toEqual(['app_default']);
+    },
+  );
+
+  it('refuses GraphQL over GET without a key too', async () => {
+    const response = await fetch(`${herald.url}/graphql?query=${encodeURIComponent('{ applications { nodes { id } } }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(response.status).toBe(401);
+  });
+
+  async function connectionOutcome(
+    connectionParams: Record<string, unknown> | undefined,
+  ): Promise<{ code: number; reason: string } | 'open'> {
+    return new Promise((resolve) => {
+      const client = createClient({
+        url: `${herald.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams,
+        lazy: false,
+        retryAttempts: 0,
+        // The refusal is what this test looks at; graphql-ws would also print it.
+        onNonLazyError: () => undefined,
+        on: {
+          connected: () => {
+            resolve('open');
+            void client.dispose();
+          },
+          closed: (event) =>
+            resolve({ code: (event as { code: number; reason: string }).code, reason: (event as { code: number; reason: string }).reason }),
+        },
+      });
+    });
+  }
+
+  it.each([
+    ['no connection_init payload', undefined],
+    ['an empty payload', {}],
+    ['a malformed key', { Authorization: 'Bearer nope' }],
+    ['a revoked key', () => ({ Authorization: `Bearer ${revokedKey}` })],
+    ['an expired key', () => ({ authorization: `Bearer ${expiredKey}` })],
+  ])('closes a graphql-ws connection with %s (4401, saying what to send)', async (_name, params) => {
+    const outcome = await connectionOutcome(typeof params === 'function' ? params() : params);
+    expect(outcome).toEqual({ code: 4401, reason: expect.stringMatching(/Authorization.*Bearer/) });
+  });
+
+  it('accepts the key in connection_init as Authorization, authorization or apiKey', async () => {
+    for (const params of [
+      { Authorization: `Bearer ${herald.adminKey}` },
+      { authorization: `Bearer ${herald.adminKey}` },
+      { apiKey: herald.adminKey },
+      { headers: { Authorization: `Bearer ${herald.adminKey}` } },
+    ]) {
+      expect(await connectionOutcome(params), JSON.stringify(Object.keys(params))).toBe('open');
+    }
+  });
+
+  it('every subscription is refused once its key is revoked, even on a socket opened before', async () => {
+    const key = await herald.createKey({ name: 'revoked while connected' });
+    const client = herald.wsClient({ Authorization: `Bearer ${key}` });
+    const { apiKeys } = await herald.call(ApiKeysDocument, { page: { first: 100 } });
+    const subscriptions = DOCUMENTS.filter(([, document]) => operationOf(document).operation === 'subscription');
+    expect(subscriptions.map(([name]) => name).sort()).toEqual(['DeliveryUpdatedDocument', 'EventPublishedDocument']);
+    const before = new SubscriptionRecorder(client, CurrentKeyProbe as never);
+    await before.ready;
+    await herald.call(RevokeApiKeyDocument, { id: apiKeys.nodes.find((apiKey) => apiKey.name === 'revoked while connected')!.id });
+    for (const [name, document] of subscriptions) {
+      const recorder = new SubscriptionRecorder(client, document as TypedDocumentNode<unknown, Record<string, unknown>>);
+      await recorder.ready;
+      expect(recorder.results, name).toHaveLength(1);
+      expect(JSON.stringify(recorder.results[0]), name).toMatch(/UNAUTHENTICATED.*revoked|revoked.*UNAUTHENTICATED/);
+    }
+  });
+});
+
+/** A subscription used only to open the socket before the key is revoked. */
+const CurrentKeyProbe = EventPublishedDocument;
+
+describe('tenant isolation: an application key sees and changes only its own application', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  let receiver: WebhookReceiver;
+  let keyA: string;
+  const a = { app: '', endpoint: '', event: '', delivery: '' };
+  const b = { app: '', endpoint: '', event: '', delivery: '' };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url);
+    receiver = await WebhookReceiver.start();
+    for (const [side, name] of [
+      [a, 'Tenant A'],
+      [b, 'Tenant B'],
+    ] as const) {
+      side.app = (await herald.call(CreateApplicationDocument, { input: { name } })).createApplication.id;
+      side.endpoint = (
+        await herald.call(RegisterEndpointDocument, { input: { applicationId: side.app, url: receiver.url } })
+      ).registerEndpoint.endpoint.id;
+      const { publishEvent } = await herald.call(PublishEventDocument, {
+        input: { applicationId: side.app, type: 'order.created', data: { tenant: name } },
+      });
+      side.event = publishEvent.id;
+      side.delivery = publishEvent.deliveries[0]!.id;
+    }
+    keyA = await herald.createKey({ name: 'portal of A', applicationId: a.app });
+    await receiver.waitForRequests(2);
+  });
+  afterAll(async () => {
+    await herald?.stop();
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  const asA = <TData, TVariables>(document: TypedDocumentNode<TData, TVariables>, variables?: TVariables) =>
+    herald.request(document, variables, { authorization: `Bearer ${keyA}` });
+
+  it('lists only its own application, endpoints, events, deliveries and dead letters, whatever the filter', async () => {
+    expect((await herald.callAs(keyA, ApplicationsDocument, {})).applications.nodes.map((node) => node.id)).toEqual([a.app]);
+    expect((await herald.callAs(keyA, EndpointsDocument, {})).endpoints.nodes.map((node) => node.id)).toEqual([a.endpoint]);
+    expect((await herald.callAs(keyA, EventsDocument, {})).events.nodes.map((node) => node.id)).toEqual([a.event]);
+    expect((await herald.callAs(keyA, DeliveriesDocument, {})).deliveries.nodes.map((node) => node.id)).toEqual([a.delivery]);
+    expect((await herald.callAs(keyA, DeadLettersDocument, {})).deadLetters.nodes).toEqual([]);
+    // Asking for B's data by filter gives nothing, not an error that would confirm B exists.
+    expect((await herald.callAs(keyA, EndpointsDocument, { filter: { applicationId: b.app } })).endpoints.nodes).toEqual([]);
+    expect((await herald.callAs(keyA, EventsDocument, { filter: { applicationId: b.app } })).events.nodes).toEqual([]);
+    expect((await herald.callAs(keyA, DeliveriesDocument, { filter: { applicationId: b.app } })).deliveries.nodes).toEqual([]);
+    expect((await herald.callAs(keyA, DeliveriesDocument, { filter: { endpointId: b.endpoint } })).deliveries.nodes).toEqual([]);
+    expect((await herald.callAs(keyA, DeliveriesDocument, { filter: { eventId: b.event } })).deliveries.nodes).toEqual([]);
+    // The admin key sees both.
+    expect((await herald.call(EndpointsDocument, {})).endpoints.nodes.map((node) => node.id).sort()).toEqual(
+      [a.endpoint, b.endpoint].sort(),
+    );
+  });
+
+  it("a cursor taken from another tenant's listing pages only through its own data", async () => {
+    const all = await herald.call(EventsDocument, { page: { first: 1 } });
+    // Newest first: B's event, then A's. A's key with the admin's cursor still sees only A's events.
+    expect(all.events.nodes[0]!.id).toBe(b.event);
+    const paged = await herald.callAs(keyA, EventsDocument, { page: { first: 10, after: all.events.pageInfo.endCursor } });
+    expect(paged.events.nodes.map((node) => node.id)).toEqual([a.event]);
+  });
+
+  it('answers NOT_FOUND for every id of another tenant, exactly as for an id that does not exist, and changes nothing', async () => {
+    type Result = { errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> };
+    const guesses: Array<[string, (id: string) => Promise<Result>, string]> = [
+      ['endpoint', (id) => asA(EndpointDocument, { id }), b.endpoint],
+      ['updateEndpoint', (id) => asA(UpdateEndpointDocument, { id, input: { url: 'http://127.0.0.1:9/x' } }), b.endpoint],
+      ['disableEndpoint', (id) => asA(DisableEndpointDocument, { id }), b.endpoint],
+      ['enableEndpoint', (id) => asA(EnableEndpointDocument, { id }), b.endpoint],
+      ['rotateEndpointSecret', (id) => asA(RotateEndpointSecretDocument, { id }), b.endpoint],
+      ['setEndpointAsymmetricSignatures', (id) => asA(SetEndpointAsymmetricSignaturesDocument, { id, enabled: true }), b.endpoint],
+      ['deleteEndpoint', (id) => asA(DeleteEndpointDocument, { id }), b.endpoint],
+      ['sendTestEvent', (id) => asA(SendTestEventDocument, { endpointId: id }), b.endpoint],
+      ['event', (id) => asA(EventDocument, { id }), b.event],
+      ['delivery', (id) => asA(DeliveryDocument, { id }), b.delivery],
+      ['retryDelivery', (id) => asA(RetryDeliveryDocument, { id }), b.delivery],
+      ['publishEvent', (id) => asA(PublishEventDocument, { input: { applicationId: id, type: 'order.created', data: {} } }), b.app],
+      ['registerEndpoint', (id) => asA(RegisterEndpointDocument, { input: { applicationId: id, url: receiver.url } }), b.app],
+    ];
+    for (const [name, attempt, id] of guesses) {
+      const unknownId = `${id.split('_')[0]}_0000000000000000000000000z`;
+      const [other, unknown] = [await attempt(id), await attempt(unknownId)];
+      expect(
+        other.errors?.map((error) => error.extensions?.code),
+        name,
+      ).toEqual(['NOT_FOUND']);
+      // The answer for another tenant's id is the answer for an id that does not exist.
+      expect(other.errors![0]!.message.replace(id, 'ID'), name).toBe(unknown.errors![0]!.message.replace(unknownId, 'ID'));
+      expect(other.errors![0]!.extensions, name).toEqual({ code: 'NOT_FOUND', id });
+      expect(unknown.errors![0]!.extensions, name).toEqual({ code: 'NOT_FOUND', id: unknownId });
+    }
+    // B is untouched: same URL, enabled, not deleted, no extra deliveries or events.
+    const { endpoint } = await herald.call(EndpointDocument, { id: b.endpoint });
+    expect(endpoint).toMatchObject({ url: receiver.url, enabled: true, publicKey: null });
+    const { events } = await herald.call(EventsDocument, { filter: { applicationId: b.app } });
+    expect(events.nodes.map((node) => node.id)).toEqual([b.event]);
+    expect((await herald.call(DeliveriesDocument, { filter: { applicationId: b.app } })).deliveries.nodes).toHaveLength(1);
+  });
+
+  it('publishes and registers into its own application when no application id is given', async () => {
+    const { publishEvent } = await herald.callAs(keyA, PublishEventDocument, { input: { type: 'order.updated', data: { n: 1 } } });
+    expect(publishEvent.applicationId).toBe(a.app);
+    const { registerEndpoint } = await herald.callAs(keyA, RegisterEndpointDocument, {
+      input: { url: receiver.url, eventTypes: ['none.*'] },
+    });
+    expect(registerEndpoint.endpoint.applicationId).toBe(a.app);
+  });
+
+  it('cannot create applications or manage API keys (FORBIDDEN), but can see its own key', async () => {
+    for (const [name, result] of [
+      ['createApplication', await asA(CreateApplicationDocument, { input: { name: 'sneaky' } })],
+      ['createApiKey', await asA(CreateApiKeyDocument, { input: { name: 'escalate' } })],
+      ['apiKeys', await asA(ApiKeysDocument, {})],
+      ['revokeApiKey', await asA(RevokeApiKeyDocument, { id: 'key_x' })],
+    ] as const) {
+      expect(
+        result.errors?.map((error) => error.extensions?.code),
+        name,
+      ).toEqual(['FORBIDDEN']);
+      expect(result.errors?.[0]?.message, name).toMatch(/needs an admin API key/);
+    }
+    const { currentApiKey } = await herald.callAs(keyA, CurrentApiKeyDocument, {});
+    expect(currentApiKey).toMatchObject({ kind: 'APPLICATION', applicationId: a.app, name: 'portal of A' });
+    expect(JSON.stringify(currentApiKey)).not.toContain(keyA.slice(12));
+  });
+
+  it("subscriptions stream only its own application's events and deliveries, even when asked for another's", async () => {
+    const client = herald.wsClient({ Authorization: `Bearer ${keyA}` });
+    const deliveries = new SubscriptionRecorder<DeliveryUpdatedSubscription>(client, DeliveryUpdatedDocument, {});
+    const events = new SubscriptionRecorder<EventPublishedSubscription>(client, EventPublishedDocument, {});
+    const askedForB = new SubscriptionRecorder<EventPublishedSubscription>(client, EventPublishedDocument, { applicationId: b.app });
+    await Promise.all([deliveries.ready, events.ready, askedForB.ready]);
+
+    const published: Record<string, string> = {};
+    for (const side of [b, a, b]) {
+      const { publishEvent } = await herald.call(PublishEventDocument, {
+        input: { applicationId: side.app, type: 'order.created', data: {} },
+      });
+      published[publishEvent.id] = side.app;
+    }
+    const ownEvent = Object.keys(published).find((id) => published[id] === a.app)!;
+    await events.waitFor((all) => all.some((update) => update.eventPublished.id === ownEvent));
+    await deliveries.waitFor((all) =>
+      all.some((update) => update.deliveryUpdated.delivery.eventId === ownEvent && update.deliveryUpdated.delivery.status === 'SUCCEEDED'),
+    );
+    // B's deliveries were made as well (so their notifications went out) before we look.
+    await waitUntil(
+      () => herald.call(DeliveriesDocument, { filter: { applicationId: b.app, status: ['SUCCEEDED'] } }),
+      (result) => result.deliveries.nodes.length === 3,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(events.data.map((update) => update.eventPublished.applicationId)).toEqual([a.app]);
+    expect(new Set(deliveries.data.map((update) => update.deliveryUpdated.delivery.applicationId))).toEqual(new Set([a.app]));
+    expect(askedForB.results).toEqual([]);
+  });
+});
