@@ -218,7 +218,7 @@ describe('tenant isolation: an application key sees and changes only its own app
         await herald.call(RegisterEndpointDocument, { input: { applicationId: side.app, url: receiver.url } })
       ).registerEndpoint.endpoint.id;
       const { publishEvent } = await herald.call(PublishEventDocument, {
-        input: { applicationId: side.app, type: 'order.created', data: { tenant: name } },
+        input: { applicationId: side.app, type: 'tenant.check', data: { tenant: name } },
       });
       side.event = publishEvent.id;
       side.delivery = publishEvent.deliveries[0]!.id;
@@ -275,7 +275,7 @@ describe('tenant isolation: an application key sees and changes only its own app
       ['event', (id) => asA(EventDocument, { id }), b.event],
       ['delivery', (id) => asA(DeliveryDocument, { id }), b.delivery],
       ['retryDelivery', (id) => asA(RetryDeliveryDocument, { id }), b.delivery],
-      ['publishEvent', (id) => asA(PublishEventDocument, { input: { applicationId: id, type: 'order.created', data: {} } }), b.app],
+      ['publishEvent', (id) => asA(PublishEventDocument, { input: { applicationId: id, type: 'tenant.check', data: {} } }), b.app],
       ['registerEndpoint', (id) => asA(RegisterEndpointDocument, { input: { applicationId: id, url: receiver.url } }), b.app],
     ];
     for (const [name, attempt, id] of guesses) {
@@ -299,7 +299,9 @@ describe('tenant isolation: an application key sees and changes only its own app
   });
 
   it('publishes and registers into its own application when no application id is given', async () => {
-    const { publishEvent } = await herald.callAs(keyA, PublishEventDocument, { input: { type: 'order.updated', data: { n: 1 } } });
+    const { publishEvent } = await herald.callAs(keyA, PublishEventDocument, {
+      input: { type: 'order.updated', data: { orderId: 'O-1', n: 1 } },
+    });
     expect(publishEvent.applicationId).toBe(a.app);
     const { registerEndpoint } = await herald.callAs(keyA, RegisterEndpointDocument, {
       input: { url: receiver.url, eventTypes: ['none.*'] },
@@ -335,7 +337,7 @@ describe('tenant isolation: an application key sees and changes only its own app
     const published: Record<string, string> = {};
     for (const side of [b, a, b]) {
       const { publishEvent } = await herald.call(PublishEventDocument, {
-        input: { applicationId: side.app, type: 'order.created', data: {} },
+        input: { applicationId: side.app, type: 'tenant.check', data: {} },
       });
       published[publishEvent.id] = side.app;
     }
