@@ -28,7 +28,7 @@ export function ormOptions(databaseUrl: string, logger?: Logger): Options<Postgr
     },
     schemaGenerator: {
       ignoreSchema: [GRAPHILE_WORKER_SCHEMA],
-      skipTables: [],
+      skipTables: ['endpoint_inflight', 'worker_heartbeats', 'ordering_sequences'],
     },
   };
 }

@@ -45,6 +45,8 @@ export function buildSignedHeaders(options: {
   secret: string;
   timestampSeconds: number;
   customHeaders: Record<string, string>;
+  /** Position in a FIFO ordering group, so receivers can detect gaps; omitted for unordered deliveries. */
+  sequence?: number | null;
 }): SignedRequest {
   const headers: Record<string, string> = {
     ...options.customHeaders,
@@ -56,6 +58,7 @@ export function buildSignedHeaders(options: {
     'x-webhook-id': options.eventId,
     'x-webhook-attempt': String(options.attempt),
     'x-webhook-signature': legacyHexSignature(options.secret, options.body),
+    ...(options.sequence != null ? { 'webhook-sequence': String(options.sequence) } : {}),
   };
   return { headers, redactedHeaders: redactHeaders(headers) };
 }

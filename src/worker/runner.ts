@@ -1,12 +1,15 @@
+import { EventEmitter } from 'node:events';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Logger as WorkerLogger, type Runner, run } from 'graphile-worker';
+import { Logger as WorkerLogger, type Runner, type WorkerEvents, parseCronItems, run } from 'graphile-worker';
 import type { Pool } from 'pg';
 import type { HeraldConfig } from '../config';
 import { WebhookHttpClient } from '../delivery/http-client';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { DELIVER_TASK } from '../modules/deliveries/deliver-job';
+import { WorkerHeartbeat } from './heartbeat';
 import { createDeliverTask } from './tasks/deliver.task';
+import { PURGE_TASK, createPurgeTask } from './tasks/purge.task';
 
 export interface WorkerHandle {
   stop(): Promise<void>;
@@ -29,6 +32,10 @@ export async function startWorker(deps: {
   logger: Logger;
 }): Promise<WorkerHandle> {
   const http = new WebhookHttpClient();
+  const heartbeat = new WorkerHeartbeat(deps);
+  // The pool id is what graphile-worker writes into locked_by: the heartbeat vouches for it.
+  const events: WorkerEvents = new EventEmitter();
+  events.on('pool:create', ({ workerPool }) => heartbeat.addPool(workerPool.id));
   const runner: Runner = await run(
     {
       pgPool: deps.pool,
@@ -36,12 +43,15 @@ export async function startWorker(deps: {
       pollInterval: deps.config.worker.pollIntervalMs,
       noHandleSignals: true,
       logger: workerLogger(deps.logger),
-      taskList: { [DELIVER_TASK]: createDeliverTask({ ...deps, http }) },
+      events,
+      taskList: { [DELIVER_TASK]: createDeliverTask({ ...deps, http }), [PURGE_TASK]: createPurgeTask(deps) },
+      parsedCronItems: parseCronItems([{ task: PURGE_TASK, match: '7 * * * *', options: { backfillPeriod: 0 } }]),
       gracefulShutdownAbortTimeout: deps.config.shutdownGraceMs,
     },
     undefined,
     [],
   );
+  heartbeat.start();
   let running = true;
   void runner.promise.catch((error: unknown) => deps.logger.error({ err: error }, 'worker stopped with an error'));
   deps.logger.info({ concurrency: deps.config.worker.concurrency }, 'worker started');
@@ -54,6 +64,7 @@ export async function startWorker(deps: {
       running = false;
       await runner.stop();
       await runner.promise.catch(() => undefined);
+      await heartbeat.stop();
       await http.close();
     },
   };

@@ -76,6 +76,8 @@ export type PublishEventInput = {
   data: Record<string, unknown>;
   /** Publishing again with the same key (per application) returns the first event instead of a duplicate. */
   idempotencyKey?: string | null | undefined;
+  /** FIFO: each endpoint receives the events with the same key in publish order, the next only after the previous one succeeded or was dead-lettered. Deliveries carry a `webhook-sequence` header. */
+  orderingKey?: string | null | undefined;
   /** The event type, for example `order.created`. */
   type: string;
   /** Payload version (default "1.0"). */
@@ -90,18 +92,49 @@ export type RegisterEndpointInput = {
   eventTypes?: Array<string> | null | undefined;
   /** Extra headers sent with every delivery. */
   headers?: Record<string, unknown> | null | undefined;
+  /** Deliveries in flight at once across all workers (default ENDPOINT_MAX_CONCURRENCY). */
+  maxConcurrency?: number | null | undefined;
   metadata?: Record<string, unknown> | null | undefined;
+  /** FIFO delivery to this endpoint (default false). */
+  ordered?: boolean | null | undefined;
+  /** Its own retry policy; omitted: the global one. */
+  retryPolicy?: RetryPolicyInput | null | undefined;
   /** Your own `whsec_` secret (24 to 64 bytes, base64). Omitted: Herald generates one. */
   secret?: string | null | undefined;
   /** Where deliveries are POSTed: an http:// or https:// URL. */
   url: string;
 };
 
+/** A retry policy: a preset, optionally with parts replaced. Give delaysMs or the exponential fields, not both. */
+export type RetryPolicyInput = {
+  /** Delays before the 2nd, 3rd, ... attempt, in ms. */
+  delaysMs?: Array<number> | null | undefined;
+  exponentialBaseMs?: number | null | undefined;
+  exponentialFactor?: number | null | undefined;
+  exponentialMaxMs?: number | null | undefined;
+  /** Jitter fraction, 0 to 1 (0.2: +-20%). */
+  jitter?: number | null | undefined;
+  /** No retry later than this long after the delivery was created (ms); 0: no limit. */
+  maxAgeMs?: number | null | undefined;
+  /** Attempts in all, the first included (1 to 100). */
+  maxAttempts?: number | null | undefined;
+  /** "standard" (the default schedule over days) or "seed" (5 attempts, exponential from 2 s). */
+  preset?: string | null | undefined;
+};
+
 export type UpdateEndpointInput = {
+  /** true: back to the global retry policy. */
+  clearRetryPolicy?: boolean | null | undefined;
   description?: string | null | undefined;
   eventTypes?: Array<string> | null | undefined;
   headers?: Record<string, unknown> | null | undefined;
+  /** Deliveries in flight at once across all workers (default ENDPOINT_MAX_CONCURRENCY). */
+  maxConcurrency?: number | null | undefined;
   metadata?: Record<string, unknown> | null | undefined;
+  /** FIFO delivery to this endpoint (default false). */
+  ordered?: boolean | null | undefined;
+  /** Its own retry policy; omitted: the global one. */
+  retryPolicy?: RetryPolicyInput | null | undefined;
   url?: string | null | undefined;
 };
 
