@@ -395,6 +395,7 @@ describe('Endpoint management through the GraphQL API', () => {
       version: '1.0',
       data: { from: 'watched', amount: 12.5 },
       idempotencyKey: null,
+      orderingKey: null,
     });
   });
 

@@ -123,7 +123,9 @@ export class DeliveryExecutor {
       responseBodyMaxBytes: this.deps.config.delivery.responseBodyMaxBytes,
     });
     const verdict = classifyAttempt(outcome, { now: this.deps.clock.now(), retryAfterMaxMs: this.deps.config.delivery.retryAfterMaxMs });
-    const status = await this.record(work, policy, job.attempt, attemptedAt, request.redactedHeaders, outcome, verdict);
+    const status = await retryWhileDatabaseUnavailable(() =>
+      this.record(work, policy, job.attempt, attemptedAt, request.redactedHeaders, outcome, verdict),
+    );
     return status
       ? { kind: 'attempted', status, outcome, attempt: job.attempt, verdict }
       : { kind: 'skipped', reason: 'recorded by another worker' };
@@ -167,8 +169,6 @@ export class DeliveryExecutor {
         : outcome.errorMessage;
 
     return this.em.transactional(async (em) => {
-      // Whatever happens below, this delivery no longer occupies a slot of its endpoint.
-      await release(em, work.endpoint_id, work.id, this.deps.config.delivery.endpointConcurrency);
       // Guarded by the attempt count: if another worker already recorded this attempt, change nothing.
       const updated = await execute(
         em,
@@ -190,7 +190,10 @@ export class DeliveryExecutor {
           attempt - 1,
         ],
       );
-      if (updated.length === 0) return null;
+      if (updated.length === 0) {
+        await release(em, work.endpoint_id, work.id, this.deps.config.delivery.endpointConcurrency);
+        return null;
+      }
       await execute(
         em,
         `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
@@ -235,6 +238,9 @@ export class DeliveryExecutor {
       ];
       if (health) messages.push(endpointMessage(work, health));
       await notify(em, messages);
+      // Last, so the endpoint's lock (held to the commit) is held as briefly as possible: the delivery
+      // frees its slot and wakes a parked one.
+      await release(em, work.endpoint_id, work.id, this.deps.config.delivery.endpointConcurrency);
       return status;
     });
   }
@@ -258,6 +264,35 @@ export class DeliveryExecutor {
     });
     return { kind: 'skipped', reason: 'the endpoint is disabled; dead-lettered without an attempt' };
   }
+}
+
+/**
+ * The receiver already has this attempt: losing its record to a database restart would send it again.
+ * So recording waits out a short database outage (up to RECORD_RETRY_MS) before giving up.
+ */
+const RECORD_RETRY_MS = 30_000;
+
+async function retryWhileDatabaseUnavailable<T>(work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + RECORD_RETRY_MS;
+  for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isConnectionError(error) || Date.now() + wait > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('08') || code.startsWith('57P') || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code))
+  ) {
+    return true;
+  }
+  return typeof message === 'string' && /connection|terminat|ECONNREFUSED|shutting down/i.test(message);
 }
 
 function endpointMessage(work: Pick<DeliveryWork, 'endpoint_id' | 'application_id'>, change: EndpointHealthChange): ChangeMessage {
