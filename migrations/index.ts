@@ -1,11 +1,13 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261129000000_initial } from './Migration20261129000000_initial';
 import { Migration20261129100000_security } from './Migration20261129100000_security';
+import { Migration20261129200000_reliability } from './Migration20261129200000_reliability';
 import { Migration20261129300000_catalog } from './Migration20261129300000_catalog';
 
 /** Every migration, in order. Append-only once landed. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261129000000_initial', class: Migration20261129000000_initial },
   { name: 'Migration20261129100000_security', class: Migration20261129100000_security },
+  { name: 'Migration20261129200000_reliability', class: Migration20261129200000_reliability },
   { name: 'Migration20261129300000_catalog', class: Migration20261129300000_catalog },
 ];

@@ -53,6 +53,12 @@ async function main(argv: string[]): Promise<number> {
     command === 'keys'
       ? createLogger({ level: config.logLevel, pretty: false, destination: process.stderr })
       : createLogger({ level: config.logLevel, pretty: config.logPretty });
+  // graphile-worker can reject a background promise (completing or failing a job) nobody awaits while
+  // the database restarts. Crashing would drop every in-flight delivery; the job stays locked by this
+  // live worker and the heartbeat sweeper unlocks it after its lease, so logging is the right answer.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled rejection (the database may be restarting); carrying on');
+  });
 
   if (command === 'keys') {
     const database = await openDatabase(config, logger);

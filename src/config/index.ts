@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CLI_CONFIG_KEYS } from './cli';
 import { parseCidr } from '../delivery/ssrf-guard';
 import { parseEncryptionKey } from '../lib/encryption';
+import { type RetryPolicy, parseDurationList, retryPolicyProblem, retryPreset } from '../delivery/retry-policy';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -24,13 +25,24 @@ const environmentSchema = z.object({
   WORKER_CONCURRENCY: integer(1, 1000).default(32),
   WORKER_POLL_INTERVAL_MS: integer(50, 60_000).default(1000),
   DELIVERY_TIMEOUT_MS: integer(100, 300_000).default(10_000),
-  DELIVERY_MAX_ATTEMPTS: integer(1, 100).default(5),
-  DELIVERY_BACKOFF_BASE_MS: integer(0, 86_400_000).default(2000),
-  DELIVERY_BACKOFF_FACTOR: z.coerce.number().min(1).max(100).default(2),
-  DELIVERY_BACKOFF_MAX_MS: integer(0, 30 * 86_400_000).default(86_400_000),
+  DELIVERY_RETRY_POLICY: z.enum(['standard', 'seed']).default('standard'),
+  DELIVERY_RETRY_SCHEDULE: z.string().optional(),
+  DELIVERY_MAX_ATTEMPTS: integer(1, 100).optional(),
+  DELIVERY_MAX_AGE_MS: integer(0, 30 * 86_400_000).optional(),
+  DELIVERY_BACKOFF_BASE_MS: integer(0, 30 * 86_400_000).optional(),
+  DELIVERY_BACKOFF_FACTOR: z.coerce.number().min(1).max(100).optional(),
+  DELIVERY_BACKOFF_MAX_MS: integer(0, 30 * 86_400_000).optional(),
   DELIVERY_BACKOFF_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+  DELIVERY_RETRY_AFTER_MAX_MS: integer(0, 30 * 86_400_000).default(86_400_000),
   DELIVERY_RESPONSE_BODY_MAX_BYTES: integer(0, 1024 * 1024).default(16 * 1024),
   ENDPOINT_DISABLE_AFTER_DEAD_LETTERS: integer(0, 100_000).default(10),
+  ENDPOINT_DISABLE_AFTER_FAILING_MS: integer(0, 365 * 86_400_000).default(5 * 86_400_000),
+  ENDPOINT_MAX_CONCURRENCY: integer(1, 1000).default(10),
+  ENDPOINT_THROTTLE_PAUSE_MS: integer(0, 86_400_000).default(5000),
+  WORKER_HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(10_000),
+  WORKER_DEAD_AFTER_MS: integer(500, 3_600_000).default(60_000),
+  RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).max(36_500).default(30),
+  RETENTION_BATCH_SIZE: integer(1, 100_000).default(1000),
   MAX_PAYLOAD_BYTES: integer(1024, 64 * 1024 * 1024).default(256 * 1024),
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(15_000),
   CATALOG_STRICT: boolean.default(false),
@@ -75,13 +87,34 @@ export interface HeraldConfig {
   logPretty: boolean;
   graphiql: boolean;
   introspection: boolean;
-  worker: { concurrency: number; pollIntervalMs: number };
+  worker: {
+    concurrency: number;
+    pollIntervalMs: number;
+    /** How often a worker process proves it is alive and sweeps up after dead ones. */
+    heartbeatIntervalMs: number;
+    /** A worker silent this long is dead: its jobs are unlocked and re-attempted. */
+    deadAfterMs: number;
+  };
   delivery: {
     timeoutMs: number;
-    maxAttempts: number;
-    backoff: { baseMs: number; factor: number; maxMs: number; jitter: number };
+    /** The global retry policy; an endpoint may have its own. */
+    retry: RetryPolicy;
+    /** The longest Retry-After honoured. */
+    retryAfterMaxMs: number;
     responseBodyMaxBytes: number;
+    /** Disable an endpoint after this many dead letters in a row (0: never). */
     disableAfterDeadLetters: number;
+    /** Disable an endpoint failing without a success for this long (0: never). */
+    disableAfterFailingMs: number;
+    /** Deliveries in flight to one endpoint at once, across all workers, unless the endpoint sets its own. */
+    endpointConcurrency: number;
+    /** How long a throttling answer (429, 502, 503, 504) without Retry-After pauses its endpoint. */
+    throttlePauseMs: number;
+  };
+  retention: {
+    /** Events (with their deliveries and attempts) older than this are purged; 0: kept forever. */
+    maxAgeMs: number;
+    batchSize: number;
   };
   maxPayloadBytes: number;
   shutdownGraceMs: number;
@@ -128,19 +161,23 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logPretty: e.LOG_PRETTY ?? (e.NODE_ENV === 'development' && process.stdout.isTTY === true),
     graphiql: e.GRAPHIQL_ENABLED,
     introspection: e.INTROSPECTION_ENABLED,
-    worker: { concurrency: e.WORKER_CONCURRENCY, pollIntervalMs: e.WORKER_POLL_INTERVAL_MS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
+      heartbeatIntervalMs: e.WORKER_HEARTBEAT_INTERVAL_MS,
+      deadAfterMs: e.WORKER_DEAD_AFTER_MS,
+    },
     delivery: {
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
-      maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
-      backoff: {
-        baseMs: e.DELIVERY_BACKOFF_BASE_MS,
-        factor: e.DELIVERY_BACKOFF_FACTOR,
-        maxMs: e.DELIVERY_BACKOFF_MAX_MS,
-        jitter: e.DELIVERY_BACKOFF_JITTER,
-      },
+      retry: retryPolicyFromEnvironment(e),
+      retryAfterMaxMs: e.DELIVERY_RETRY_AFTER_MAX_MS,
       responseBodyMaxBytes: e.DELIVERY_RESPONSE_BODY_MAX_BYTES,
       disableAfterDeadLetters: e.ENDPOINT_DISABLE_AFTER_DEAD_LETTERS,
+      disableAfterFailingMs: e.ENDPOINT_DISABLE_AFTER_FAILING_MS,
+      endpointConcurrency: e.ENDPOINT_MAX_CONCURRENCY,
+      throttlePauseMs: e.ENDPOINT_THROTTLE_PAUSE_MS,
     },
+    retention: { maxAgeMs: Math.round(e.RETENTION_MAX_AGE_DAYS * 86_400_000), batchSize: e.RETENTION_BATCH_SIZE },
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     catalogStrict: e.CATALOG_STRICT,
@@ -150,4 +187,40 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES },
   };
   return { ...config, ...overrides };
+}
+
+/**
+ * The preset named by DELIVERY_RETRY_POLICY, with any of its parts replaced: DELIVERY_RETRY_SCHEDULE (a
+ * list of delays) or DELIVERY_BACKOFF_* (exponential), DELIVERY_MAX_ATTEMPTS, DELIVERY_MAX_AGE_MS (0: none).
+ */
+function retryPolicyFromEnvironment(e: z.infer<typeof environmentSchema>): RetryPolicy {
+  const policy = retryPreset(e.DELIVERY_RETRY_POLICY);
+  if (e.DELIVERY_RETRY_SCHEDULE !== undefined && e.DELIVERY_BACKOFF_BASE_MS !== undefined) {
+    throw new ConfigError('Set either DELIVERY_RETRY_SCHEDULE (a list of delays) or DELIVERY_BACKOFF_BASE_MS (exponential), not both.');
+  }
+  if (e.DELIVERY_RETRY_SCHEDULE !== undefined) {
+    const delaysMs = parseDurationList(e.DELIVERY_RETRY_SCHEDULE);
+    if (!delaysMs) {
+      throw new ConfigError(
+        `DELIVERY_RETRY_SCHEDULE must be a comma-separated list of delays such as "5s,5m,30m,2h" (units ms, s, m, h, d); got "${e.DELIVERY_RETRY_SCHEDULE}".`,
+      );
+    }
+    policy.schedule = { kind: 'delays', delaysMs };
+    policy.maxAttempts = delaysMs.length + 1;
+  }
+  const exponential = policy.schedule.kind === 'exponential' ? policy.schedule : null;
+  if (e.DELIVERY_BACKOFF_BASE_MS !== undefined || (exponential && (e.DELIVERY_BACKOFF_FACTOR ?? e.DELIVERY_BACKOFF_MAX_MS) !== undefined)) {
+    policy.schedule = {
+      kind: 'exponential',
+      baseMs: e.DELIVERY_BACKOFF_BASE_MS ?? exponential?.baseMs ?? 2000,
+      factor: e.DELIVERY_BACKOFF_FACTOR ?? exponential?.factor ?? 2,
+      maxMs: e.DELIVERY_BACKOFF_MAX_MS ?? exponential?.maxMs ?? 86_400_000,
+    };
+  }
+  if (e.DELIVERY_MAX_ATTEMPTS !== undefined) policy.maxAttempts = e.DELIVERY_MAX_ATTEMPTS;
+  if (e.DELIVERY_MAX_AGE_MS !== undefined) policy.maxAgeMs = e.DELIVERY_MAX_AGE_MS === 0 ? null : e.DELIVERY_MAX_AGE_MS;
+  policy.jitter = e.DELIVERY_BACKOFF_JITTER;
+  const problem = retryPolicyProblem(policy);
+  if (problem) throw new ConfigError(`Invalid retry policy from the environment: ${problem}. See .env.example.`);
+  return policy;
 }

@@ -35,7 +35,8 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
   const pool = createPool(url, logger, config.worker.concurrency + 8);
   let orm: MikroORM;
   try {
-    orm = await createOrm(url, logger);
+    // Every delivery slot records its outcome through the ORM's connections, and the API needs its own.
+    orm = await createOrm(url, logger, config.worker.concurrency + 10);
   } catch (error) {
     await pool.end().catch(() => undefined);
     await embedded?.stop();

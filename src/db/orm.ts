@@ -7,7 +7,7 @@ import { entities } from './entities';
 
 export const GRAPHILE_WORKER_SCHEMA = 'graphile_worker';
 
-export function ormOptions(databaseUrl: string, logger?: Logger): Options<PostgreSqlDriver> {
+export function ormOptions(databaseUrl: string, logger?: Logger, poolSize = 10): Options<PostgreSqlDriver> {
   return {
     driver: PostgreSqlDriver,
     clientUrl: databaseUrl,
@@ -15,7 +15,7 @@ export function ormOptions(databaseUrl: string, logger?: Logger): Options<Postgr
     metadataProvider: ReflectMetadataProvider,
     discovery: { warnWhenNoEntities: true },
     allowGlobalContext: false,
-    pool: { min: 0, max: 10 },
+    pool: { min: 0, max: poolSize },
     debug: false,
     logger: (message) => logger?.debug({ orm: message }, 'orm'),
     extensions: [Migrator],
@@ -28,11 +28,11 @@ export function ormOptions(databaseUrl: string, logger?: Logger): Options<Postgr
     },
     schemaGenerator: {
       ignoreSchema: [GRAPHILE_WORKER_SCHEMA],
-      skipTables: [],
+      skipTables: ['endpoint_inflight', 'worker_heartbeats', 'ordering_sequences'],
     },
   };
 }
 
-export async function createOrm(databaseUrl: string, logger?: Logger): Promise<MikroORM<PostgreSqlDriver>> {
-  return MikroORM.init(ormOptions(databaseUrl, logger));
+export async function createOrm(databaseUrl: string, logger?: Logger, poolSize?: number): Promise<MikroORM<PostgreSqlDriver>> {
+  return MikroORM.init(ormOptions(databaseUrl, logger, poolSize));
 }

@@ -68,7 +68,8 @@ export type ChangeMessage =
       status: string;
       attempt: number | null;
     }
-  | { kind: 'event'; eventId: string; applicationId: string; type: string };
+  | { kind: 'event'; eventId: string; applicationId: string; type: string }
+  | { kind: 'endpoint'; endpointId: string; applicationId: string; change: 'DISABLED' | 'ENABLED'; reason: string | null };
 
 /**
  * Raw queries through the ORM return timestamps as PostgreSQL text ("2026-11-29 22:28:55.347816+00");

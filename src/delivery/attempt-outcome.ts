@@ -19,6 +19,8 @@ export interface AttemptOutcome {
   durationMs: number;
   errorKind: AttemptErrorKind | null;
   errorMessage: string | null;
+  /** The response's Retry-After header, when it had one. */
+  retryAfter?: string | null;
 }
 
 /** 2xx succeeds; every other status is a failed attempt, redirects included (they are never followed). */

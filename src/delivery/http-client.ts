@@ -66,6 +66,7 @@ export class WebhookHttpClient {
         durationMs: elapsed(),
         errorKind: ok ? null : AttemptErrorKind.HTTP_STATUS,
         errorMessage: ok ? null : describeStatus(response.statusCode),
+        retryAfter: headerValue(response.headers['retry-after']),
       };
     } catch (error) {
       const { kind, message } = classifyNetworkError(error);
@@ -84,6 +85,11 @@ export class WebhookHttpClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? (value[0] ?? null) : value;
 }
 
 function describeStatus(status: number): string {

@@ -50,6 +50,8 @@ export function buildSignedHeaders(options: {
   signingKey?: string | null;
   timestampSeconds: number;
   customHeaders: Record<string, string>;
+  /** Position in a FIFO ordering group, so receivers can detect gaps; omitted for unordered deliveries. */
+  sequence?: number | null;
 }): SignedRequest {
   const signatures = [options.secret, ...(options.previousSecrets ?? [])].map((secret) =>
     standardSignature(secret, options.eventId, options.timestampSeconds, options.body),
@@ -66,6 +68,7 @@ export function buildSignedHeaders(options: {
     'x-webhook-id': options.eventId,
     'x-webhook-attempt': String(options.attempt),
     'x-webhook-signature': legacyHexSignature(options.secret, options.body),
+    ...(options.sequence != null ? { 'webhook-sequence': String(options.sequence) } : {}),
   };
   return { headers, redactedHeaders: redactHeaders(headers) };
 }

@@ -78,6 +78,7 @@ export class ChangeFeed {
     }
     if (message.kind === 'delivery') this.pubSub.publish(Topic.DELIVERY, message);
     else if (message.kind === 'event') this.pubSub.publish(Topic.EVENT, message);
+    else if (message.kind === 'endpoint') this.pubSub.publish(Topic.ENDPOINT, message);
   }
 
   async stop(): Promise<void> {

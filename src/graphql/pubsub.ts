@@ -4,13 +4,15 @@ import type { ChangeMessage } from '../db/sql';
 export const Topic = {
   DELIVERY: 'DELIVERY_CHANGED',
   EVENT: 'EVENT_PUBLISHED',
+  ENDPOINT: 'ENDPOINT_STATUS_CHANGED',
 } as const;
 
 export type DeliveryChange = Extract<ChangeMessage, { kind: 'delivery' }>;
 export type EventChange = Extract<ChangeMessage, { kind: 'event' }>;
+export type EndpointChange = Extract<ChangeMessage, { kind: 'endpoint' }>;
 
 /** In-process fan-out to subscription operations; fed only by the LISTEN/NOTIFY change feed. */
 export function createHeraldPubSub() {
-  return createPubSub<{ [Topic.DELIVERY]: [DeliveryChange]; [Topic.EVENT]: [EventChange] }>();
+  return createPubSub<{ [Topic.DELIVERY]: [DeliveryChange]; [Topic.EVENT]: [EventChange]; [Topic.ENDPOINT]: [EndpointChange] }>();
 }
 export type HeraldPubSub = ReturnType<typeof createHeraldPubSub>;

@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Logger as WorkerLogger, type Runner, run } from 'graphile-worker';
+import { Logger as WorkerLogger, type Runner, type WorkerEvents, parseCronItems, run } from 'graphile-worker';
 import type { Pool } from 'pg';
 import type { HeraldConfig } from '../config';
 import { type DeliveryNetwork, WebhookHttpClient } from '../delivery/http-client';
@@ -7,7 +8,9 @@ import type { SecretBox } from '../lib/encryption';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { DELIVER_TASK } from '../modules/deliveries/deliver-job';
+import { WorkerHeartbeat } from './heartbeat';
 import { createDeliverTask } from './tasks/deliver.task';
+import { PURGE_TASK, createPurgeTask } from './tasks/purge.task';
 
 export interface WorkerHandle {
   stop(): Promise<void>;
@@ -33,6 +36,10 @@ export async function startWorker(deps: {
   network?: DeliveryNetwork;
 }): Promise<WorkerHandle> {
   const http = WebhookHttpClient.guarded(deps.config.ssrf, deps.network);
+  const heartbeat = new WorkerHeartbeat(deps);
+  // The pool id is what graphile-worker writes into locked_by: the heartbeat vouches for it.
+  const events: WorkerEvents = new EventEmitter();
+  events.on('pool:create', ({ workerPool }) => heartbeat.addPool(workerPool.id));
   const runner: Runner = await run(
     {
       pgPool: deps.pool,
@@ -40,12 +47,16 @@ export async function startWorker(deps: {
       pollInterval: deps.config.worker.pollIntervalMs,
       noHandleSignals: true,
       logger: workerLogger(deps.logger),
-      taskList: { [DELIVER_TASK]: createDeliverTask({ ...deps, http }) },
+      events,
+      taskList: { [DELIVER_TASK]: createDeliverTask({ ...deps, http }), [PURGE_TASK]: createPurgeTask(deps) },
+      parsedCronItems: parseCronItems([{ task: PURGE_TASK, match: '7 * * * *', options: { backfillPeriod: 0 } }]),
       gracefulShutdownAbortTimeout: deps.config.shutdownGraceMs,
     },
+    // No overrides: an override list (even an empty one) would replace parsedCronItems above.
     undefined,
-    [],
+    undefined,
   );
+  heartbeat.start();
   let running = true;
   void runner.promise.catch((error: unknown) => deps.logger.error({ err: error }, 'worker stopped with an error'));
   deps.logger.info({ concurrency: deps.config.worker.concurrency }, 'worker started');
@@ -58,6 +69,7 @@ export async function startWorker(deps: {
       running = false;
       await runner.stop();
       await runner.promise.catch(() => undefined);
+      await heartbeat.stop();
       await http.close();
     },
   };

@@ -32,11 +32,13 @@ export function testConfig(databaseUrl: string, overrides: Partial<HeraldConfig>
     // Most test files make many requests with one key in a burst; the rate-limit test turns it on.
     rateLimit: { perMinute: 0, burst: 1 },
     databaseUrl,
-    worker: { concurrency: 8, pollIntervalMs: 100 },
+    worker: { concurrency: 8, pollIntervalMs: 100, heartbeatIntervalMs: 1000, deadAfterMs: 5000 },
     delivery: {
       ...base.delivery,
       timeoutMs: 5000,
-      backoff: { baseMs: 100, factor: 2, maxMs: 2000, jitter: 0.2 },
+      throttlePauseMs: 200,
+      // The seed preset's shape (5 attempts, exponential), scaled down from 2 s to 100 ms.
+      retry: { schedule: { kind: 'exponential', baseMs: 100, factor: 2, maxMs: 2000 }, maxAttempts: 5, maxAgeMs: null, jitter: 0.2 },
     },
     shutdownGraceMs: 5000,
     ...overrides,

@@ -34,7 +34,9 @@ describe('Endpoint management through the GraphQL API', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     // Two attempts make a dead letter quickly; every other test here succeeds on the first attempt.
-    herald = await startTestHerald(database.url, { config: { delivery: { ...testConfig(database.url).delivery, maxAttempts: 2 } } });
+    herald = await startTestHerald(database.url, {
+      config: { delivery: { ...testConfig(database.url).delivery, retry: { ...testConfig(database.url).delivery.retry, maxAttempts: 2 } } },
+    });
   });
   afterAll(async () => {
     await herald?.stop();
@@ -396,11 +398,12 @@ describe('Endpoint management through the GraphQL API', () => {
       version: '1.0',
       data: { from: 'watched', amount: 12.5 },
       idempotencyKey: null,
+      orderingKey: null,
     });
   });
 
   it('deliveryUpdated filtered by status DEAD reports only the dead letter', async () => {
-    expect(herald.config.delivery.maxAttempts).toBe(2);
+    expect(herald.config.delivery.retry.maxAttempts).toBe(2);
     const applicationId = await newApplication();
     const failing = await receiver(() => ({ status: 500, body: 'always broken' }));
     const healthy = await receiver();

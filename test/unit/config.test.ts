@@ -4,16 +4,57 @@ import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config';
 
 describe('configuration', () => {
-  it('has the seed design defaults: 10 s timeout, 5 attempts, exponential from 2 s, disable after 10 dead letters', () => {
+  it('defaults to the standard schedule over days: 10 s timeout, 10 attempts, disable after 10 dead letters or 5 days failing', () => {
     const config = loadConfig({});
     expect(config.delivery).toMatchObject({
       timeoutMs: 10_000,
-      maxAttempts: 5,
-      backoff: { baseMs: 2000, factor: 2 },
+      retry: {
+        schedule: {
+          kind: 'delays',
+          delaysMs: [5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000],
+        },
+        maxAttempts: 10,
+        maxAgeMs: 5 * 86_400_000,
+        jitter: 0.2,
+      },
+      retryAfterMaxMs: 86_400_000,
       responseBodyMaxBytes: 16 * 1024,
       disableAfterDeadLetters: 10,
+      disableAfterFailingMs: 5 * 86_400_000,
+      endpointConcurrency: 10,
     });
+    expect(config.worker).toMatchObject({ heartbeatIntervalMs: 10_000, deadAfterMs: 60_000 });
+    expect(config.retention).toEqual({ maxAgeMs: 30 * 86_400_000, batchSize: 1000 });
     expect(config).toMatchObject({ host: '127.0.0.1', port: 4000, maxPayloadBytes: 256 * 1024, databaseUrl: undefined });
+  });
+
+  it('keeps the seed policy as a preset: DELIVERY_RETRY_POLICY=seed is 5 attempts exponential from 2 s', () => {
+    expect(loadConfig({ DELIVERY_RETRY_POLICY: 'seed' }).delivery.retry).toEqual({
+      schedule: { kind: 'exponential', baseMs: 2000, factor: 2, maxMs: 86_400_000 },
+      maxAttempts: 5,
+      maxAgeMs: null,
+      jitter: 0.2,
+    });
+  });
+
+  it('replaces parts of the policy from the environment', () => {
+    expect(loadConfig({ DELIVERY_RETRY_SCHEDULE: '1s, 2m,3h,1d', DELIVERY_MAX_AGE_MS: '0' }).delivery.retry).toEqual({
+      schedule: { kind: 'delays', delaysMs: [1000, 120_000, 10_800_000, 86_400_000] },
+      maxAttempts: 5,
+      maxAgeMs: null,
+      jitter: 0.2,
+    });
+    expect(
+      loadConfig({ DELIVERY_BACKOFF_BASE_MS: '500', DELIVERY_MAX_ATTEMPTS: '7', DELIVERY_BACKOFF_JITTER: '0' }).delivery.retry,
+    ).toEqual({
+      schedule: { kind: 'exponential', baseMs: 500, factor: 2, maxMs: 86_400_000 },
+      maxAttempts: 7,
+      maxAgeMs: 5 * 86_400_000,
+      jitter: 0,
+    });
+    expect(() => loadConfig({ DELIVERY_RETRY_SCHEDULE: '5 minutes' })).toThrow(/DELIVERY_RETRY_SCHEDULE/);
+    expect(() => loadConfig({ DELIVERY_RETRY_SCHEDULE: '5s', DELIVERY_BACKOFF_BASE_MS: '100' })).toThrow(/not both/);
+    expect(() => loadConfig({ DELIVERY_RETRY_POLICY: 'fast' })).toThrow(/DELIVERY_RETRY_POLICY/);
   });
 
   it('documents every setting in .env.example', () => {

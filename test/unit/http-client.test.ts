@@ -77,6 +77,7 @@ describe('WebhookHttpClient.post', () => {
       durationMs: expect.any(Number),
       errorKind: null,
       errorMessage: null,
+      retryAfter: null,
     });
     expect(outcome.durationMs).toBeGreaterThanOrEqual(0);
     expect(received).toHaveLength(1);

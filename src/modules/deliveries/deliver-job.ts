@@ -9,9 +9,9 @@ export interface DeliverPayload {
 }
 
 /** One job key per delivery: re-queueing replaces a waiting job instead of adding a second one. */
-export function deliverJob(deliveryId: string, attempt: number, runAt?: Date): JobSpec {
+export function deliverJob(deliveryId: string, attempt: number, runAt?: Date, priority?: number): JobSpec {
   const payload: DeliverPayload = { deliveryId, attempt };
-  return { identifier: DELIVER_TASK, payload, runAt, jobKey: `deliver:${deliveryId}`, maxAttempts: 25 };
+  return { identifier: DELIVER_TASK, payload, runAt, jobKey: `deliver:${deliveryId}`, maxAttempts: 25, priority };
 }
 
 export function isDeliverPayload(value: unknown): value is DeliverPayload {

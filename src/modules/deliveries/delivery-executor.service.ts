@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { addJobs, execute, notify, toDate } from '../../db/sql';
+import { type ChangeMessage, addJobs, execute, notify, toDate } from '../../db/sql';
 import type { AttemptOutcome } from '../../delivery/attempt-outcome';
 import type { WebhookHttpClient } from '../../delivery/http-client';
-import { type BackoffPolicy, decideAfterFailure } from '../../delivery/retry-policy';
+import { type AttemptVerdict, classifyAttempt } from '../../delivery/response-classifier';
+import { type RetryDecision, type RetryPolicy, decideAfterFailure, retryPolicyProblem } from '../../delivery/retry-policy';
 import { buildEnvelope, buildSignedHeaders } from '../../delivery/webhook-request';
 import type { Clock } from '../../lib/clock';
 import type { SecretBox } from '../../lib/encryption';
@@ -12,6 +13,9 @@ import type { PreviousSecret } from '../endpoints/endpoint.entity';
 import { IdPrefix, newId } from '../../lib/ids';
 import { type DeliverPayload, deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
+import { admit, release } from './endpoint-gate';
+import { type EndpointHealthChange, recordEndpointHealth } from './endpoint-health';
+import { advanceGroup } from './ordering';
 
 interface DeliveryWork {
   id: string;
@@ -20,6 +24,9 @@ interface DeliveryWork {
   application_id: string;
   event_id: string;
   endpoint_id: string;
+  created_at: string | Date;
+  ordering_group: string | null;
+  sequence: string | null;
   url: string;
   secret: string;
   previous_secrets: PreviousSecret[];
@@ -27,6 +34,9 @@ interface DeliveryWork {
   headers: Record<string, string>;
   enabled: boolean;
   disabled_reason: string | null;
+  throttled_until: string | Date | null;
+  max_concurrency: number | null;
+  retry_policy: RetryPolicy | null;
   event_type: string;
   version: string;
   payload: string;
@@ -34,7 +44,8 @@ interface DeliveryWork {
 }
 
 export type AttemptResult =
-  { kind: 'skipped'; reason: string } | { kind: 'attempted'; status: DeliveryStatus; outcome: AttemptOutcome; attempt: number };
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'attempted'; status: DeliveryStatus; outcome: AttemptOutcome; attempt: number; verdict: AttemptVerdict };
 
 export interface ExecutorDependencies {
   config: Pick<HeraldConfig, 'delivery'>;
@@ -46,9 +57,9 @@ export interface ExecutorDependencies {
 }
 
 /**
- * Makes one attempt of a delivery: loads it, signs and POSTs the envelope (no transaction is open while
- * the request is in flight), then records the outcome, the delivery's new status, the next job and the
- * notification in one transaction.
+ * Makes one attempt of a delivery: loads it, takes a slot of its endpoint (or parks it), signs and POSTs
+ * the envelope (no transaction is open while the request is in flight), then records the outcome, the
+ * delivery's new status, the endpoint's health, the next job and the notifications in one transaction.
  */
 export class DeliveryExecutor {
   constructor(
@@ -56,16 +67,14 @@ export class DeliveryExecutor {
     private readonly deps: ExecutorDependencies,
   ) {}
 
-  private get policy(): BackoffPolicy {
-    const { maxAttempts, backoff } = this.deps.config.delivery;
-    return { maxAttempts, ...backoff };
-  }
-
-  async run(job: DeliverPayload): Promise<AttemptResult> {
+  /** `poolId` identifies the worker holding the job, so a crash sweeper can free what it held. */
+  async run(job: DeliverPayload, poolId = 'local'): Promise<AttemptResult> {
     const [work] = await execute<DeliveryWork>(
       this.em,
-      `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id,
+      `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
+              d.ordering_group, d.sequence,
               ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
+              ep.throttled_until, ep.max_concurrency, ep.retry_policy,
               ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
        from deliveries d
        join endpoints ep on ep.id = d.endpoint_id
@@ -82,8 +91,19 @@ export class DeliveryExecutor {
     }
     if (!work.enabled) return this.deadLetterForDisabledEndpoint(work);
 
+    const now = this.deps.clock.now();
+    const throttledUntil = work.throttled_until ? toDate(work.throttled_until) : null;
+    if (throttledUntil && throttledUntil > now) {
+      // The receiver asked for a pause: wait as a scheduled job, not in a worker slot.
+      await addJobs(this.em, [deliverJob(work.id, job.attempt, throttledUntil)]);
+      return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
+    }
+    const limit = work.max_concurrency ?? this.deps.config.delivery.endpointConcurrency;
+    const admission = await admit(this.em, { deliveryId: work.id, endpointId: work.endpoint_id, limit, poolId });
+    if (admission.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${limit} deliveries in flight; parked` };
+
+    const policy = this.policyFor(work);
     const attemptedAt = this.deps.clock.now();
-    const maxAttempts = this.policy.maxAttempts;
     const body = buildEnvelope({
       eventId: work.event_id,
       eventType: work.event_type,
@@ -91,7 +111,7 @@ export class DeliveryExecutor {
       dataJson: work.payload,
       createdAt: toDate(work.event_created_at),
       attempt: job.attempt,
-      retryable: job.attempt < maxAttempts,
+      retryable: job.attempt < policy.maxAttempts,
     });
     const signing = openSigningMaterial(
       { id: work.endpoint_id, secret: work.secret, previousSecrets: work.previous_secrets, signingKey: work.signing_key },
@@ -107,6 +127,7 @@ export class DeliveryExecutor {
       signingKey: signing.signingKey,
       timestampSeconds: Math.floor(attemptedAt.getTime() / 1000),
       customHeaders: work.headers,
+      sequence: work.sequence === null ? null : Number(work.sequence),
     });
     const outcome = await this.deps.http.post({
       url: work.url,
@@ -115,22 +136,51 @@ export class DeliveryExecutor {
       timeoutMs: this.deps.config.delivery.timeoutMs,
       responseBodyMaxBytes: this.deps.config.delivery.responseBodyMaxBytes,
     });
-    const status = await this.record(work, job.attempt, attemptedAt, request.redactedHeaders, outcome);
+    const verdict = classifyAttempt(outcome, { now: this.deps.clock.now(), retryAfterMaxMs: this.deps.config.delivery.retryAfterMaxMs });
+    const status = await retryWhileDatabaseUnavailable(() =>
+      this.record(work, policy, job.attempt, attemptedAt, request.redactedHeaders, outcome, verdict),
+    );
     return status
-      ? { kind: 'attempted', status, outcome, attempt: job.attempt }
+      ? { kind: 'attempted', status, outcome, attempt: job.attempt, verdict }
       : { kind: 'skipped', reason: 'recorded by another worker' };
+  }
+
+  /** The endpoint's own policy when it has a valid one, else the global policy. */
+  private policyFor(work: Pick<DeliveryWork, 'retry_policy'>): RetryPolicy {
+    const own = work.retry_policy;
+    if (own && retryPolicyProblem(own) === null) return own;
+    return this.deps.config.delivery.retry;
+  }
+
+  private decide(work: DeliveryWork, policy: RetryPolicy, attempt: number, verdict: AttemptVerdict): RetryDecision | null {
+    if (verdict.kind === 'succeeded') return null;
+    if (verdict.kind === 'endpoint-gone') return { kind: 'dead', reason: verdict.reason };
+    return decideAfterFailure(policy, {
+      attemptsMade: attempt,
+      retryable: verdict.retryable,
+      ageMs: this.deps.clock.now().getTime() - toDate(work.created_at).getTime(),
+      retryAfterMs: verdict.retryAfterMs,
+      random: this.deps.random,
+    });
   }
 
   private async record(
     work: DeliveryWork,
+    policy: RetryPolicy,
     attempt: number,
     attemptedAt: Date,
     redactedHeaders: Record<string, string>,
     outcome: AttemptOutcome,
+    verdict: AttemptVerdict,
   ): Promise<DeliveryStatus | null> {
-    const decision = outcome.ok ? null : decideAfterFailure(this.policy, attempt, true, this.deps.random);
-    const status = outcome.ok ? DeliveryStatus.SUCCEEDED : decision?.kind === 'retry' ? DeliveryStatus.FAILED : DeliveryStatus.DEAD;
-    const nextAttemptAt = decision?.kind === 'retry' ? new Date(this.deps.clock.now().getTime() + decision.delayMs) : null;
+    const decision = this.decide(work, policy, attempt, verdict);
+    const status = !decision ? DeliveryStatus.SUCCEEDED : decision.kind === 'retry' ? DeliveryStatus.FAILED : DeliveryStatus.DEAD;
+    const now = this.deps.clock.now();
+    const nextAttemptAt = decision?.kind === 'retry' ? new Date(now.getTime() + decision.delayMs) : null;
+    const lastError =
+      decision?.kind === 'dead' && outcome.errorMessage
+        ? `${outcome.errorMessage} Dead-lettered: ${decision.reason}.`
+        : outcome.errorMessage;
 
     return this.em.transactional(async (em) => {
       // Guarded by the attempt count: if another worker already recorded this attempt, change nothing.
@@ -146,7 +196,7 @@ export class DeliveryExecutor {
           attemptedAt,
           outcome.statusCode,
           outcome.errorKind,
-          outcome.errorMessage,
+          lastError,
           nextAttemptAt,
           outcome.ok,
           attemptedAt,
@@ -154,7 +204,10 @@ export class DeliveryExecutor {
           attempt - 1,
         ],
       );
-      if (updated.length === 0) return null;
+      if (updated.length === 0) {
+        await release(em, work.endpoint_id, work.id, this.deps.config.delivery.endpointConcurrency);
+        return null;
+      }
       await execute(
         em,
         `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
@@ -177,49 +230,33 @@ export class DeliveryExecutor {
       );
       if (status === DeliveryStatus.FAILED && nextAttemptAt) {
         await addJobs(em, [deliverJob(work.id, attempt + 1, nextAttemptAt)]);
-      } else if (status === DeliveryStatus.SUCCEEDED) {
-        await execute(em, 'update endpoints set consecutive_dead_letters = 0 where id = ? and consecutive_dead_letters <> 0', [
-          work.endpoint_id,
-        ]);
-      } else {
-        await this.countDeadLetter(em, work.endpoint_id);
       }
-      await notify(em, {
-        kind: 'delivery',
-        deliveryId: work.id,
-        eventId: work.event_id,
+      const health = await recordEndpointHealth(em, {
         endpointId: work.endpoint_id,
-        applicationId: work.application_id,
-        status,
-        attempt,
+        now,
+        verdict,
+        deadLettered: status === DeliveryStatus.DEAD,
+        config: this.deps.config.delivery,
       });
+      if (work.ordering_group && status !== DeliveryStatus.FAILED) await advanceGroup(em, work.ordering_group);
+      const messages: ChangeMessage[] = [
+        {
+          kind: 'delivery',
+          deliveryId: work.id,
+          eventId: work.event_id,
+          endpointId: work.endpoint_id,
+          applicationId: work.application_id,
+          status,
+          attempt,
+        },
+      ];
+      if (health) messages.push(endpointMessage(work, health));
+      await notify(em, messages);
+      // Last, so the endpoint's lock (held to the commit) is held as briefly as possible: the delivery
+      // frees its slot and wakes a parked one.
+      await release(em, work.endpoint_id, work.id, this.deps.config.delivery.endpointConcurrency);
       return status;
     });
-  }
-
-  /** The seed design's rule: an endpoint whose deliveries keep dying is disabled, with the reason. */
-  private async countDeadLetter(em: EntityManager, endpointId: string): Promise<void> {
-    const threshold = this.deps.config.delivery.disableAfterDeadLetters;
-    await execute(
-      em,
-      `update endpoints set consecutive_dead_letters = consecutive_dead_letters + 1,
-              enabled = case when ? > 0 and consecutive_dead_letters + 1 >= ? then false else enabled end,
-              disabled_reason = case when ? > 0 and consecutive_dead_letters + 1 >= ? and enabled
-                                     then ? else disabled_reason end,
-              disabled_at = case when ? > 0 and consecutive_dead_letters + 1 >= ? and enabled then now() else disabled_at end,
-              updated_at = now()
-       where id = ?`,
-      [
-        threshold,
-        threshold,
-        threshold,
-        threshold,
-        `Disabled automatically after ${threshold} deliveries in a row were dead-lettered`,
-        threshold,
-        threshold,
-        endpointId,
-      ],
-    );
   }
 
   private async deadLetterForDisabledEndpoint(work: DeliveryWork): Promise<AttemptResult> {
@@ -228,6 +265,7 @@ export class DeliveryExecutor {
         `Not attempted: the endpoint is disabled (${work.disabled_reason ?? 'no reason given'}).`,
         work.id,
       ]);
+      if (work.ordering_group) await advanceGroup(em, work.ordering_group);
       await notify(em, {
         kind: 'delivery',
         deliveryId: work.id,
@@ -240,4 +278,37 @@ export class DeliveryExecutor {
     });
     return { kind: 'skipped', reason: 'the endpoint is disabled; dead-lettered without an attempt' };
   }
+}
+
+/**
+ * The receiver already has this attempt: losing its record to a database restart would send it again.
+ * So recording waits out a short database outage (up to RECORD_RETRY_MS) before giving up.
+ */
+const RECORD_RETRY_MS = 30_000;
+
+async function retryWhileDatabaseUnavailable<T>(work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + RECORD_RETRY_MS;
+  for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isConnectionError(error) || Date.now() + wait > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('08') || code.startsWith('57P') || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code))
+  ) {
+    return true;
+  }
+  return typeof message === 'string' && /connection|terminat|ECONNREFUSED|shutting down/i.test(message);
+}
+
+function endpointMessage(work: Pick<DeliveryWork, 'endpoint_id' | 'application_id'>, change: EndpointHealthChange): ChangeMessage {
+  return { kind: 'endpoint', endpointId: work.endpoint_id, applicationId: work.application_id, change: change.kind, reason: change.reason };
 }

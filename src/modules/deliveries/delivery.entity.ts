@@ -22,6 +22,9 @@ export class DeliveryEntity {
     | 'lastErrorKind'
     | 'lastError'
     | 'succeededAt'
+    | 'parkedAt'
+    | 'orderingGroup'
+    | 'sequence'
     | 'createdAt'
     | 'updatedAt';
 
@@ -64,6 +67,18 @@ export class DeliveryEntity {
 
   @Property({ type: 'datetime', nullable: true })
   succeededAt: Date | null = null;
+
+  /** Waiting, without a job, for a free slot of its endpoint (the concurrency limit). */
+  @Property({ type: 'datetime', nullable: true })
+  parkedAt: Date | null = null;
+
+  /** FIFO group (endpoint, and ordering key when the event has one); null: unordered. */
+  @Property({ type: 'text', nullable: true })
+  orderingGroup: string | null = null;
+
+  /** Position in its FIFO group, sent as the webhook-sequence header. */
+  @Property({ type: 'bigint', nullable: true })
+  sequence: string | null = null;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();

@@ -1,4 +1,5 @@
 import { Entity, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import type { RetryPolicy } from '../../delivery/retry-policy';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ApplicationEntity } from '../applications/application.entity';
 
@@ -19,6 +20,12 @@ export class EndpointEntity {
     | 'previousSecrets'
     | 'signingKey'
     | 'publicKey'
+    | 'consecutiveFailures'
+    | 'failingSince'
+    | 'throttledUntil'
+    | 'maxConcurrency'
+    | 'retryPolicy'
+    | 'ordered'
     | 'createdAt'
     | 'updatedAt';
 
@@ -79,6 +86,30 @@ export class EndpointEntity {
   /** Deliveries dead-lettered in a row; a success resets it. */
   @Property({ type: 'integer' })
   consecutiveDeadLetters: number = 0;
+
+  /** Failed attempts in a row; a success resets it. */
+  @Property({ type: 'integer' })
+  consecutiveFailures: number = 0;
+
+  /** When the current run of failures began; null while healthy. */
+  @Property({ type: 'datetime', nullable: true })
+  failingSince: Date | null = null;
+
+  /** Set by a throttling answer (429, 502, 503, 504): no attempt starts before this time. */
+  @Property({ type: 'datetime', nullable: true })
+  throttledUntil: Date | null = null;
+
+  /** Deliveries in flight at once across all workers; null: ENDPOINT_MAX_CONCURRENCY. */
+  @Property({ type: 'integer', nullable: true })
+  maxConcurrency: number | null = null;
+
+  /** This endpoint's own retry policy; null: the global one. */
+  @Property({ type: 'json', nullable: true })
+  retryPolicy: RetryPolicy | null = null;
+
+  /** FIFO: each delivery starts only after the previous one succeeded or was dead-lettered. */
+  @Property({ type: 'boolean' })
+  ordered: boolean = false;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();

@@ -1,4 +1,6 @@
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { type EndpointChange, Topic } from '../../graphql/pubsub';
+import { canSee } from '../api-keys/principal';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS } from './endpoint-secrets';
@@ -6,6 +8,8 @@ import { EndpointService } from './endpoint.service';
 import {
   EndpointConnection,
   EndpointFilter,
+  EndpointStatus,
+  EndpointStatusChange,
   EndpointType,
   EndpointWithSecret,
   RegisterEndpointInput,
@@ -38,9 +42,47 @@ export class EndpointResolver {
     return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).disable(id, reason));
   }
 
-  @Mutation(() => EndpointType)
-  async enableEndpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).enable(id));
+  @Mutation(() => EndpointType, {
+    description:
+      'Enables the endpoint again and resets its health. redeliverMissed: also re-queue its dead letters since it started failing and the matching events published while it was disabled.',
+  })
+  async enableEndpoint(
+    @Arg('id', () => ID) id: string,
+    @Arg('redeliverMissed', () => Boolean, { nullable: true }) redeliverMissed: boolean | undefined,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    const { endpoint } = await new EndpointService(ctx.em, ctx.scope, ctx.config).enable(id, { redeliverMissed });
+    return EndpointType.from(endpoint);
+  }
+
+  @Subscription(() => EndpointStatusChange, {
+    topics: Topic.ENDPOINT,
+    filter: ({
+      payload,
+      args,
+      context,
+    }: {
+      payload: EndpointChange;
+      args: { applicationId?: string; endpointId?: string };
+      context: GraphQLContext;
+    }) =>
+      canSee(context.scope, payload.applicationId) &&
+      (!args.applicationId || payload.applicationId === args.applicationId) &&
+      (!args.endpointId || payload.endpointId === args.endpointId),
+    description: 'Endpoints disabled (by a user, 410 Gone or the health rules) and enabled again, from any process.',
+  })
+  async endpointStatusChanged(
+    @Root() change: EndpointChange,
+    @Arg('applicationId', () => ID, { nullable: true }) _applicationId: string | undefined,
+    @Arg('endpointId', () => ID, { nullable: true }) _endpointId: string | undefined,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    const endpoint = await new EndpointService(ctx.orm.em.fork(), ctx.scope, ctx.config).get(change.endpointId);
+    return Object.assign(new EndpointStatusChange(), {
+      endpoint: EndpointType.from(endpoint),
+      change: change.change === 'DISABLED' ? EndpointStatus.DISABLED : EndpointStatus.ENABLED,
+      reason: change.reason,
+    });
   }
 
   @Mutation(() => ID, { description: 'Deletes the endpoint with its deliveries and attempts. Returns the id.' })

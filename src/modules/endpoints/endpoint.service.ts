@@ -1,13 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { addJobs, execute, notify } from '../../db/sql';
+import { type RetryPolicy, type RetryPresetName, RETRY_PRESETS, retryPolicyProblem, retryPreset } from '../../delivery/retry-policy';
 import { generateSecret, generateSigningKeyPair, isValidSecret } from '../../delivery/signature';
 import type { SecretBox } from '../../lib/encryption';
 import { RESERVED_HEADER } from '../../delivery/webhook-request';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
+import { IdPrefix, newId } from '../../lib/ids';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { type CatalogConfig, CatalogService } from '../catalog/catalog.service';
-import { assertEventTypeFilters } from '../events/event-type';
+import { deliverJob } from '../deliveries/deliver-job';
+import { assertEventTypeFilters, matchesEventType } from '../events/event-type';
 import { EndpointEntity } from './endpoint.entity';
 import { validateEndpointUrl } from './endpoint-url';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_GRACE_SECONDS, secretContext } from './endpoint-secrets';
@@ -23,9 +27,26 @@ export interface RegisterEndpoint {
   secret?: string | null;
   /** Also sign with ed25519 (`v1a`): a key pair is generated and its public key published on the endpoint. */
   asymmetricSignatures?: boolean | null;
+  maxConcurrency?: number | null;
+  retryPolicy?: RetryPolicyInputShape | null;
+  ordered?: boolean | null;
 }
 
-export type UpdateEndpoint = Partial<Omit<RegisterEndpoint, 'applicationId' | 'secret'>>;
+export type UpdateEndpoint = Partial<Omit<RegisterEndpoint, 'applicationId' | 'secret'>> & { clearRetryPolicy?: boolean | null };
+
+export interface RetryPolicyInputShape {
+  preset?: string | null;
+  delaysMs?: number[] | null;
+  exponentialBaseMs?: number | null;
+  exponentialFactor?: number | null;
+  exponentialMaxMs?: number | null;
+  maxAttempts?: number | null;
+  maxAgeMs?: number | null;
+  jitter?: number | null;
+}
+
+/** How many missed deliveries enableEndpoint(redeliverMissed) re-queues at most in one call. */
+const REDELIVER_LIMIT = 10_000;
 
 const MAX_HEADERS = 20;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
@@ -58,6 +79,9 @@ export class EndpointService {
       secret: '',
       headers: validateHeaders(input.headers),
       metadata: input.metadata ?? null,
+      maxConcurrency: validateConcurrency(input.maxConcurrency),
+      retryPolicy: input.retryPolicy ? retryPolicyFromInput(input.retryPolicy) : null,
+      ordered: input.ordered ?? false,
     });
     endpoint.secret = secrets.encrypt(secret, secretContext(endpoint.id));
     if (input.asymmetricSignatures) setSigningKey(endpoint, secrets, true);
@@ -78,6 +102,13 @@ export class EndpointService {
     }
     if (input.headers != null) endpoint.headers = validateHeaders(input.headers);
     if (input.metadata !== undefined) endpoint.metadata = input.metadata ?? null;
+    if (input.maxConcurrency != null) endpoint.maxConcurrency = validateConcurrency(input.maxConcurrency);
+    if (input.retryPolicy != null && input.clearRetryPolicy) {
+      throw badInput('Give either "retryPolicy" or "clearRetryPolicy", not both.', { field: 'retryPolicy' });
+    }
+    if (input.retryPolicy != null) endpoint.retryPolicy = retryPolicyFromInput(input.retryPolicy);
+    if (input.clearRetryPolicy) endpoint.retryPolicy = null;
+    if (input.ordered != null) endpoint.ordered = input.ordered;
     await this.em.flush();
     return endpoint;
   }
@@ -92,21 +123,53 @@ export class EndpointService {
 
   async disable(id: string, reason?: string | null): Promise<EndpointEntity> {
     const endpoint = await this.get(id);
-    endpoint.enabled = false;
-    endpoint.disabledReason = reason?.trim().slice(0, 500) || 'Disabled by a user';
-    endpoint.disabledAt = new Date();
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      endpoint.enabled = false;
+      endpoint.disabledReason = reason?.trim().slice(0, 500) || 'Disabled by a user';
+      endpoint.disabledAt = new Date();
+      await em.flush();
+      await notify(em, {
+        kind: 'endpoint',
+        endpointId: endpoint.id,
+        applicationId: endpoint.application.id,
+        change: 'DISABLED',
+        reason: endpoint.disabledReason,
+      });
+    });
     return endpoint;
   }
 
-  async enable(id: string): Promise<EndpointEntity> {
+  /**
+   * Enables the endpoint and resets its health. With `redeliverMissed`, also re-queues what it missed:
+   * its dead letters since it started failing (or was disabled), and a new delivery for each matching
+   * event published while it was disabled. Returns the endpoint and how many deliveries were queued.
+   */
+  async enable(id: string, options: { redeliverMissed?: boolean | null } = {}): Promise<{ endpoint: EndpointEntity; redelivered: number }> {
     const endpoint = await this.get(id);
-    endpoint.enabled = true;
-    endpoint.disabledReason = null;
-    endpoint.disabledAt = null;
-    endpoint.consecutiveDeadLetters = 0;
-    await this.em.flush();
-    return endpoint;
+    const missedSince = endpoint.failingSince ?? endpoint.disabledAt;
+    const wasDisabled = !endpoint.enabled;
+    let redelivered = 0;
+    await this.em.transactional(async (em) => {
+      endpoint.enabled = true;
+      endpoint.disabledReason = null;
+      endpoint.disabledAt = null;
+      endpoint.consecutiveDeadLetters = 0;
+      endpoint.consecutiveFailures = 0;
+      endpoint.failingSince = null;
+      endpoint.throttledUntil = null;
+      await em.flush();
+      if (options.redeliverMissed && missedSince) redelivered = await redeliverMissed(em, endpoint, missedSince);
+      if (wasDisabled) {
+        await notify(em, {
+          kind: 'endpoint',
+          endpointId: endpoint.id,
+          applicationId: endpoint.application.id,
+          change: 'ENABLED',
+          reason: null,
+        });
+      }
+    });
+    return { endpoint, redelivered };
   }
 
   /** Deletes the endpoint with its deliveries and their attempts; queued jobs for them do nothing. */
@@ -182,6 +245,78 @@ function setSigningKey(endpoint: EndpointEntity, secrets: SecretBox, enabled: bo
   const pair = generateSigningKeyPair();
   endpoint.signingKey = secrets.encrypt(pair.signingKey, secretContext(endpoint.id));
   endpoint.publicKey = pair.publicKey;
+}
+
+async function redeliverMissed(em: EntityManager, endpoint: EndpointEntity, since: Date): Promise<number> {
+  const dead = await execute<{ id: string; attempt_count: number }>(
+    em,
+    `update deliveries set status = 'PENDING', next_attempt_at = now(), updated_at = now()
+     where id in (select id from deliveries where endpoint_id = ? and status = 'DEAD' and updated_at >= ? order by id limit ?)
+     returning id, attempt_count`,
+    [endpoint.id, since, REDELIVER_LIMIT],
+  );
+  const unsent = await execute<{ id: string; type: string }>(
+    em,
+    `select e.id, e.type from events e
+     where e.application_id = ? and e.created_at >= ?
+       and not exists (select 1 from deliveries d where d.event_id = e.id and d.endpoint_id = ?)
+     order by e.created_at limit ?`,
+    [endpoint.application.id, since, endpoint.id, REDELIVER_LIMIT],
+  );
+  const fresh = unsent
+    .filter((event) => matchesEventType(endpoint.eventTypes, event.type))
+    .map((event) => ({ id: newId(IdPrefix.delivery), event_id: event.id, event_type: event.type }));
+  if (fresh.length > 0) {
+    await execute(
+      em,
+      `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at)
+       select d.id, d.event_id, ?, ?, d.event_type, 'PENDING', 0, now(), now(), now()
+       from json_to_recordset(?::json) as d(id text, event_id text, event_type text)`,
+      [endpoint.id, endpoint.application.id, JSON.stringify(fresh)],
+    );
+  }
+  await addJobs(em, [...dead.map((row) => deliverJob(row.id, row.attempt_count + 1)), ...fresh.map((row) => deliverJob(row.id, 1))]);
+  return dead.length + fresh.length;
+}
+
+function validateConcurrency(value: number | null | undefined): number | null {
+  if (value == null) return null;
+  if (!Number.isInteger(value) || value < 1 || value > 1000) {
+    throw badInput('"maxConcurrency" must be an integer from 1 to 1000.', { field: 'maxConcurrency' });
+  }
+  return value;
+}
+
+/** A preset (default "standard") with the given parts replaced, validated. */
+export function retryPolicyFromInput(input: RetryPolicyInputShape): RetryPolicy {
+  const presetName = input.preset ?? 'standard';
+  if (!(presetName in RETRY_PRESETS)) {
+    throw badInput(`"retryPolicy.preset" must be one of ${Object.keys(RETRY_PRESETS).join(', ')}.`, { field: 'retryPolicy.preset' });
+  }
+  const policy = retryPreset(presetName as RetryPresetName);
+  const exponential = input.exponentialBaseMs != null || input.exponentialFactor != null || input.exponentialMaxMs != null;
+  if (input.delaysMs != null && exponential) {
+    throw badInput('Give "retryPolicy.delaysMs" or the exponential fields, not both.', { field: 'retryPolicy' });
+  }
+  if (input.delaysMs != null) {
+    policy.schedule = { kind: 'delays', delaysMs: input.delaysMs };
+    if (input.maxAttempts == null) policy.maxAttempts = input.delaysMs.length + 1;
+  }
+  if (exponential) {
+    const current = policy.schedule.kind === 'exponential' ? policy.schedule : { baseMs: 2000, factor: 2, maxMs: 86_400_000 };
+    policy.schedule = {
+      kind: 'exponential',
+      baseMs: input.exponentialBaseMs ?? current.baseMs,
+      factor: input.exponentialFactor ?? current.factor,
+      maxMs: input.exponentialMaxMs ?? current.maxMs,
+    };
+  }
+  if (input.maxAttempts != null) policy.maxAttempts = input.maxAttempts;
+  if (input.maxAgeMs != null) policy.maxAgeMs = input.maxAgeMs === 0 ? null : input.maxAgeMs;
+  if (input.jitter != null) policy.jitter = input.jitter;
+  const problem = retryPolicyProblem(policy);
+  if (problem) throw badInput(`Invalid "retryPolicy": ${problem}.`, { field: 'retryPolicy' });
+  return policy;
 }
 
 function normaliseFilters(filters: string[] | null | undefined): string[] {

@@ -1,8 +1,38 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { redactHeaders } from '../../delivery/webhook-request';
 import { ConnectionType } from '../../graphql/pagination';
 import type { EndpointEntity } from './endpoint.entity';
+
+@InputType({ description: 'A retry policy: a preset, optionally with parts replaced. Give delaysMs or the exponential fields, not both.' })
+export class RetryPolicyInput {
+  @Field(() => String, {
+    nullable: true,
+    description: '"standard" (the default schedule over days) or "seed" (5 attempts, exponential from 2 s).',
+  })
+  preset?: string;
+
+  @Field(() => [Float], { nullable: true, description: 'Delays before the 2nd, 3rd, ... attempt, in ms.' })
+  delaysMs?: number[];
+
+  @Field(() => Float, { nullable: true })
+  exponentialBaseMs?: number;
+
+  @Field(() => Float, { nullable: true })
+  exponentialFactor?: number;
+
+  @Field(() => Float, { nullable: true })
+  exponentialMaxMs?: number;
+
+  @Field(() => Int, { nullable: true, description: 'Attempts in all, the first included (1 to 100).' })
+  maxAttempts?: number;
+
+  @Field(() => Float, { nullable: true, description: 'No retry later than this long after the delivery was created (ms); 0: no limit.' })
+  maxAgeMs?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Jitter fraction, 0 to 1 (0.2: +-20%).' })
+  jitter?: number;
+}
 
 @ObjectType('Endpoint', { description: 'A receiver URL of an application, with the event types it subscribes to.' })
 export class EndpointType {
@@ -55,8 +85,29 @@ export class EndpointType {
   })
   previousSecretsValidUntil!: Date | null;
 
-  @Field(() => Int, { description: 'Deliveries dead-lettered in a row; a success resets it.' })
+  @Field(() => Int, { description: 'Failed attempts in a row; a success resets it.' })
   consecutiveFailures!: number;
+
+  @Field(() => Int, { description: 'Deliveries dead-lettered in a row; a success resets it.' })
+  consecutiveDeadLetters!: number;
+
+  @Field(() => Date, { nullable: true, description: 'When the current run of failures began; null while healthy.' })
+  failingSince!: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'Paused by a throttling answer (429, 502, 503, 504) until this time.' })
+  throttledUntil!: Date | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Deliveries in flight at once across all workers; null: the global ENDPOINT_MAX_CONCURRENCY.',
+  })
+  maxConcurrency!: number | null;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "This endpoint's retry policy; null: the global one." })
+  retryPolicy!: Record<string, unknown> | null;
+
+  @Field({ description: 'FIFO: each delivery starts only after the previous one succeeded or was dead-lettered.' })
+  ordered!: boolean;
 
   @Field()
   createdAt!: Date;
@@ -77,7 +128,13 @@ export class EndpointType {
       disabledAt: entity.disabledAt,
       headers: redactHeaders(entity.headers),
       metadata: entity.metadata,
-      consecutiveFailures: entity.consecutiveDeadLetters,
+      consecutiveFailures: entity.consecutiveFailures,
+      consecutiveDeadLetters: entity.consecutiveDeadLetters,
+      failingSince: entity.failingSince,
+      throttledUntil: entity.throttledUntil,
+      maxConcurrency: entity.maxConcurrency,
+      retryPolicy: entity.retryPolicy as Record<string, unknown> | null,
+      ordered: entity.ordered,
       publicKey: entity.publicKey,
       previousSecretsValidUntil: latestExpiry(entity.previousSecrets.map((previous) => previous.expiresAt)),
       createdAt: entity.createdAt,
@@ -138,12 +195,24 @@ export class RegisterEndpointInput {
     description: 'Also sign with ed25519 (`v1a`); the public key to verify with is published as `Endpoint.publicKey`.',
   })
   asymmetricSignatures?: boolean;
+
+  @Field(() => Int, { nullable: true, description: 'Deliveries in flight at once across all workers (default ENDPOINT_MAX_CONCURRENCY).' })
+  maxConcurrency?: number;
+
+  @Field(() => RetryPolicyInput, { nullable: true, description: 'Its own retry policy; omitted: the global one.' })
+  retryPolicy?: RetryPolicyInput;
+
+  @Field(() => Boolean, { nullable: true, description: 'FIFO delivery to this endpoint (default false).' })
+  ordered?: boolean;
 }
 
 @InputType()
 export class UpdateEndpointInput {
   @Field(() => String, { nullable: true })
   url?: string;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: back to the global retry policy.' })
+  clearRetryPolicy?: boolean;
 
   @Field(() => String, { nullable: true })
   description?: string;
@@ -159,6 +228,15 @@ export class UpdateEndpointInput {
 
   @Field(() => GraphQLJSONObject, { nullable: true })
   metadata?: Record<string, unknown>;
+
+  @Field(() => Int, { nullable: true, description: 'Deliveries in flight at once across all workers (default ENDPOINT_MAX_CONCURRENCY).' })
+  maxConcurrency?: number;
+
+  @Field(() => RetryPolicyInput, { nullable: true, description: 'Its own retry policy; omitted: the global one.' })
+  retryPolicy?: RetryPolicyInput;
+
+  @Field(() => Boolean, { nullable: true, description: 'FIFO delivery to this endpoint (default false).' })
+  ordered?: boolean;
 }
 
 @InputType()
@@ -168,4 +246,20 @@ export class EndpointFilter {
 
   @Field(() => Boolean, { nullable: true })
   enabled?: boolean;
+}
+
+export const EndpointStatus = { ENABLED: 'ENABLED', DISABLED: 'DISABLED' } as const;
+export type EndpointStatus = (typeof EndpointStatus)[keyof typeof EndpointStatus];
+registerEnumType(EndpointStatus, { name: 'EndpointStatusChangeKind' });
+
+@ObjectType({ description: 'An endpoint was disabled (by a user or by its health rules) or enabled again.' })
+export class EndpointStatusChange {
+  @Field(() => EndpointType)
+  endpoint!: EndpointType;
+
+  @Field(() => EndpointStatus)
+  change!: EndpointStatus;
+
+  @Field(() => String, { nullable: true })
+  reason!: string | null;
 }

@@ -6,7 +6,7 @@ import { ApplicationEntity } from '../applications/application.entity';
 @Index({ properties: ['application', 'id'] })
 @Unique({ properties: ['application', 'idempotencyKey'] })
 export class EventEntity {
-  [OptionalProps]?: 'id' | 'version' | 'idempotencyKey' | 'createdAt';
+  [OptionalProps]?: 'id' | 'version' | 'idempotencyKey' | 'orderingKey' | 'createdAt';
 
   @PrimaryKey({ type: 'text' })
   id: string = newId(IdPrefix.event);
@@ -26,6 +26,10 @@ export class EventEntity {
 
   @Property({ type: 'text', nullable: true })
   idempotencyKey: string | null = null;
+
+  /** Deliveries of events with the same key to one endpoint are made in publish order. */
+  @Property({ type: 'text', nullable: true })
+  orderingKey: string | null = null;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();

@@ -7,6 +7,7 @@ import { type Connection, type PageRequest, toConnection } from '../../graphql/p
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { deliverJob } from '../deliveries/deliver-job';
+import { enterGroup, orderingGroup } from '../deliveries/ordering';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EventEntity } from './event.entity';
 import { CatalogService } from '../catalog/catalog.service';
@@ -18,6 +19,7 @@ export interface PublishEvent {
   version?: string | null;
   applicationId?: string | null;
   idempotencyKey?: string | null;
+  orderingKey?: string | null;
 }
 
 export interface StoredEvent {
@@ -27,6 +29,7 @@ export interface StoredEvent {
   version: string;
   payload: string;
   idempotencyKey: string | null;
+  orderingKey: string | null;
   createdAt: Date;
 }
 
@@ -48,6 +51,7 @@ interface PreparedEvent {
   version: string;
   payload: string;
   idempotencyKey: string | null;
+  orderingKey: string | null;
 }
 
 export class EventService {
@@ -96,10 +100,11 @@ export class EventService {
     assertEventType(input.type);
     const version = validateVersion(input.version);
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
+    const orderingKey = validateOrderingKey(input.orderingKey);
     const payload = this.serialiseData(input.data);
     const application = await new ApplicationService(this.em, this.scope).resolve(input.applicationId);
     await new CatalogService(this.em, this.config).assertPublishable(input.type, version, input.data);
-    return { applicationId: application.id, type: input.type, version, payload, idempotencyKey };
+    return { applicationId: application.id, type: input.type, version, payload, idempotencyKey, orderingKey };
   }
 
   /** A `webhook.test` event delivered to this one endpoint, whatever its filters say. */
@@ -113,8 +118,9 @@ export class EventService {
         version: '1.0',
         payload: JSON.stringify(data),
         idempotencyKey: null,
+        orderingKey: null,
       });
-      const [deliveryId] = await createDeliveries(em, row, [endpoint.id]);
+      const [deliveryId] = await createDeliveries(em, row, [{ id: endpoint.id, ordered: false }]);
       return { event: row, deliveryId: deliveryId! };
     });
   }
@@ -168,6 +174,7 @@ function toStoredEvent(entity: EventEntity): StoredEvent {
     version: entity.version,
     payload: entity.payload,
     idempotencyKey: entity.idempotencyKey,
+    orderingKey: entity.orderingKey,
     createdAt: entity.createdAt,
   };
 }
@@ -179,6 +186,7 @@ interface EventRow {
   version: string;
   payload: string;
   idempotency_key: string | null;
+  ordering_key: string | null;
   created_at: string | Date;
 }
 
@@ -190,6 +198,7 @@ function fromRow(row: EventRow): StoredEvent {
     version: row.version,
     payload: row.payload,
     idempotencyKey: row.idempotency_key,
+    orderingKey: row.ordering_key,
     createdAt: toDate(row.created_at),
   };
 }
@@ -198,9 +207,9 @@ function fromRow(row: EventRow): StoredEvent {
 async function writeEvent(em: EntityManager, prepared: PreparedEvent): Promise<PublishResult> {
   const event = await insertEvent(em, prepared);
   if (!event.inserted) return { event: event.row, deduplicated: true, deliveryIds: [] };
-  const endpoints = await execute<{ id: string; event_types: string[]; event_versions: Record<string, string> }>(
+  const endpoints = await execute<{ id: string; event_types: string[]; event_versions: Record<string, string>; ordered: boolean }>(
     em,
-    'select id, event_types, event_versions from endpoints where application_id = ? and enabled order by id',
+    'select id, event_types, event_versions, ordered from endpoints where application_id = ? and enabled order by id',
     [prepared.applicationId],
   );
   const targets = endpoints
@@ -209,7 +218,7 @@ async function writeEvent(em: EntityManager, prepared: PreparedEvent): Promise<P
         matchesEventType(endpoint.event_types, prepared.type) &&
         matchesVersionPin(endpoint.event_versions, prepared.type, prepared.version),
     )
-    .map((endpoint) => endpoint.id);
+    .map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered }));
   const deliveryIds = await createDeliveries(em, event.row, targets);
   return { event: event.row, deduplicated: false, deliveryIds };
 }
@@ -220,15 +229,22 @@ async function writeEvent(em: EntityManager, prepared: PreparedEvent): Promise<P
  */
 async function insertEvent(
   em: EntityManager,
-  event: { applicationId: string; type: string; version: string; payload: string; idempotencyKey: string | null },
+  event: {
+    applicationId: string;
+    type: string;
+    version: string;
+    payload: string;
+    idempotencyKey: string | null;
+    orderingKey: string | null;
+  },
 ): Promise<{ row: StoredEvent; inserted: boolean }> {
   const inserted = await execute<EventRow>(
     em,
-    `insert into events (id, application_id, type, version, payload, idempotency_key, created_at)
-     values (?, ?, ?, ?, ?, ?, now())
+    `insert into events (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
+     values (?, ?, ?, ?, ?, ?, ?, now())
      on conflict (application_id, idempotency_key) do nothing
      returning *`,
-    [newId(IdPrefix.event), event.applicationId, event.type, event.version, event.payload, event.idempotencyKey],
+    [newId(IdPrefix.event), event.applicationId, event.type, event.version, event.payload, event.idempotencyKey, event.orderingKey],
   );
   if (inserted[0]) return { row: fromRow(inserted[0]), inserted: true };
   const [existing] = await execute<EventRow>(em, 'select * from events where application_id = ? and idempotency_key = ?', [
@@ -239,19 +255,39 @@ async function insertEvent(
   return { row: fromRow(existing), inserted: false };
 }
 
-async function createDeliveries(em: EntityManager, event: StoredEvent, endpointIds: string[]): Promise<string[]> {
-  const deliveries = endpointIds.map((endpointId) => ({ id: newId(IdPrefix.delivery), endpoint_id: endpointId }));
+/**
+ * One delivery per endpoint. An ordered delivery (see ordering.ts) gets its group's next sequence number
+ * and a job only when nothing before it in the group is unfinished; otherwise its predecessor enqueues it.
+ */
+async function createDeliveries(
+  em: EntityManager,
+  event: StoredEvent,
+  endpoints: Array<{ id: string; ordered: boolean }>,
+): Promise<string[]> {
+  const deliveries: Array<{ id: string; endpoint_id: string; ordering_group: string | null; sequence: number | null; start: boolean }> = [];
+  for (const endpoint of endpoints) {
+    const group = orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey);
+    const entry = group ? await enterGroup(em, group) : null;
+    deliveries.push({
+      id: newId(IdPrefix.delivery),
+      endpoint_id: endpoint.id,
+      ordering_group: group,
+      sequence: entry?.sequence ?? null,
+      start: entry?.startNow ?? true,
+    });
+  }
   if (deliveries.length > 0) {
     await execute(
       em,
-      `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at)
-       select d.id, ?, d.endpoint_id, ?, ?, 'PENDING', 0, now(), now(), now()
-       from json_to_recordset(?::json) as d(id text, endpoint_id text)`,
+      `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at,
+                               ordering_group, sequence, created_at, updated_at)
+       select d.id, ?, d.endpoint_id, ?, ?, 'PENDING', 0, now(), d.ordering_group, d.sequence, now(), now()
+       from json_to_recordset(?::json) as d(id text, endpoint_id text, ordering_group text, sequence bigint)`,
       [event.id, event.applicationId, event.type, JSON.stringify(deliveries)],
     );
     await addJobs(
       em,
-      deliveries.map((delivery) => deliverJob(delivery.id, 1)),
+      deliveries.filter((delivery) => delivery.start).map((delivery) => deliverJob(delivery.id, 1)),
     );
   }
   await notify(em, { kind: 'event', eventId: event.id, applicationId: event.applicationId, type: event.type });
@@ -264,6 +300,12 @@ function validateVersion(version: string | null | undefined): string {
     throw badInput('"version" must be 1 to 32 letters, digits, ".", "_" or "-" (for example "1.0").', { field: 'version' });
   }
   return version;
+}
+
+function validateOrderingKey(key: string | null | undefined): string | null {
+  if (key == null) return null;
+  if (key.length < 1 || key.length > 255) throw badInput('"orderingKey" must be 1 to 255 characters.', { field: 'orderingKey' });
+  return key;
 }
 
 function validateIdempotencyKey(key: string | null | undefined): string | null {

@@ -23,11 +23,16 @@ export class EventType {
   @Field(() => String, { nullable: true })
   idempotencyKey!: string | null;
 
+  @Field(() => String, { nullable: true, description: 'Deliveries of events with the same key to one endpoint are made in publish order.' })
+  orderingKey!: string | null;
+
   @Field()
   createdAt!: Date;
 
   static from(
-    entity: Pick<EventEntity, 'id' | 'type' | 'version' | 'payload' | 'idempotencyKey' | 'createdAt'> & { applicationId: string },
+    entity: Pick<EventEntity, 'id' | 'type' | 'version' | 'payload' | 'idempotencyKey' | 'orderingKey' | 'createdAt'> & {
+      applicationId: string;
+    },
   ): EventType {
     return Object.assign(new EventType(), {
       id: entity.id,
@@ -36,6 +41,7 @@ export class EventType {
       version: entity.version,
       data: JSON.parse(entity.payload) as unknown,
       idempotencyKey: entity.idempotencyKey,
+      orderingKey: entity.orderingKey,
       createdAt: entity.createdAt,
     });
   }
@@ -63,6 +69,13 @@ export class PublishEventInput {
     description: 'Publishing again with the same key (per application) returns the first event instead of a duplicate.',
   })
   idempotencyKey?: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'FIFO: each endpoint receives the events with the same key in publish order, the next only after the previous one succeeded or was dead-lettered. Deliveries carry a `webhook-sequence` header.',
+  })
+  orderingKey?: string;
 }
 
 @InputType()

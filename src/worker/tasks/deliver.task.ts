@@ -26,7 +26,7 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
     }
     const log = deps.logger.child({ deliveryId: payload.deliveryId, attempt: payload.attempt, jobId: helpers.job.id });
     const executor = new DeliveryExecutor(deps.orm.em.fork(), deps);
-    const result = await executor.run(payload);
+    const result = await executor.run(payload, helpers.job.locked_by ?? 'unknown');
     if (result.kind === 'skipped') {
       log.debug({ reason: result.reason }, 'delivery job skipped');
     } else {

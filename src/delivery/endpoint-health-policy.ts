@@ -1,0 +1,36 @@
+/**
+ * When a failing endpoint is disabled: at once on 410 Gone; after `disableAfterDeadLetters` deliveries
+ * in a row were dead-lettered; or when it has failed without a single success for `disableAfterFailingMs`.
+ * Zero turns a rule off. Pure, so the windows are tested with any clock.
+ */
+export interface EndpointHealthRules {
+  disableAfterDeadLetters: number;
+  disableAfterFailingMs: number;
+}
+
+export interface EndpointHealthState {
+  gone: boolean;
+  consecutiveDeadLetters: number;
+  failingSince: Date | null;
+}
+
+export function disableReason(rules: EndpointHealthRules, state: EndpointHealthState, now: Date): string | null {
+  if (state.gone) return 'Disabled at once: the endpoint answered 410 Gone.';
+  if (rules.disableAfterDeadLetters > 0 && state.consecutiveDeadLetters >= rules.disableAfterDeadLetters) {
+    return `Disabled automatically after ${rules.disableAfterDeadLetters} deliveries in a row were dead-lettered.`;
+  }
+  if (
+    rules.disableAfterFailingMs > 0 &&
+    state.failingSince &&
+    now.getTime() - state.failingSince.getTime() >= rules.disableAfterFailingMs
+  ) {
+    return `Disabled automatically: every attempt failed since ${state.failingSince.toISOString()} (limit ${formatDuration(rules.disableAfterFailingMs)}).`;
+  }
+  return null;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} days`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hours`;
+  return `${ms} ms`;
+}
