@@ -15,10 +15,10 @@ const EVENTS = 500;
 const ENDPOINTS = 4;
 const DELIVERIES = EVENTS * ENDPOINTS;
 
-async function graphql<T>(url: string, document: Parameters<typeof print>[0], variables: unknown): Promise<T> {
+async function graphql<T>(url: string, key: string, document: Parameters<typeof print>[0], variables: unknown): Promise<T> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     body: JSON.stringify({ query: print(document), variables }),
   });
   const result = (await response.json()) as { data: T; errors?: unknown[] };
@@ -96,8 +96,10 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
       const api = spawnHerald('api', env);
       processes.push(api);
       const url = await api.url;
+      // The database is empty: the API process created the first admin key and printed it once.
+      const key = await api.adminKey;
       for (let k = 0; k < ENDPOINTS; k++) {
-        await graphql(url, RegisterEndpointDocument, { input: { url: `${receiver.url}/${k}` } });
+        await graphql(url, key, RegisterEndpointDocument, { input: { url: `${receiver.url}/${k}` } });
       }
       const startWorker = async () => {
         const worker = spawnHerald('worker', env);
@@ -116,7 +118,9 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
             for (let i = next.i++; i < EVENTS; i = next.i++) {
               for (let tries = 0; ; tries++) {
                 try {
-                  await graphql(url, PublishEventDocument, { input: { type: 'chaos.test', data: { i }, idempotencyKey: `chaos-${i}` } });
+                  await graphql(url, key, PublishEventDocument, {
+                    input: { type: 'chaos.test', data: { i }, idempotencyKey: `chaos-${i}` },
+                  });
                   published++;
                   break;
                 } catch (error) {

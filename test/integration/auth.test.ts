@@ -181,7 +181,11 @@ describe('authentication: every operation needs a valid API key', () => {
     const client = herald.wsClient({ Authorization: `Bearer ${key}` });
     const { apiKeys } = await herald.call(ApiKeysDocument, { page: { first: 100 } });
     const subscriptions = DOCUMENTS.filter(([, document]) => operationOf(document).operation === 'subscription');
-    expect(subscriptions.map(([name]) => name).sort()).toEqual(['DeliveryUpdatedDocument', 'EventPublishedDocument']);
+    expect(subscriptions.map(([name]) => name).sort()).toEqual([
+      'DeliveryUpdatedDocument',
+      'EndpointStatusChangedDocument',
+      'EventPublishedDocument',
+    ]);
     const before = new SubscriptionRecorder(client, CurrentKeyProbe as never);
     await before.ready;
     await herald.call(RevokeApiKeyDocument, { id: apiKeys.nodes.find((apiKey) => apiKey.name === 'revoked while connected')!.id });

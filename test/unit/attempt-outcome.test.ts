@@ -50,12 +50,12 @@ afterAll(async () => {
 });
 
 /** Runs a real undici POST and returns what it threw (reading the body too), failing if it did not throw. */
-async function failure(url: string, options: { timeoutMs?: number } = {}): Promise<unknown> {
+async function failure(url: string, options: { timeoutMs?: number; dispatcher?: Agent } = {}): Promise<unknown> {
   try {
     const response = await request(url, {
       method: 'POST',
       body: '{}',
-      dispatcher: agent,
+      dispatcher: options.dispatcher ?? agent,
       ...(options.timeoutMs
         ? { signal: AbortSignal.timeout(options.timeoutMs), headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }
         : {}),
@@ -125,7 +125,8 @@ describe('classifyNetworkError with real undici errors on 127.0.0.1', () => {
   });
 
   it('classifies an unresolvable .invalid host name as DNS', async () => {
-    const result = classifyNetworkError(await failure('http://herald-unit-test.invalid/'));
+    // The lookup is injected: tests never query a real DNS server (it is not on loopback here).
+    const result = classifyNetworkError(await failure('http://herald-unit-test.invalid/', { dispatcher: notFoundAgent }));
     expect(result.kind).toBe(AttemptErrorKind.DNS);
     expect(result.message).toMatch(/^DNS lookup failed: .*herald-unit-test\.invalid/);
   });
@@ -248,4 +249,17 @@ describe('classifyNetworkError with synthetic errors', () => {
     a.cause = b;
     expect(classifyNetworkError(a)).toEqual({ kind: AttemptErrorKind.CONNECT, message: 'a' });
   });
+});
+
+/** An agent whose DNS lookup fails like getaddrinfo for a missing name, without any network traffic. */
+const notFoundAgent = new Agent({
+  connect: {
+    lookup: (hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException, address: string, family: number) => void) => {
+      const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+        code: 'ENOTFOUND',
+        syscall: 'getaddrinfo',
+      });
+      process.nextTick(() => callback(error, '', 4));
+    },
+  },
 });

@@ -1,3 +1,4 @@
+import { Agent } from 'undici';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -264,9 +265,21 @@ describe('WebhookHttpClient.post', () => {
     expect(outcome).toMatchObject({ ok: false, statusCode: null, errorKind: AttemptErrorKind.INVALID_RESPONSE });
   });
 
-  it('reports an unresolvable .invalid host as DNS', async () => {
-    const outcome = await post('http://herald-http-client-test.invalid/hook');
-    expect(outcome).toMatchObject({ ok: false, statusCode: null, errorKind: AttemptErrorKind.DNS });
+  it('reports an unresolvable host as DNS', async () => {
+    // The lookup is injected: tests never query a real DNS server (it is not on loopback here).
+    const failingLookup = new WebhookHttpClient(new Agent({ connect: { lookup: notFoundLookup } }));
+    try {
+      const outcome = await failingLookup.post({
+        url: 'http://herald-http-client-test.invalid/hook',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+        timeoutMs: 2000,
+        responseBodyMaxBytes: 1024,
+      });
+      expect(outcome).toMatchObject({ ok: false, statusCode: null, errorKind: AttemptErrorKind.DNS });
+    } finally {
+      await failingLookup.close();
+    }
   });
 
   it('never throws, even for a URL undici rejects', async () => {
@@ -294,3 +307,16 @@ describe('WebhookHttpClient.post', () => {
     expect(received.map((r) => r.body).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `{"i":${i}}`).sort());
   });
 });
+
+/** A DNS lookup that answers like getaddrinfo for a name that does not exist, without any network traffic. */
+function notFoundLookup(
+  hostname: string,
+  _options: unknown,
+  callback: (error: NodeJS.ErrnoException, address: string, family: number) => void,
+): void {
+  const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+    code: 'ENOTFOUND',
+    syscall: 'getaddrinfo',
+  });
+  process.nextTick(() => callback(error, '', 4));
+}
