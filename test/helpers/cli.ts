@@ -50,7 +50,7 @@ export function spawnHerald(command: string, env: Record<string, string>): Heral
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  const waitForLog = (pattern: RegExp, timeoutMs = 30_000) => {
+  const waitForLog = (pattern: RegExp, timeoutMs = 90_000) => {
     const seen = output.find((line) => pattern.test(line));
     if (seen) return Promise.resolve(seen);
     return new Promise<string>((resolve, reject) => {
