@@ -89,7 +89,7 @@ export class BlockedDestinationError extends Error {
     readonly hostname: string,
     readonly verdict: AddressVerdict,
   ) {
-    const via = hostname === verdict.address ? '' : ` (${hostname} resolves to it)`;
+    const via = hostname === verdict.address ? '' : net.isIP(hostname) ? ` (written ${hostname})` : ` (${hostname} resolves to it)`;
     const allow = verdict.address.includes(':') ? `${verdict.address}/128` : `${verdict.address}/32`;
     super(
       `Blocked by SSRF protection: ${verdict.address}${via} is a ${RANGE_NAMES[verdict.range] ?? verdict.range} address. ` +

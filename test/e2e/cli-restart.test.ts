@@ -71,7 +71,7 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     expect(worker.output.some((line) => line.includes('shutting down'))).toBe(true);
   });
 
-  it('`herald migrate` applies migrations and exits 0 on an up-to-date database', async () => {
+  it('`herald migrate` applies migrations and exits 0 on an up-to-date database', { timeout: SPAWN_TIMEOUT_MS }, async () => {
     const migrate = spawnHerald('migrate', { DATABASE_URL: database.url });
     processes.push(migrate);
     expect(await migrate.exited).toEqual({ code: 0, signal: null });

@@ -361,3 +361,52 @@ describe('tenant isolation: an application key sees and changes only its own app
     expect(askedForB.results).toEqual([]);
   });
 });
+
+describe('rate limiting per API key', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url, { config: { rateLimit: { perMinute: 2, burst: 5 } } });
+  });
+  afterAll(async () => {
+    await herald?.stop();
+    await database?.drop();
+  });
+
+  it('answers RATE_LIMITED (429, Retry-After) past the burst, per key, over HTTP and graphql-ws', async () => {
+    const send = (key: string) =>
+      fetch(`${herald.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ currentApiKey { id } }' }),
+      });
+    const other = await herald.createKey({ name: 'other' });
+    const statuses: number[] = [];
+    let refused: Response | undefined;
+    for (let i = 0; i < 8; i++) {
+      const response = await send(herald.adminKey);
+      statuses.push(response.status);
+      if (response.status === 429) refused ??= response;
+      else await response.arrayBuffer();
+    }
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(statuses.slice(5).every((status) => status === 429)).toBe(true);
+    expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const body = (await refused!.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+    expect(body.errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+    expect(body.errors[0]!.message).toMatch(/API_RATE_LIMIT_PER_MINUTE.*Retry in \d+ s/);
+    // Another key is not affected.
+    expect((await send(other)).status).toBe(200);
+
+    const client = herald.wsClient();
+    const result = await new Promise<unknown>((resolve) =>
+      client.subscribe(
+        { query: 'subscription { eventPublished { id } }' },
+        { next: resolve, error: resolve, complete: () => resolve('complete') },
+      ),
+    );
+    expect(JSON.stringify(result)).toContain('RATE_LIMITED');
+  });
+});

@@ -75,3 +75,25 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('security configuration', () => {
+  it('refuses to start in production without HERALD_ENCRYPTION_KEY, saying how to make one', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/HERALD_ENCRYPTION_KEY is required.*openssl rand -base64 32/s);
+    const config = loadConfig({ NODE_ENV: 'production', HERALD_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') });
+    expect(config.encryptionKey).toHaveLength(32);
+    // Production never allows loopback on its own.
+    expect(config.ssrf).toEqual({ allowCidrs: [], allowLoopback: false });
+  });
+
+  it('allows loopback only in development with the embedded database', () => {
+    expect(loadConfig({}).ssrf.allowLoopback).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'postgres://x@127.0.0.1/db' }).ssrf.allowLoopback).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test' }).ssrf.allowLoopback).toBe(false);
+  });
+
+  it('validates the encryption key and the SSRF allow-list', () => {
+    expect(() => loadConfig({ HERALD_ENCRYPTION_KEY: 'short' })).toThrow(/HERALD_ENCRYPTION_KEY/);
+    expect(() => loadConfig({ SSRF_ALLOW_CIDRS: '10.0.0.0/8,not-a-cidr' })).toThrow(/SSRF_ALLOW_CIDRS/);
+    expect(loadConfig({ SSRF_ALLOW_CIDRS: ' 10.0.0.0/8 , fd00::/8 ' }).ssrf.allowCidrs).toEqual(['10.0.0.0/8', 'fd00::/8']);
+  });
+});
