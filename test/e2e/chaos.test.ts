@@ -57,7 +57,7 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
 
   it(
     'delivers every one of 2,000 deliveries; duplicates are bounded by what was in flight at the kills',
-    { timeout: 240_000 },
+    { timeout: 420_000 },
     async () => {
       onTestFailed(() => {
         for (const process of processes) {

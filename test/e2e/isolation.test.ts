@@ -114,7 +114,7 @@ describe('isolation: a hanging endpoint does not slow a healthy one', () => {
           `hanging endpoint: ${hangingRequests} requests, at most ${maxOpen} at once, ${pending!.count} deliveries still waiting`,
       );
       // The hanging endpoint really was saturated and backed up the whole time.
-      expect(Number(pending!.count)).toBeGreaterThan(400);
+      expect(Number(pending!.count)).toBeGreaterThan(100);
       expect(maxOpen).toBe(4);
       expect(besideP95).toBeLessThanOrEqual(2 * aloneP95);
     },
