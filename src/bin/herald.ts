@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
+import { CLIENT_COMMANDS, CLIENT_USAGE, runClientCommand } from '../cli/client-commands';
 import { ConfigError, loadConfig } from '../config';
-import { migrate, openDatabase } from '../db/database';
-import { type HeraldRoles, startHerald } from '../herald';
-import { createLogger } from '../lib/logger';
+import type { HeraldRoles } from '../herald';
 
 const USAGE = `Usage: herald <command>
 
@@ -13,6 +11,8 @@ Commands:
   worker    the delivery worker only
   migrate   apply Herald's and graphile-worker's migrations, then exit
   help      this text
+
+${CLIENT_USAGE}
 
 Configuration comes from the environment; see .env.example.
 With DATABASE_URL unset Herald starts an embedded PostgreSQL kept in HERALD_DATA_DIR (.herald).`;
@@ -29,6 +29,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if ((CLIENT_COMMANDS as readonly string[]).includes(command)) {
+    return runClientCommand(command, argv.slice(1));
+  }
   if (command !== 'migrate' && !ROLES[command]) {
     console.error(`Unknown command "${command}".\n\n${USAGE}`);
     return 2;
@@ -43,6 +46,11 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  // Server modules load only for server commands, so the developer commands start quickly.
+  await import('reflect-metadata');
+  const { createLogger } = await import('../lib/logger.js');
+  const { migrate, openDatabase } = await import('../db/database.js');
+  const { startHerald } = await import('../herald.js');
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
 
   if (command === 'migrate') {

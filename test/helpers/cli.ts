@@ -14,8 +14,8 @@ export interface HeraldProcess {
 }
 
 /** Runs the real `herald` CLI (the built dist/) as a child process, capturing its JSON log lines. */
-export function spawnHerald(command: string, env: Record<string, string>): HeraldProcess {
-  const child = spawn(process.execPath, [HERALD_BIN, command], {
+export function spawnHerald(command: string, env: Record<string, string>, args: string[] = []): HeraldProcess {
+  const child = spawn(process.execPath, [HERALD_BIN, command, ...args], {
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', LOG_PRETTY: 'false', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -61,4 +61,20 @@ export function spawnHerald(command: string, env: Record<string, string>): Heral
   const url = waitForLog(/Herald API listening/).then((line) => (JSON.parse(line) as { url: string }).url);
   url.catch(() => undefined);
   return { child, output, url, exited, waitForLog };
+}
+
+/** Runs a one-shot `herald` command (the built CLI) to completion: its exit code, stdout and stderr. */
+export function runHerald(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [HERALD_BIN, ...args], {
+    env: { ...process.env, HERALD_URL: '', HERALD_API_KEY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
