@@ -1,10 +1,7 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
+import { CLIENT_COMMANDS, CLIENT_USAGE, runClientCommand } from '../cli/client-commands';
 import { ConfigError, loadConfig } from '../config';
-import { migrate, openDatabase } from '../db/database';
-import { type HeraldRoles, startHerald } from '../herald';
-import { createLogger } from '../lib/logger';
-import { runKeysCommand } from './keys-command';
+import type { HeraldRoles } from '../herald';
 
 const USAGE = `Usage: herald <command>
 
@@ -18,6 +15,8 @@ Commands:
               keys list
               keys revoke <key_id or hk_ prefix>
   help      this text
+
+${CLIENT_USAGE}
 
 Configuration comes from the environment; see .env.example.
 With DATABASE_URL unset Herald starts an embedded PostgreSQL kept in HERALD_DATA_DIR (.herald).`;
@@ -34,6 +33,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if ((CLIENT_COMMANDS as readonly string[]).includes(command)) {
+    return runClientCommand(command, argv.slice(1));
+  }
   if (command !== 'migrate' && command !== 'keys' && !ROLES[command]) {
     console.error(`Unknown command "${command}".\n\n${USAGE}`);
     return 2;
@@ -48,6 +50,12 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  // Server modules load only for server commands, so the developer commands start quickly.
+  await import('reflect-metadata');
+  const { createLogger } = await import('../lib/logger.js');
+  const { migrate, openDatabase } = await import('../db/database.js');
+  const { startHerald } = await import('../herald.js');
+  const { runKeysCommand } = await import('./keys-command.js');
   // `keys` prints a key on stdout for scripts to capture: its log lines go to stderr.
   const logger =
     command === 'keys'

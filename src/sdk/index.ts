@@ -17,3 +17,5 @@ export {
   webhookMiddleware,
 } from './receiver';
 export { signWebhook } from './signer';
+export { HeraldApiError, HeraldClient, type HeraldClientOptions } from './client';
+export type * from './generated/graphql';

@@ -76,5 +76,5 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
     processes.push(migrate);
     expect(await migrate.exited).toEqual({ code: 0, signal: null });
     expect(migrate.output.some((line) => line.includes('database already up to date'))).toBe(true);
-  }, 120_000);
+  });
 });

@@ -18,7 +18,7 @@ import {
   SetEndpointAsymmetricSignaturesDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
-import { SubscriptionRecorder, TEST_ENCRYPTION_KEY, type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { SubscriptionRecorder, TEST_ENCRYPTION_KEY, type TestHerald, startTestHerald, testConfig, waitUntil } from '../helpers/herald';
 import { type ReceivedRequest, WebhookReceiver } from '../helpers/receiver';
 
 const PUBLIC_V4 = '93.184.216.34';
@@ -34,7 +34,10 @@ describe('SSRF protection in the delivery pipeline', () => {
     receiver = await WebhookReceiver.start();
     herald = await startTestHerald(database.url, {
       // Production defaults: nothing private is allowed.
-      config: { ssrf: { allowCidrs: [], allowLoopback: false }, delivery: { ...testDelivery(), maxAttempts: 1 } },
+      config: {
+        ssrf: { allowCidrs: [], allowLoopback: false },
+        delivery: { ...testDelivery(), retry: { ...testDelivery().retry, maxAttempts: 1 } },
+      },
       network: {
         // Only public.example resolves, to a public address; the dialler records it and reaches the local receiver.
         lookup: async (hostname) => {
@@ -86,14 +89,9 @@ describe('SSRF protection in the delivery pipeline', () => {
   });
 });
 
+/** The suite's usual delivery settings (fast retries), from the shared test configuration. */
 function testDelivery() {
-  return {
-    timeoutMs: 5000,
-    maxAttempts: 5,
-    backoff: { baseMs: 100, factor: 2, maxMs: 2000, jitter: 0.2 },
-    responseBodyMaxBytes: 16 * 1024,
-    disableAfterDeadLetters: 10,
-  };
+  return testConfig('postgres://unused').delivery;
 }
 
 describe('secret rotation and signatures', () => {

@@ -18,8 +18,8 @@ export interface HeraldProcess {
 }
 
 /** Runs the real `herald` CLI (the built dist/) as a child process, capturing its JSON log lines. */
-export function spawnHerald(command: string, env: Record<string, string>): HeraldProcess {
-  const child = spawn(process.execPath, [HERALD_BIN, command], {
+export function spawnHerald(command: string, env: Record<string, string>, args: string[] = []): HeraldProcess {
+  const child = spawn(process.execPath, [HERALD_BIN, command, ...args], {
     env: {
       ...process.env,
       NODE_ENV: 'test',
@@ -114,4 +114,20 @@ export async function graphqlRequest<T>(url: string, key: string, document: Docu
   const result = (await response.json()) as { data: T; errors?: unknown[] };
   if (result.errors) throw new Error(JSON.stringify(result.errors));
   return result.data;
+}
+
+/** Runs a one-shot `herald` command (the built CLI) to completion: its exit code, stdout and stderr. */
+export function runHerald(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [HERALD_BIN, ...args], {
+    env: { ...process.env, HERALD_URL: '', HERALD_API_KEY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }

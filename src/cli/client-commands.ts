@@ -1,0 +1,313 @@
+import { parseArgs } from 'node:util';
+import { type CliClientConfig, loadCliClientConfig } from '../config/cli';
+import { generateSecret, isValidSecret } from '../delivery/signature';
+import { buildEnvelope, buildSignedHeaders } from '../delivery/webhook-request';
+import { matchesEventType, matchesVersionPin } from '../modules/events/event-type';
+import { HeraldApiError, HeraldClient } from '../sdk/client';
+import type { DeliveryStatus } from '../sdk/generated/graphql';
+import { renderTable } from './table';
+
+export const CLIENT_COMMANDS = ['listen', 'trigger', 'endpoints', 'events', 'deliveries', 'event-types'] as const;
+
+export const CLIENT_USAGE = `Developer commands (talk to a running Herald; --url/HERALD_URL, --api-key/HERALD_API_KEY):
+  listen --forward-to <url> [--endpoint <id>] [--application <id>] [--events <a,b>] [--secret <whsec_>]
+            forward each published event, signed, to a local server and print the outcome
+  trigger <event-type> [--data <json>] [--application <id>] [--version <v>]
+            publish an event; without --data, the catalog's example
+  endpoints [--application <id>]       list endpoints
+  events [--type <t>] [--application <id>] [--limit <n>]
+                                       list recent events
+  deliveries [--status <S>] [--endpoint <id>] [--event <id>] [--limit <n>]
+                                       list recent deliveries
+  event-types                          list the event type catalog
+  Every one takes --json for machine-readable output.`;
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const consoleIo: Io = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
+
+/** Runs a developer command; resolves to the exit code (listen resolves on SIGINT/SIGTERM). */
+export async function runClientCommand(command: string, argv: string[], io: Io = consoleIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: 'string' },
+        'api-key': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'forward-to': { type: 'string' },
+        endpoint: { type: 'string' },
+        application: { type: 'string' },
+        events: { type: 'string' },
+        secret: { type: 'string' },
+        data: { type: 'string' },
+        version: { type: 'string' },
+        type: { type: 'string' },
+        status: { type: 'string' },
+        event: { type: 'string' },
+        limit: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\n${CLIENT_USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  let config: CliClientConfig;
+  try {
+    config = loadCliClientConfig({ url: values.url, apiKey: values['api-key'] });
+  } catch (error) {
+    io.err((error as Error).message);
+    return 2;
+  }
+  const client = new HeraldClient({ url: config.url, apiKey: config.apiKey });
+  const json = values.json === true;
+  const limit = values.limit ? Number(values.limit) : 20;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    io.err('--limit must be a whole number from 1 to 100.');
+    return 2;
+  }
+  try {
+    switch (command) {
+      case 'listen':
+        return await listen(client, values, json, io);
+      case 'trigger':
+        return await trigger(client, positionals[0], values, json, io);
+      case 'endpoints': {
+        const { nodes } = await client.listEndpoints({ applicationId: values.application }, { first: limit });
+        if (json) io.out(JSON.stringify(nodes, null, 2));
+        else
+          io.out(
+            renderTable(
+              ['ID', 'URL', 'EVENT TYPES', 'ENABLED', 'FAILURES', 'DESCRIPTION'],
+              nodes.map((e) => [
+                e.id,
+                e.url,
+                e.eventTypes.join(',') || '*',
+                e.enabled ? 'yes' : `no (${e.disabledReason ?? ''})`,
+                e.consecutiveFailures,
+                e.description,
+              ]),
+            ),
+          );
+        return 0;
+      }
+      case 'events': {
+        const { nodes } = await client.listEvents({ applicationId: values.application, type: values.type }, { first: limit });
+        if (json) io.out(JSON.stringify(nodes, null, 2));
+        else
+          io.out(
+            renderTable(
+              ['ID', 'TYPE', 'VERSION', 'CREATED', 'IDEMPOTENCY KEY'],
+              nodes.map((e) => [e.id, e.type, e.version, e.createdAt, e.idempotencyKey]),
+            ),
+          );
+        return 0;
+      }
+      case 'deliveries': {
+        const status = values.status ? (values.status.toUpperCase().split(',') as DeliveryStatus[]) : undefined;
+        const { nodes } = await client.listDeliveries({ status, endpointId: values.endpoint, eventId: values.event }, { first: limit });
+        if (json) io.out(JSON.stringify(nodes, null, 2));
+        else
+          io.out(
+            renderTable(
+              ['ID', 'STATUS', 'EVENT TYPE', 'ENDPOINT', 'ATTEMPTS', 'LAST', 'CREATED'],
+              nodes.map((d) => [
+                d.id,
+                d.status,
+                d.eventType,
+                d.endpointId,
+                d.attemptCount,
+                d.lastStatusCode ?? d.lastErrorKind,
+                d.createdAt,
+              ]),
+            ),
+          );
+        return 0;
+      }
+      case 'event-types': {
+        const types = await client.eventTypes();
+        if (json) io.out(JSON.stringify(types, null, 2));
+        else
+          io.out(
+            renderTable(
+              ['TYPE', 'LATEST VERSION', 'SCHEMA', 'DEPRECATED', 'DESCRIPTION'],
+              types.map((t) => [
+                t.name,
+                t.latestVersion.version,
+                t.latestVersion.schema ? 'yes' : 'no',
+                t.deprecated ? 'yes' : '',
+                t.description,
+              ]),
+            ),
+          );
+        return 0;
+      }
+      default:
+        io.err(`Unknown command "${command}".\n\n${CLIENT_USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    io.err(describeError(error, config.url));
+    return 1;
+  } finally {
+    if (command !== 'listen') await client.close();
+  }
+}
+
+async function trigger(
+  client: HeraldClient,
+  type: string | undefined,
+  values: Record<string, unknown>,
+  json: boolean,
+  io: Io,
+): Promise<number> {
+  if (!type) {
+    io.err('Usage: herald trigger <event-type> [--data <json>] [--application <id>] [--version <v>]');
+    return 2;
+  }
+  let data: Record<string, unknown>;
+  let version = values.version as string | undefined;
+  if (typeof values.data === 'string') {
+    try {
+      data = JSON.parse(values.data) as Record<string, unknown>;
+    } catch {
+      io.err('--data must be a JSON object, for example --data \'{"orderId":"ORD-1"}\'.');
+      return 2;
+    }
+  } else {
+    const definition = await client.eventType(type).catch((error: unknown) => {
+      if (error instanceof HeraldApiError && error.code === 'NOT_FOUND') {
+        throw new Error(`"${type}" is not in the catalog, so it has no example: pass the payload with --data '{...}'.`);
+      }
+      throw error;
+    });
+    const chosen = version ? definition.versions.find((v) => v.version === version) : definition.latestVersion;
+    if (!chosen) throw new Error(`"${type}" has no version "${version}"; it has ${definition.versions.map((v) => v.version).join(', ')}.`);
+    data = chosen.example;
+    version = chosen.version;
+  }
+  const event = await client.publishEvent({ type, data, version, applicationId: values.application as string | undefined });
+  if (json) io.out(JSON.stringify(event, null, 2));
+  else {
+    io.out(`Published ${event.type} ${event.id} (version ${event.version}) to ${event.deliveries.length} endpoint(s).`);
+  }
+  return 0;
+}
+
+/**
+ * Subscribes to published events and forwards each one, as the delivery Herald would send (same envelope,
+ * Standard Webhooks signature with a local secret), to a local URL, printing every outcome.
+ */
+async function listen(client: HeraldClient, values: Record<string, unknown>, json: boolean, io: Io): Promise<number> {
+  const forwardTo = values['forward-to'] as string | undefined;
+  if (!forwardTo || !/^https?:\/\//.test(forwardTo)) {
+    io.err('Usage: herald listen --forward-to http://localhost:3000/hooks [--endpoint <id>] [--events <a,b>]');
+    return 2;
+  }
+  const secret = (values.secret as string | undefined) ?? generateSecret();
+  if (!isValidSecret(secret)) {
+    io.err('--secret must be a whsec_ secret (base64 of 24 to 64 bytes).');
+    return 2;
+  }
+  let filters =
+    typeof values.events === 'string'
+      ? values.events
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
+  let pins: Record<string, string> = {};
+  let applicationId = values.application as string | undefined;
+  if (typeof values.endpoint === 'string') {
+    const endpoint = await client.getEndpoint(values.endpoint);
+    filters = endpoint.eventTypes;
+    pins = endpoint.eventVersions as Record<string, string>;
+    applicationId = endpoint.applicationId;
+  }
+
+  const forward = async (event: { id: string; type: string; version: string; data: unknown; createdAt: string }) => {
+    if (!matchesEventType(filters, event.type) || !matchesVersionPin(pins, event.type, event.version)) return;
+    const body = buildEnvelope({
+      eventId: event.id,
+      eventType: event.type,
+      version: event.version,
+      dataJson: JSON.stringify(event.data),
+      createdAt: new Date(event.createdAt),
+      attempt: 1,
+      retryable: true,
+    });
+    const { headers } = buildSignedHeaders({
+      eventId: event.id,
+      body,
+      attempt: 1,
+      secret,
+      timestampSeconds: Math.floor(Date.now() / 1000),
+      customHeaders: {},
+    });
+    const started = Date.now();
+    try {
+      const response = await fetch(forwardTo, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+      const responseBody = await response.text();
+      const outcome = {
+        eventId: event.id,
+        type: event.type,
+        url: forwardTo,
+        status: response.status,
+        durationMs: Date.now() - started,
+        ok: response.ok,
+      };
+      if (json) io.out(JSON.stringify({ ...outcome, responseBody: responseBody.slice(0, 1024) }));
+      else
+        io.out(
+          `${new Date().toISOString()}  ${event.type}  ${event.id}  -> ${response.status}${response.ok ? '' : ' FAILED'}  (${outcome.durationMs} ms)`,
+        );
+    } catch (error) {
+      const message = (error as Error).cause
+        ? String(((error as Error).cause as Error).message ?? (error as Error).cause)
+        : (error as Error).message;
+      if (json) io.out(JSON.stringify({ eventId: event.id, type: event.type, url: forwardTo, status: null, ok: false, error: message }));
+      else io.out(`${new Date().toISOString()}  ${event.type}  ${event.id}  -> ERROR ${message}`);
+    }
+  };
+
+  await client.connect();
+  let failed: unknown = null;
+  const stop = client.subscribeEvents(
+    { applicationId },
+    (event) => void forward(event),
+    (error) => {
+      failed = error;
+      io.err(`Subscription failed: ${describeError(error, client.graphqlUrl)}`);
+    },
+  );
+  const ready = { forwardTo, secret, application: applicationId ?? null, filters };
+  if (json) io.out(JSON.stringify({ ready: true, ...ready }));
+  else {
+    io.out(`Ready. Forwarding ${filters.length ? filters.join(', ') : 'every event type'} to ${forwardTo}`);
+    io.out(`Signing secret for your local receiver: ${secret}  (Ctrl-C to stop)`);
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  stop();
+  await client.close();
+  return failed ? 1 : 0;
+}
+
+function describeError(error: unknown, url: string): string {
+  if (error instanceof HeraldApiError) return `Herald refused: ${error.message} (${error.code})`;
+  const cause = (error as { cause?: { code?: string; errors?: Array<{ code?: string }> } }).cause;
+  if (cause?.code === 'ECONNREFUSED' || cause?.errors?.some((inner) => inner.code === 'ECONNREFUSED'))
+    return `Cannot reach Herald at ${url}: is it running? Set --url or HERALD_URL.`;
+  if (error instanceof Error && error.message === 'fetch failed') {
+    return `Cannot reach Herald at ${url} (${(error.cause as Error | undefined)?.message ?? 'network error'}): set --url or HERALD_URL.`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
