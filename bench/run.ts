@@ -42,9 +42,9 @@ const USAGE = `npm run bench -- [options]
   --workers N             run herald api + N herald worker processes (default: one herald start)
   --no-baseline           skip the express + Bull + axios baseline
   --no-floor              skip the machine-floor measurements
-  --latency-rate N        events/s offered in the latency scenario (default 1000; quick 300)
-  --max-rate N            events/s offered in the fan-out 1 throughput scenario (default 2500; quick 800)
-  --fanout10-rate N       events/s offered in the fan-out 10 scenario (default 400; quick 60)
+  --latency-rate N        events/s offered in the latency scenario (default 1000; quick 200)
+  --max-rate N            events/s offered in the fan-out 1 throughput scenario (full run only; default 2500)
+  --fanout10-rate N       events/s offered in the fan-out 10 scenario (default 400; quick 40)
   --steady S              seconds of steady phase for every scenario (default 60 for latency, 20 for throughput)
   --out FILE              where to write the JSON (default bench/results/, quick and smoke runs in bench/results/tmp/)
 
@@ -102,7 +102,7 @@ function parseOptions(argv: string[]): Options {
     options.baseline = false;
     options.floor = false;
   }
-  const defaults = { full: [1000, 2500, 400], quick: [300, 800, 60], smoke: [40, 0, 0] }[options.mode];
+  const defaults = { full: [1000, 2500, 400], quick: [200, 0, 40], smoke: [40, 0, 0] }[options.mode];
   options.latencyRate ||= defaults[0]!;
   options.maxRate ||= defaults[1]!;
   options.fanout10Rate ||= defaults[2]!;
@@ -114,7 +114,7 @@ function plan(options: Options, system: 'herald' | 'baseline'): ScenarioSpec[] {
   const base = { system, arrival: options.arrival, payloadBytes: 1024 };
   const steady = (full: number, quick: number, smoke: number) => (options.steadySeconds ?? { full, quick, smoke }[options.mode]) * 1000;
   const warmupMs = { full: 5000, quick: 1000, smoke: 500 }[options.mode];
-  const drainTimeoutMs = { full: 180_000, quick: 20_000, smoke: 20_000 }[options.mode];
+  const drainTimeoutMs = { full: 300_000, quick: 15_000, smoke: 20_000 }[options.mode];
   const common = { ...base, warmupMs, drainTimeoutMs };
   if (options.mode === 'smoke') {
     return [{ ...common, id: `${system}-smoke`, fanout: 2, rate: options.latencyRate, steadyMs: steady(0, 0, 2) }];
@@ -142,6 +142,20 @@ async function redisReachable(host: string, port: number): Promise<boolean> {
   });
 }
 
+/**
+ * A fixed CPU-bound loop (2e7 additions; about 20 ms on an idle modern core). On a shared or overcommitted
+ * machine it shows how much CPU this run actually got, so figures from different runs can be compared.
+ */
+function calibrate(): { loopWallMs: number; loopCpuMs: number } {
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  let sum = 0;
+  for (let i = 0; i < 2e7; i++) sum += i;
+  const used = process.cpuUsage(cpu);
+  if (sum < 0) console.log(sum);
+  return { loopWallMs: round(Number(process.hrtime.bigint() - started) / 1e6, 1), loopCpuMs: round((used.user + used.system) / 1000, 1) };
+}
+
 function machine() {
   const cpuinfo = (() => {
     try {
@@ -158,6 +172,7 @@ function machine() {
     node: process.version,
     platform: `${os.type()} ${os.release()}`,
     loadAverageAtStart: os.loadavg().map((n) => round(n, 2)),
+    calibrationAtStart: calibrate(),
   };
 }
 
@@ -389,10 +404,11 @@ function render(results: BenchResults): string {
         p.systemSeconds,
         `${round(((p.userSeconds + p.systemSeconds) / seconds) * 100, 0)}%`,
         mb(p.peakRssBytes),
+        mb(p.peakPssBytes),
       ]);
     }
   }
-  parts.push(table(['scenario (steady phase)', 'process', 'user s', 'system s', 'CPU', 'peak RSS MB'], processRows));
+  parts.push(table(['scenario (steady phase)', 'process', 'user s', 'system s', 'CPU', 'peak RSS MB', 'peak PSS MB'], processRows));
   const memoryRows: Array<Array<string | number>> = [];
   for (const report of [results.herald, results.baseline]) {
     if (!report) continue;
@@ -431,7 +447,7 @@ interface BenchResults {
   mode: Mode;
   startedAt: string;
   finishedAt: string;
-  machine: ReturnType<typeof machine> & { loadAverageAtEnd: number[] };
+  machine: ReturnType<typeof machine> & { loadAverageAtEnd: number[]; calibrationAtEnd: ReturnType<typeof calibrate> };
   settings: Record<string, unknown>;
   herald: SystemReport & { apiKeySource: string };
   baseline: SystemReport | null;
@@ -514,7 +530,7 @@ async function main(): Promise<number> {
     let floor: BenchResults['floor'] = null;
     if (options.floor) {
       log('Machine floor');
-      const jobs = options.mode === 'full' ? 20_000 : 3000;
+      const jobs = options.mode === 'full' ? 20_000 : 2000;
       const worker: WorkerFloorResult[] = [];
       for (const variant of ['default', 'localQueue+batched'] as const) {
         const databaseUrl = await recreateDatabase(adminUrl, 'floor_bench');
@@ -535,7 +551,7 @@ async function main(): Promise<number> {
     const partial = {
       mode: options.mode,
       startedAt: startedAt.toISOString(),
-      machine: { ...info, loadAverageAtEnd: os.loadavg().map((n) => round(n, 2)) },
+      machine: { ...info, loadAverageAtEnd: os.loadavg().map((n) => round(n, 2)), calibrationAtEnd: calibrate() },
       settings: {
         arrival: options.arrival,
         topology: herald.topology,
@@ -558,7 +574,9 @@ async function main(): Promise<number> {
     };
     log('');
     log(render(results));
-    log(`\nload average at end: ${results.machine.loadAverageAtEnd.join(' ')}`);
+    log(
+      `\nload average at end: ${results.machine.loadAverageAtEnd.join(' ')}; CPU calibration loop at end: ${results.machine.calibrationAtEnd.loopWallMs} ms wall`,
+    );
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     const out =
       options.out ?? path.resolve(__dirname, '../../bench/results', options.mode === 'full' ? '' : 'tmp', `${stamp}-${options.mode}.json`);

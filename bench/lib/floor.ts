@@ -30,9 +30,10 @@ export async function measureWorkerFloor(options: {
     await runMigrations({ pgPool: pool });
     for (let inserted = 0; inserted < options.jobs; inserted += 1000) {
       const count = Math.min(1000, options.jobs - inserted);
+      const specs = Array.from({ length: count }, (_, n) => ({ identifier: 'noop', payload: { n: inserted + n } }));
       await pool.query(
-        `select graphile_worker.add_jobs(array(select row('noop', json_build_object('n', n), null, null, null, null, null, null, null)::graphile_worker.job_spec from generate_series(1, $1) n))`,
-        [count],
+        `select 1 from graphile_worker.add_jobs((select array_agg(spec) from json_populate_recordset(null::graphile_worker.job_spec, $1::json) as spec))`,
+        [JSON.stringify(specs)],
       );
     }
     let done = 0;

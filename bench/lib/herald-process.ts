@@ -90,6 +90,15 @@ function findKeyField(value: unknown): string | null {
   return typeof message === 'string' ? (KEY_IN_TEXT.exec(message)?.[1] ?? null) : null;
 }
 
+/**
+ * Extra node flags for Herald's processes only, from HERALD_BENCH_NODE_ARGS: for example
+ * `--cpu-prof --cpu-prof-dir=/tmp/herald-prof` profiles Herald during a run (flags NODE_OPTIONS refuses).
+ */
+function heraldArgs(command: string): string[] {
+  const extra = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return [...extra, HERALD_BIN, command];
+}
+
 export type HeraldTopology = { kind: 'start' } | { kind: 'split'; workers: number };
 
 export interface HeraldCluster {
@@ -127,13 +136,13 @@ export async function startHerald(options: {
   };
   try {
     if (options.topology.kind === 'start') {
-      processes.push(startProcess('herald start', [HERALD_BIN, 'start'], env));
+      processes.push(startProcess('herald start', heraldArgs('start'), env));
       await waitForHealthy(url, processes[0]!);
     } else {
-      processes.push(startProcess('herald api', [HERALD_BIN, 'api'], env));
+      processes.push(startProcess('herald api', heraldArgs('api'), env));
       await waitForHealthy(url, processes[0]!);
       for (let i = 0; i < options.topology.workers; i++) {
-        const worker = startProcess(`herald worker ${i + 1}`, [HERALD_BIN, 'worker'], env);
+        const worker = startProcess(`herald worker ${i + 1}`, heraldArgs('worker'), env);
         processes.push(worker);
         // A worker has no HTTP probe (and at LOG_LEVEL=warn says nothing): give it time to connect; the
         // warm-up phase absorbs the rest.

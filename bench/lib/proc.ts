@@ -8,6 +8,8 @@ export interface ProcessSample {
   rssBytes: number;
   /** VmHWM: the kernel's own record of the highest RSS the process ever had. */
   peakRssBytes: number;
+  /** Proportional set size: shared pages divided among the processes sharing them (fair for PostgreSQL's backends). */
+  pssBytes: number;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
@@ -25,9 +27,18 @@ export function sampleProcess(pid: number): ProcessSample | null {
       systemSeconds: Number(fields[12]) / TICKS_PER_SECOND,
       rssBytes: kb('VmRSS'),
       peakRssBytes: kb('VmHWM'),
+      pssBytes: readPss(pid),
     };
   } catch {
     return null;
+  }
+}
+
+function readPss(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
   }
 }
 
@@ -49,6 +60,8 @@ export interface ProcessUsage {
   systemSeconds: number;
   /** Highest RSS sampled during the window (summed over the group's processes at each sample). */
   peakRssBytes: number;
+  /** Highest PSS sum sampled: for a group sharing memory (PostgreSQL), the RSS sum counts shared buffers again per backend. */
+  peakPssBytes: number;
   /** VmHWM at the end (for a single process: its lifetime peak, so it includes start-up). */
   lifetimePeakRssBytes: number;
 }
@@ -61,6 +74,7 @@ export class ProcessGroupMonitor {
   private readonly start = new Map<number, ProcessSample>();
   private readonly last = new Map<number, ProcessSample>();
   private peakRss = 0;
+  private peakPss = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -73,6 +87,7 @@ export class ProcessGroupMonitor {
     this.start.clear();
     this.last.clear();
     this.peakRss = 0;
+    this.peakPss = 0;
     this.poll(true);
     this.timer = setInterval(() => this.poll(), this.intervalMs);
     this.timer.unref();
@@ -97,12 +112,14 @@ export class ProcessGroupMonitor {
       userSeconds: round(user, 2),
       systemSeconds: round(system, 2),
       peakRssBytes: this.peakRss,
+      peakPssBytes: this.peakPss,
       lifetimePeakRssBytes: lifetimePeak,
     };
   }
 
   private poll(first = false): void {
     let rss = 0;
+    let pss = 0;
     for (const pid of this.pids()) {
       const sample = sampleProcess(pid);
       if (!sample) continue;
@@ -110,8 +127,10 @@ export class ProcessGroupMonitor {
       if (!this.start.has(pid)) this.start.set(pid, first ? sample : { ...sample, userSeconds: 0, systemSeconds: 0 });
       this.last.set(pid, sample);
       rss += sample.rssBytes;
+      pss += sample.pssBytes;
     }
     this.peakRss = Math.max(this.peakRss, rss);
+    this.peakPss = Math.max(this.peakPss, pss);
   }
 }
 

@@ -20,6 +20,8 @@ const environmentSchema = z.object({
   INTROSPECTION_ENABLED: boolean.default(true),
   WORKER_CONCURRENCY: integer(1, 1000).default(32),
   WORKER_POLL_INTERVAL_MS: integer(50, 60_000).default(1000),
+  WORKER_LOCAL_QUEUE_SIZE: integer(0, 10_000).default(0),
+  WORKER_COMPLETE_BATCH_DELAY_MS: integer(0, 1000).default(0),
   DELIVERY_TIMEOUT_MS: integer(100, 300_000).default(10_000),
   DELIVERY_MAX_ATTEMPTS: integer(1, 100).default(5),
   DELIVERY_BACKOFF_BASE_MS: integer(0, 86_400_000).default(2000),
@@ -46,7 +48,14 @@ export interface HeraldConfig {
   logPretty: boolean;
   graphiql: boolean;
   introspection: boolean;
-  worker: { concurrency: number; pollIntervalMs: number };
+  worker: {
+    concurrency: number;
+    pollIntervalMs: number;
+    /** graphile-worker 0.17 local queue: jobs fetched per query and held in memory (0: off, one fetch per job). */
+    localQueueSize: number;
+    /** Batch job completions (and failures) written within this many ms into one statement (0: one per job). */
+    completeBatchDelayMs: number;
+  };
   delivery: {
     timeoutMs: number;
     maxAttempts: number;
@@ -80,7 +89,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logPretty: e.LOG_PRETTY ?? (e.NODE_ENV === 'development' && process.stdout.isTTY === true),
     graphiql: e.GRAPHIQL_ENABLED,
     introspection: e.INTROSPECTION_ENABLED,
-    worker: { concurrency: e.WORKER_CONCURRENCY, pollIntervalMs: e.WORKER_POLL_INTERVAL_MS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
+      localQueueSize: e.WORKER_LOCAL_QUEUE_SIZE,
+      completeBatchDelayMs: e.WORKER_COMPLETE_BATCH_DELAY_MS,
+    },
     delivery: {
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,

@@ -13,7 +13,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<HeraldConfig>
   return {
     ...base,
     databaseUrl,
-    worker: { concurrency: 8, pollIntervalMs: 100 },
+    worker: { ...base.worker, concurrency: 8, pollIntervalMs: 100 },
     delivery: {
       ...base.delivery,
       timeoutMs: 5000,
