@@ -24,6 +24,8 @@ const environmentSchema = z.object({
   INTROSPECTION_ENABLED: boolean.default(true),
   WORKER_CONCURRENCY: integer(1, 1000).default(32),
   WORKER_POLL_INTERVAL_MS: integer(50, 60_000).default(1000),
+  WORKER_LOCAL_QUEUE_SIZE: integer(0, 10_000).default(0),
+  WORKER_COMPLETE_BATCH_DELAY_MS: integer(0, 1000).default(0),
   DELIVERY_TIMEOUT_MS: integer(100, 300_000).default(10_000),
   DELIVERY_RETRY_POLICY: z.enum(['standard', 'seed']).default('standard'),
   DELIVERY_RETRY_SCHEDULE: z.string().optional(),
@@ -94,6 +96,10 @@ export interface HeraldConfig {
     heartbeatIntervalMs: number;
     /** A worker silent this long is dead: its jobs are unlocked and re-attempted. */
     deadAfterMs: number;
+    /** graphile-worker 0.17 local queue: jobs fetched per query and held in memory (0: off, one fetch per job). */
+    localQueueSize: number;
+    /** Batch job completions (and failures) written within this many ms into one statement (0: one per job). */
+    completeBatchDelayMs: number;
   };
   delivery: {
     timeoutMs: number;
@@ -166,6 +172,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
       heartbeatIntervalMs: e.WORKER_HEARTBEAT_INTERVAL_MS,
       deadAfterMs: e.WORKER_DEAD_AFTER_MS,
+      localQueueSize: e.WORKER_LOCAL_QUEUE_SIZE,
+      completeBatchDelayMs: e.WORKER_COMPLETE_BATCH_DELAY_MS,
     },
     delivery: {
       timeoutMs: e.DELIVERY_TIMEOUT_MS,

@@ -32,7 +32,7 @@ export function testConfig(databaseUrl: string, overrides: Partial<HeraldConfig>
     // Most test files make many requests with one key in a burst; the rate-limit test turns it on.
     rateLimit: { perMinute: 0, burst: 1 },
     databaseUrl,
-    worker: { concurrency: 8, pollIntervalMs: 100, heartbeatIntervalMs: 1000, deadAfterMs: 5000 },
+    worker: { ...base.worker, concurrency: 8, pollIntervalMs: 100, heartbeatIntervalMs: 1000, deadAfterMs: 5000 },
     delivery: {
       ...base.delivery,
       timeoutMs: 5000,

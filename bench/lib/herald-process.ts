@@ -1,0 +1,189 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+
+export const HERALD_BIN = path.resolve(__dirname, '../../src/bin/herald.js');
+
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** Starts a Node.js child process, keeps its last output lines (for error messages and key detection). */
+export function startProcess(name: string, args: string[], env: Record<string, string>): ManagedProcess {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      output.push(line);
+      if (output.length > 500) output.splice(0, output.length - 500);
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const done = await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]);
+    if (!done) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return { name, child, output, exited, stop };
+}
+
+export async function waitForHealthy(baseUrl: string, proc: ManagedProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) {
+      throw new Error(`${proc.name} exited with code ${proc.child.exitCode}:\n${proc.output.slice(-20).join('\n')}`);
+    }
+    try {
+      const response = await request(`${baseUrl}/healthz`);
+      await response.body.dump();
+      if (response.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} did not answer ${baseUrl}/healthz within ${timeoutMs} ms:\n${proc.output.slice(-20).join('\n')}`);
+}
+
+const KEY_FIELD = /^(admin)?_?api_?key$|^admin_?key$|^key$|^token$/i;
+const KEY_IN_TEXT = /(?:api|admin)[ _-]?key\b[^A-Za-z0-9]*([A-Za-z0-9][A-Za-z0-9_.-]{15,})/i;
+
+/**
+ * Finds an API key in one line of Herald's output: a JSON log field such as `apiKey`/`adminKey`, or text
+ * like "admin API key: hk_...". Herald prints its admin key once, on the first start with an empty database.
+ */
+export function detectApiKey(line: string): string | null {
+  const trimmed = line.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const found = findKeyField(JSON.parse(trimmed) as unknown);
+      if (found) return found;
+    } catch {
+      // not JSON after all
+    }
+  }
+  return KEY_IN_TEXT.exec(trimmed)?.[1] ?? null;
+}
+
+function findKeyField(value: unknown): string | null {
+  if (!value || typeof value !== 'object') return null;
+  for (const [name, field] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof field === 'string' && KEY_FIELD.test(name) && /^[A-Za-z0-9_.-]{16,}$/.test(field)) return field;
+    if (typeof field === 'object') {
+      const nested = findKeyField(field);
+      if (nested) return nested;
+    }
+  }
+  const message = (value as { msg?: unknown }).msg;
+  return typeof message === 'string' ? (KEY_IN_TEXT.exec(message)?.[1] ?? null) : null;
+}
+
+/**
+ * Extra node flags for Herald's processes only, from HERALD_BENCH_NODE_ARGS: for example
+ * `--cpu-prof --cpu-prof-dir=/tmp/herald-prof` profiles Herald during a run (flags NODE_OPTIONS refuses).
+ */
+function heraldArgs(command: string): string[] {
+  const extra = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return [...extra, HERALD_BIN, command];
+}
+
+export type HeraldTopology = { kind: 'start' } | { kind: 'split'; workers: number };
+
+export interface HeraldCluster {
+  url: string;
+  processes: ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs Herald from the built CLI against `databaseUrl`: one `herald start`, or one `herald api` and N
+ * `herald worker` processes. Logging stays at `logLevel` (per-delivery info lines are real work; the
+ * bench reports which level it used).
+ */
+export async function startHerald(options: {
+  databaseUrl: string;
+  port: number;
+  topology: HeraldTopology;
+  logLevel: string;
+  env?: Record<string, string>;
+}): Promise<HeraldCluster> {
+  const env = {
+    NODE_ENV: process.env.NODE_ENV ?? 'development',
+    DATABASE_URL: options.databaseUrl,
+    HOST: '127.0.0.1',
+    PORT: String(options.port),
+    LOG_LEVEL: options.logLevel,
+    LOG_PRETTY: 'false',
+    ...options.env,
+  };
+  const processes: ManagedProcess[] = [];
+  const url = `http://127.0.0.1:${options.port}`;
+  const stop = async () => {
+    // API first (no new publishes), then the workers.
+    for (const member of processes) await member.stop();
+  };
+  try {
+    if (options.topology.kind === 'start') {
+      processes.push(startProcess('herald start', heraldArgs('start'), env));
+      await waitForHealthy(url, processes[0]!);
+    } else {
+      processes.push(startProcess('herald api', heraldArgs('api'), env));
+      await waitForHealthy(url, processes[0]!);
+      for (let i = 0; i < options.topology.workers; i++) {
+        const worker = startProcess(`herald worker ${i + 1}`, heraldArgs('worker'), env);
+        processes.push(worker);
+        // A worker has no HTTP probe (and at LOG_LEVEL=warn says nothing): give it time to connect; the
+        // warm-up phase absorbs the rest.
+        await sleep(2000);
+        if (worker.child.exitCode !== null) throw new Error(`${worker.name} exited:\n${worker.output.slice(-20).join('\n')}`);
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, processes, stop };
+}
+
+/**
+ * The API key to send: HERALD_BENCH_API_KEY when set, otherwise the admin key a fresh Herald prints on its
+ * first start (looked for in the output of a short `herald api` run at info level), otherwise none.
+ */
+export async function resolveApiKey(options: { databaseUrl: string; port: number; fromEnvironment: string | undefined }): Promise<{
+  key: string | null;
+  source: 'HERALD_BENCH_API_KEY' | 'first-start output' | 'none';
+}> {
+  if (options.fromEnvironment) return { key: options.fromEnvironment, source: 'HERALD_BENCH_API_KEY' };
+  const env = {
+    NODE_ENV: process.env.NODE_ENV ?? 'development',
+    DATABASE_URL: options.databaseUrl,
+    HOST: '127.0.0.1',
+    PORT: String(options.port),
+    LOG_LEVEL: 'info',
+    LOG_PRETTY: 'false',
+  };
+  const api = startProcess('herald api (first start)', [HERALD_BIN, 'api'], env);
+  try {
+    await waitForHealthy(`http://127.0.0.1:${options.port}`, api);
+    await sleep(200);
+  } finally {
+    await api.stop();
+  }
+  for (const line of api.output) {
+    const key = detectApiKey(line);
+    if (key) return { key, source: 'first-start output' };
+  }
+  return { key: null, source: 'none' };
+}

@@ -1,0 +1,601 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { Pool } from 'undici';
+import { type EmbeddedPostgresHandle, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { createLogger } from '../src/lib/logger';
+import { type PostFloorResult, type WorkerFloorResult, measurePostFloor, measureWorkerFloor } from './lib/floor';
+import { BenchGraphqlClient } from './lib/graphql-client';
+import { type HeraldTopology, type ManagedProcess, resolveApiKey, startHerald, startProcess, waitForHealthy } from './lib/herald-process';
+import { ProcessGroupMonitor, childPids, round, sampleProcess } from './lib/proc';
+import { BenchReceiver } from './lib/receiver';
+import { type ScenarioResult, type ScenarioSpec, type SystemUnderTest, runScenario } from './lib/scenario';
+import type { ArrivalProcess } from './lib/stats';
+
+type Mode = 'full' | 'quick' | 'smoke';
+
+interface Options {
+  mode: Mode;
+  arrival: ArrivalProcess;
+  topology: HeraldTopology;
+  baseline: boolean;
+  floor: boolean;
+  out: string | null;
+  latencyRate: number;
+  maxRate: number;
+  fanout10Rate: number;
+  steadySeconds: number | null;
+  heraldLogLevel: string;
+  concurrency: number;
+}
+
+const USAGE = `npm run bench -- [options]
+
+  --quick                 a short run (under a minute): every scenario for a few seconds, lower rates
+  --smoke                 a few seconds against Herald only (used by the tests)
+  --arrival fixed|poisson arrival process of the open-loop generator (default poisson)
+  --workers N             run herald api + N herald worker processes (default: one herald start)
+  --no-baseline           skip the express + Bull + axios baseline
+  --no-floor              skip the machine-floor measurements
+  --latency-rate N        events/s offered in the latency scenario (default 1000; quick 200)
+  --max-rate N            events/s offered in the fan-out 1 throughput scenario (full run only; default 2500)
+  --fanout10-rate N       events/s offered in the fan-out 10 scenario (default 400; quick 40)
+  --steady S              seconds of steady phase for every scenario (default 60 for latency, 20 for throughput)
+  --out FILE              where to write the JSON (default bench/results/, quick and smoke runs in bench/results/tmp/)
+
+Environment: HERALD_BENCH_API_KEY (sent as Authorization: Bearer), HERALD_BENCH_DATABASE_URL (an admin URL of a
+PostgreSQL to use instead of the embedded one), HERALD_BENCH_LOG_LEVEL (Herald's LOG_LEVEL, default warn),
+WORKER_CONCURRENCY (Herald's, also given to the baseline; default 32).`;
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = {
+    mode: 'full',
+    arrival: 'poisson',
+    topology: { kind: 'start' },
+    baseline: true,
+    floor: true,
+    out: null,
+    latencyRate: 0,
+    maxRate: 0,
+    fanout10Rate: 0,
+    steadySeconds: null,
+    heraldLogLevel: process.env.HERALD_BENCH_LOG_LEVEL ?? 'warn',
+    concurrency: Number(process.env.WORKER_CONCURRENCY ?? 32),
+  };
+  const value = (i: number) => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${argv[i]} needs a value\n\n${USAGE}`);
+    return v;
+  };
+  const positive = (i: number) => {
+    const n = Number(value(i));
+    if (!(n > 0)) throw new Error(`${argv[i]} needs a positive number, got "${argv[i + 1]}"`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--quick') options.mode = 'quick';
+    else if (arg === '--smoke') options.mode = 'smoke';
+    else if (arg === '--no-baseline') options.baseline = false;
+    else if (arg === '--no-floor') options.floor = false;
+    else if (arg === '--arrival') {
+      const v = value(i++);
+      if (v !== 'fixed' && v !== 'poisson') throw new Error(`--arrival is fixed or poisson, not "${v}"`);
+      options.arrival = v;
+    } else if (arg === '--workers') options.topology = { kind: 'split', workers: Math.round(positive(i++)) };
+    else if (arg === '--latency-rate') options.latencyRate = positive(i++);
+    else if (arg === '--max-rate') options.maxRate = positive(i++);
+    else if (arg === '--fanout10-rate') options.fanout10Rate = positive(i++);
+    else if (arg === '--steady') options.steadySeconds = positive(i++);
+    else if (arg === '--out') options.out = path.resolve(value(i++));
+    else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`Unknown option "${arg}"\n\n${USAGE}`);
+  }
+  if (options.mode === 'smoke') {
+    options.baseline = false;
+    options.floor = false;
+  }
+  const defaults = { full: [1000, 2500, 400], quick: [200, 0, 40], smoke: [40, 0, 0] }[options.mode];
+  options.latencyRate ||= defaults[0]!;
+  options.maxRate ||= defaults[1]!;
+  options.fanout10Rate ||= defaults[2]!;
+  return options;
+}
+
+/** The scenarios one system runs, in order. */
+function plan(options: Options, system: 'herald' | 'baseline'): ScenarioSpec[] {
+  const base = { system, arrival: options.arrival, payloadBytes: 1024 };
+  const steady = (full: number, quick: number, smoke: number) => (options.steadySeconds ?? { full, quick, smoke }[options.mode]) * 1000;
+  const warmupMs = { full: 5000, quick: 1000, smoke: 500 }[options.mode];
+  const drainTimeoutMs = { full: 300_000, quick: 15_000, smoke: 20_000 }[options.mode];
+  const common = { ...base, warmupMs, drainTimeoutMs };
+  if (options.mode === 'smoke') {
+    return [{ ...common, id: `${system}-smoke`, fanout: 2, rate: options.latencyRate, steadyMs: steady(0, 0, 2) }];
+  }
+  return [
+    { ...common, id: `${system}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 6, 0) },
+    ...(options.mode === 'full'
+      ? [{ ...common, id: `${system}-f1-max`, fanout: 1, rate: options.maxRate, steadyMs: steady(20, 5, 0) }]
+      : []),
+    { ...common, id: `${system}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 5, 0) },
+  ];
+}
+
+async function redisReachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+/**
+ * A fixed CPU-bound loop (2e7 additions; about 20 ms on an idle modern core). On a shared or overcommitted
+ * machine it shows how much CPU this run actually got, so figures from different runs can be compared.
+ */
+function calibrate(): { loopWallMs: number; loopCpuMs: number } {
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  let sum = 0;
+  for (let i = 0; i < 2e7; i++) sum += i;
+  const used = process.cpuUsage(cpu);
+  if (sum < 0) console.log(sum);
+  return { loopWallMs: round(Number(process.hrtime.bigint() - started) / 1e6, 1), loopCpuMs: round((used.user + used.system) / 1000, 1) };
+}
+
+function machine() {
+  const cpuinfo = (() => {
+    try {
+      return readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  return {
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    cpus: os.availableParallelism(),
+    memoryTotalGiB: round(os.totalmem() / 2 ** 30, 1),
+    memoryFreeGiB: round(os.freemem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    loadAverageAtStart: os.loadavg().map((n) => round(n, 2)),
+    calibrationAtStart: calibrate(),
+  };
+}
+
+async function recreateDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${name} with (force)`);
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function postmasterPid(dataDir: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    return Number.isInteger(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+interface SystemReport {
+  system: 'herald' | 'baseline';
+  topology?: string;
+  idleRssBytes: Record<string, number>;
+  lifetimePeakRssBytes: Record<string, number>;
+  scenarios: ScenarioResult[];
+}
+
+async function benchHerald(
+  options: Options,
+  context: { adminUrl: string; receiver: BenchReceiver; postgresPids: () => number[]; log: (line: string) => void },
+): Promise<SystemReport & { apiKeySource: string }> {
+  const databaseUrl = await recreateDatabase(context.adminUrl, 'herald_bench');
+  const port = await freePort();
+  const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY });
+  context.log(`Herald: API key ${apiKey.key ? `from ${apiKey.source}` : 'none (none configured)'}`);
+  const cluster = await startHerald({
+    databaseUrl,
+    port,
+    topology: options.topology,
+    logLevel: options.heraldLogLevel,
+    env: { WORKER_CONCURRENCY: String(options.concurrency) },
+  });
+  const client = new BenchGraphqlClient(cluster.url, apiKey.key, 128);
+  const report: SystemReport & { apiKeySource: string } = {
+    system: 'herald',
+    topology: options.topology.kind === 'start' ? 'herald start' : `herald api + ${options.topology.workers} herald worker`,
+    apiKeySource: apiKey.source,
+    idleRssBytes: {},
+    lifetimePeakRssBytes: {},
+    scenarios: [],
+  };
+  try {
+    await sleep(2000);
+    for (const member of cluster.processes) report.idleRssBytes[member.name] = sampleProcess(member.child.pid!)?.rssBytes ?? 0;
+    const monitors = monitorsFor(cluster.processes, context.postgresPids);
+    for (const spec of plan(options, 'herald')) {
+      const { createApplication } = await client.request<{ createApplication: { id: string } }>(
+        'mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }',
+        { i: { name: `bench ${spec.id}` } },
+      );
+      for (let endpoint = 0; endpoint < spec.fanout; endpoint++) {
+        await client.request('mutation($i: RegisterEndpointInput!) { registerEndpoint(input: $i) { endpoint { id } } }', {
+          i: { applicationId: createApplication.id, url: context.receiver.url(spec.id, endpoint), eventTypes: ['bench.*'] },
+        });
+      }
+      const system: SystemUnderTest = {
+        monitors,
+        publish: async (_seq, data) => {
+          await client.request('mutation($i: PublishEventInput!) { publishEvent(input: $i) { id } }', {
+            i: { applicationId: createApplication.id, type: 'bench.event', data },
+          });
+          return { ok: true };
+        },
+      };
+      context.log(
+        `  ${spec.id}: fan-out ${spec.fanout}, ${spec.rate} events/s offered (${spec.arrival}), ${spec.steadyMs / 1000} s steady`,
+      );
+      const result = await runScenario(spec, context.receiver, system);
+      context.log(`    ${summarise(result)}`);
+      report.scenarios.push(result);
+    }
+    for (const member of cluster.processes) report.lifetimePeakRssBytes[member.name] = sampleProcess(member.child.pid!)?.peakRssBytes ?? 0;
+  } finally {
+    await client.close();
+    await cluster.stop();
+  }
+  return report;
+}
+
+async function benchBaseline(
+  options: Options,
+  context: { adminUrl: string; receiver: BenchReceiver; postgresPids: () => number[]; log: (line: string) => void },
+): Promise<SystemReport> {
+  const databaseUrl = await recreateDatabase(context.adminUrl, 'baseline_bench');
+  const port = await freePort();
+  const baseline: ManagedProcess = startProcess('baseline (express+bull+axios)', [path.join(__dirname, 'baseline/main.js')], {
+    BASELINE_PORT: String(port),
+    BASELINE_DATABASE_URL: databaseUrl,
+    BASELINE_QUEUE: `herald-bench-baseline-${process.pid}`,
+    BASELINE_CONCURRENCY: String(options.concurrency),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const http = new Pool(url, { connections: 128, keepAliveTimeout: 60_000 });
+  const post = async (pathName: string, body: unknown) => {
+    const response = await http.request({
+      method: 'POST',
+      path: pathName,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await response.body.text();
+    if (response.statusCode >= 300) throw new Error(`baseline ${pathName}: HTTP ${response.statusCode} ${text.slice(0, 120)}`);
+    return text;
+  };
+  const report: SystemReport = { system: 'baseline', idleRssBytes: {}, lifetimePeakRssBytes: {}, scenarios: [] };
+  try {
+    await waitForHealthy(url, baseline);
+    await sleep(2000);
+    report.idleRssBytes[baseline.name] = sampleProcess(baseline.child.pid!)?.rssBytes ?? 0;
+    const monitors = monitorsFor([baseline], context.postgresPids);
+    for (const spec of plan(options, 'baseline')) {
+      const eventType = `bench.${spec.id}`;
+      for (let endpoint = 0; endpoint < spec.fanout; endpoint++) {
+        await post('/api/webhooks/subscribe', { url: context.receiver.url(spec.id, endpoint), events: [eventType] });
+      }
+      const system: SystemUnderTest = {
+        monitors,
+        publish: async (_seq, data) => {
+          await post('/api/events', { type: eventType, data });
+          return { ok: true };
+        },
+      };
+      context.log(
+        `  ${spec.id}: fan-out ${spec.fanout}, ${spec.rate} events/s offered (${spec.arrival}), ${spec.steadyMs / 1000} s steady`,
+      );
+      const result = await runScenario(spec, context.receiver, system);
+      context.log(`    ${summarise(result)}`);
+      report.scenarios.push(result);
+    }
+    report.lifetimePeakRssBytes[baseline.name] = sampleProcess(baseline.child.pid!)?.peakRssBytes ?? 0;
+  } finally {
+    await http.close();
+    await baseline.stop();
+  }
+  return report;
+}
+
+function monitorsFor(processes: ManagedProcess[], postgresPids: () => number[]): ProcessGroupMonitor[] {
+  return [
+    ...processes.map((member) => new ProcessGroupMonitor(member.name, () => [member.child.pid!])),
+    new ProcessGroupMonitor('postgresql (all backends)', postgresPids),
+    new ProcessGroupMonitor('bench harness (load generator + receivers)', () => [process.pid]),
+  ];
+}
+
+function summarise(result: ScenarioResult): string {
+  const l = result.latencyMs;
+  return (
+    `${result.deliveriesPerSecond} deliveries/s, ${result.publishPerSecond} publish/s, ` +
+    `p50 ${l?.p50 ?? '-'} ms p99 ${l?.p99 ?? '-'} ms, ledger ${result.ledger.received}/${result.ledger.expected} ` +
+    `(missing ${result.ledger.missing}, duplicates ${result.ledger.duplicates})${result.void ? ` VOID: ${result.voidReason}` : ''}`
+  );
+}
+
+const mb = (bytes: number) => `${round(bytes / 2 ** 20, 1)}`;
+
+function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells: Array<string | number>) => '| ' + cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ') + ' |';
+  return [line(headers), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...rows.map(line)].join('\n');
+}
+
+function render(results: BenchResults): string {
+  const scenarios = [...results.herald.scenarios, ...(results.baseline?.scenarios ?? [])];
+  const parts: string[] = [];
+  parts.push(
+    table(
+      [
+        'scenario',
+        'fan-out',
+        'offered ev/s',
+        'deliveries/s',
+        'publish/s',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'max ms',
+        'published',
+        'received',
+        'missing',
+        'dup',
+        'drain s',
+        'ledger',
+      ],
+      scenarios.map((s) => [
+        s.spec.id,
+        s.spec.fanout,
+        s.offeredEventsPerSecond,
+        s.deliveriesPerSecond,
+        s.publishPerSecond,
+        s.latencyMs?.p50 ?? '-',
+        s.latencyMs?.p95 ?? '-',
+        s.latencyMs?.p99 ?? '-',
+        s.latencyMs?.max ?? '-',
+        s.ledger.publishedEvents,
+        s.ledger.received,
+        s.ledger.missing,
+        s.ledger.duplicates,
+        s.drainSeconds,
+        s.void ? 'VOID' : 'balanced',
+      ]),
+    ),
+  );
+  const processRows: Array<Array<string | number>> = [];
+  for (const s of scenarios) {
+    const seconds = s.spec.steadyMs / 1000;
+    for (const p of s.processes) {
+      processRows.push([
+        s.spec.id,
+        p.name,
+        p.userSeconds,
+        p.systemSeconds,
+        `${round(((p.userSeconds + p.systemSeconds) / seconds) * 100, 0)}%`,
+        mb(p.peakRssBytes),
+        mb(p.peakPssBytes),
+      ]);
+    }
+  }
+  parts.push(table(['scenario (steady phase)', 'process', 'user s', 'system s', 'CPU', 'peak RSS MB', 'peak PSS MB'], processRows));
+  const memoryRows: Array<Array<string | number>> = [];
+  for (const report of [results.herald, results.baseline]) {
+    if (!report) continue;
+    for (const name of Object.keys(report.idleRssBytes)) {
+      memoryRows.push([name, mb(report.idleRssBytes[name]!), mb(report.lifetimePeakRssBytes[name] ?? 0)]);
+    }
+  }
+  parts.push(table(['process', 'idle RSS MB', 'peak RSS MB (VmHWM, whole run)'], memoryRows));
+  if (results.floor) {
+    const rows: Array<Array<string | number>> = results.floor.worker.map((w) => [
+      `graphile-worker no-op jobs (${w.variant})`,
+      `${w.jobsPerSecond} jobs/s`,
+      `${w.jobs} jobs`,
+    ]);
+    if (results.floor.post) {
+      const p = results.floor.post;
+      rows.push([
+        `raw signed POST loop, undici, ${p.concurrency} concurrent`,
+        `${p.requestsPerSecond} requests/s`,
+        `p50 ${round(p.latencyMs?.p50 ?? 0, 2)} ms, ledger ${p.ledger.balanced ? 'balanced' : 'VOID'}`,
+      ]);
+    }
+    parts.push(table(['machine floor', 'rate', 'note'], rows));
+  }
+  if (results.ratios.length > 0)
+    parts.push(
+      table(
+        ['ratio', 'value'],
+        results.ratios.map((r) => [r.name, r.value]),
+      ),
+    );
+  return parts.join('\n\n');
+}
+
+interface BenchResults {
+  mode: Mode;
+  startedAt: string;
+  finishedAt: string;
+  machine: ReturnType<typeof machine> & { loadAverageAtEnd: number[]; calibrationAtEnd: ReturnType<typeof calibrate> };
+  settings: Record<string, unknown>;
+  herald: SystemReport & { apiKeySource: string };
+  baseline: SystemReport | null;
+  baselineSkipped: string | null;
+  floor: { worker: WorkerFloorResult[]; post: PostFloorResult | null } | null;
+  ratios: Array<{ name: string; value: number | string }>;
+  void: boolean;
+}
+
+function ratios(results: Omit<BenchResults, 'ratios' | 'void' | 'finishedAt'>): Array<{ name: string; value: number | string }> {
+  const out: Array<{ name: string; value: number | string }> = [];
+  const find = (report: SystemReport | null, suffix: string) => report?.scenarios.find((s) => s.spec.id.endsWith(suffix));
+  for (const suffix of ['-f1-latency', '-f1-max', '-f10']) {
+    const h = find(results.herald, suffix);
+    const b = find(results.baseline, suffix);
+    if (h && b && b.deliveriesPerSecond > 0)
+      out.push({
+        name: `deliveries/s Herald / baseline (${suffix.slice(1)})`,
+        value: round(h.deliveriesPerSecond / b.deliveriesPerSecond, 2),
+      });
+    if (h?.latencyMs && b?.latencyMs && h.latencyMs.p99 > 0)
+      out.push({
+        name: `p99 baseline / Herald (${suffix.slice(1)}; > 1 means Herald is faster)`,
+        value: round(b.latencyMs.p99 / h.latencyMs.p99, 2),
+      });
+  }
+  const best = Math.max(0, ...results.herald.scenarios.map((s) => s.deliveriesPerSecond));
+  const floorJobs = Math.max(0, ...(results.floor?.worker.map((w) => w.jobsPerSecond) ?? []));
+  if (floorJobs > 0) out.push({ name: 'best Herald deliveries/s / graphile-worker no-op jobs/s', value: round(best / floorJobs, 3) });
+  if (results.floor?.post)
+    out.push({
+      name: 'best Herald deliveries/s / raw signed POST loop requests/s',
+      value: round(best / results.floor.post.requestsPerSecond, 3),
+    });
+  return out;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const startedAt = new Date();
+  const info = machine();
+  const log = (line: string) => console.log(line);
+  log(
+    `Herald benchmark (${options.mode}) on ${info.cpus} x ${info.cpuModel}, node ${info.node}, load average ${info.loadAverageAtStart.join(' ')}`,
+  );
+
+  const logger = createLogger({ level: 'warn', pretty: false, name: 'bench-postgres' });
+  let embedded: EmbeddedPostgresHandle | null = null;
+  let embeddedDir: string | null = null;
+  let adminUrl = process.env.HERALD_BENCH_DATABASE_URL;
+  if (!adminUrl) {
+    embeddedDir = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-pg-'));
+    // Durable commits (fsync on), as `herald start` runs its embedded PostgreSQL.
+    embedded = await startEmbeddedPostgres({ dataDir: embeddedDir, logger, durable: true });
+    adminUrl = embedded.adminUrl;
+    log(`PostgreSQL: embedded (durable commits), port ${embedded.port}`);
+  } else {
+    log('PostgreSQL: HERALD_BENCH_DATABASE_URL');
+  }
+  const pgMaster = embeddedDir ? postmasterPid(embeddedDir) : null;
+  const postgresPids = () => (pgMaster ? [pgMaster, ...childPids(pgMaster)] : []);
+  const receiver = await BenchReceiver.start();
+  const context = { adminUrl, receiver, postgresPids, log };
+  try {
+    log(
+      `Herald (${options.topology.kind === 'start' ? 'herald start' : `herald api + ${options.topology.workers} worker`}, LOG_LEVEL=${options.heraldLogLevel}, WORKER_CONCURRENCY=${options.concurrency})`,
+    );
+    const herald = await benchHerald(options, context);
+
+    let baseline: SystemReport | null = null;
+    let baselineSkipped: string | null = null;
+    if (!options.baseline) baselineSkipped = 'disabled (--no-baseline or --smoke)';
+    else if (!(await redisReachable('127.0.0.1', 6379))) baselineSkipped = 'Redis is not reachable at 127.0.0.1:6379';
+    if (baselineSkipped) log(`Baseline skipped: ${baselineSkipped}`);
+    else {
+      log(`Baseline (express + Bull + axios, concurrency ${options.concurrency})`);
+      baseline = await benchBaseline(options, context);
+    }
+
+    let floor: BenchResults['floor'] = null;
+    if (options.floor) {
+      log('Machine floor');
+      const jobs = options.mode === 'full' ? 20_000 : 2000;
+      const worker: WorkerFloorResult[] = [];
+      for (const variant of ['default', 'localQueue+batched'] as const) {
+        const databaseUrl = await recreateDatabase(adminUrl, 'floor_bench');
+        worker.push(await measureWorkerFloor({ databaseUrl, jobs, concurrency: options.concurrency, variant }));
+        log(`  graphile-worker no-op (${variant}): ${worker[worker.length - 1]!.jobsPerSecond} jobs/s`);
+      }
+      const post = await measurePostFloor({
+        receiver,
+        scenario: 'floor-post',
+        seconds: options.mode === 'full' ? 10 : 3,
+        concurrency: options.concurrency,
+        payloadBytes: 1024,
+      });
+      log(`  raw signed POST loop: ${post.requestsPerSecond} requests/s`);
+      floor = { worker, post };
+    }
+
+    const partial = {
+      mode: options.mode,
+      startedAt: startedAt.toISOString(),
+      machine: { ...info, loadAverageAtEnd: os.loadavg().map((n) => round(n, 2)), calibrationAtEnd: calibrate() },
+      settings: {
+        arrival: options.arrival,
+        topology: herald.topology,
+        heraldLogLevel: options.heraldLogLevel,
+        workerConcurrency: options.concurrency,
+        payloadBytes: 1024,
+        postgres: embedded ? 'embedded, durable (fsync on)' : 'HERALD_BENCH_DATABASE_URL',
+      },
+      herald,
+      baseline,
+      baselineSkipped,
+      floor,
+    };
+    const results: BenchResults = {
+      ...partial,
+      finishedAt: new Date().toISOString(),
+      ratios: ratios(partial),
+      void:
+        [...herald.scenarios, ...(baseline?.scenarios ?? [])].some((s) => s.void) || (floor?.post ? !floor.post.ledger.balanced : false),
+    };
+    log('');
+    log(render(results));
+    log(
+      `\nload average at end: ${results.machine.loadAverageAtEnd.join(' ')}; CPU calibration loop at end: ${results.machine.calibrationAtEnd.loopWallMs} ms wall`,
+    );
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    const out =
+      options.out ?? path.resolve(__dirname, '../../bench/results', options.mode === 'full' ? '' : 'tmp', `${stamp}-${options.mode}.json`);
+    await mkdir(path.dirname(out), { recursive: true });
+    await writeFile(out, JSON.stringify(results, null, 2) + '\n');
+    log(`results: ${path.relative(process.cwd(), out)}`);
+    if (results.void) log('THE RUN IS VOID: a ledger did not balance (see above).');
+    return results.void ? 1 : 0;
+  } finally {
+    await receiver.close();
+    await embedded?.stop();
+    if (embeddedDir) await rm(embeddedDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error('benchmark failed:', error instanceof Error ? error.message : error);
+    process.exit(2);
+  },
+);

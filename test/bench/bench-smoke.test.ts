@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+
+const BENCH = path.resolve(__dirname, '../../dist/bench/run.js');
+
+describe('npm run bench -- --smoke', () => {
+  let dir: string;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('publishes through a real Herald over HTTP and the ledger balances', { timeout: 240_000 }, async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-smoke-'));
+    const out = path.join(dir, 'smoke.json');
+    const output: string[] = [];
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [BENCH, '--smoke', '--arrival', 'fixed', '--out', out], {
+        // The test run's PostgreSQL instead of a second embedded one: the harness makes its own database in it.
+        env: { ...process.env, HERALD_BENCH_DATABASE_URL: inject('pgAdminUrl') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      child.on('exit', resolve);
+    });
+    expect(code, output.join('')).toBe(0);
+    expect(output.join('')).toMatch(/\| herald-smoke\s+\| 2\s+\|/);
+
+    const results = JSON.parse(await readFile(out, 'utf8')) as {
+      void: boolean;
+      herald: {
+        scenarios: Array<{
+          spec: { fanout: number };
+          ledger: { publishedEvents: number; expected: number; received: number; missing: number; strays: number; balanced: boolean };
+          latencyMs: { count: number; p50: number; p99: number } | null;
+          processes: Array<{ name: string; userSeconds: number; peakRssBytes: number }>;
+        }>;
+        idleRssBytes: Record<string, number>;
+      };
+    };
+    expect(results.void).toBe(false);
+    const [scenario] = results.herald.scenarios;
+    // 40 events/s for 2.5 s (warm-up included), fixed arrivals: 100 events, 2 endpoints each.
+    expect(scenario!.ledger).toEqual({
+      publishedEvents: 100,
+      expected: 200,
+      received: 200,
+      missing: 0,
+      duplicates: 0,
+      strays: 0,
+      balanced: true,
+    });
+    expect(scenario!.latencyMs!.count).toBe(160);
+    expect(scenario!.latencyMs!.p50).toBeGreaterThan(0);
+    expect(scenario!.latencyMs!.p99).toBeGreaterThanOrEqual(scenario!.latencyMs!.p50);
+    const herald = scenario!.processes.find((p) => p.name === 'herald start');
+    expect(herald!.peakRssBytes).toBeGreaterThan(20 * 2 ** 20);
+    expect(results.herald.idleRssBytes['herald start']).toBeGreaterThan(20 * 2 ** 20);
+  });
+});
