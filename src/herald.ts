@@ -60,7 +60,7 @@ export async function startHerald(options: {
           res.json({ status: 'ok' });
         });
       };
-      http = await startHttpServer({ schema, orm: database.orm, config, logger, probes });
+      http = await startHttpServer({ schema, pubSub, orm: database.orm, config, logger, probes });
       logger.info({ url: http.url, graphiql: config.graphiql ? `${http.url}/graphiql` : undefined }, 'Herald API listening');
     }
   } catch (error) {

@@ -30,6 +30,8 @@ const environmentSchema = z.object({
   ENDPOINT_DISABLE_AFTER_DEAD_LETTERS: integer(0, 100_000).default(10),
   MAX_PAYLOAD_BYTES: integer(1024, 64 * 1024 * 1024).default(256 * 1024),
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(15_000),
+  METRICS_PUSH_INTERVAL_MS: integer(500, 300_000).default(5000),
+  METRICS_MIN_PUSH_GAP_MS: integer(0, 60_000).default(1000),
 });
 
 /** Every environment variable Herald reads; .env.example documents each one (a test checks). */
@@ -56,6 +58,8 @@ export interface HeraldConfig {
   };
   maxPayloadBytes: number;
   shutdownGraceMs: number;
+  /** metricsUpdated: a push at least every pushIntervalMs, and no two closer than minPushGapMs. */
+  metrics: { pushIntervalMs: number; minPushGapMs: number };
 }
 
 export class ConfigError extends Error {
@@ -95,6 +99,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    metrics: { pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS, minPushGapMs: e.METRICS_MIN_PUSH_GAP_MS },
   };
   return { ...config, ...overrides };
 }

@@ -5,9 +5,10 @@ import { ApplicationResolver } from '../modules/applications/application.resolve
 import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
 import { EventResolver } from '../modules/events/event.resolver';
+import { MetricsResolver } from '../modules/metrics/metrics.resolver';
 import { type HeraldPubSub, createHeraldPubSub } from './pubsub';
 
-export const resolvers = [ApplicationResolver, EndpointResolver, EventResolver, DeliveryResolver] as const;
+export const resolvers = [ApplicationResolver, EndpointResolver, EventResolver, DeliveryResolver, MetricsResolver] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {
   return buildSchema({ resolvers, pubSub, validate: false, emitSchemaFile: false });

@@ -15,6 +15,7 @@ import type { Logger } from '../lib/logger';
 import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
+import type { HeraldPubSub } from './pubsub';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -24,6 +25,7 @@ export interface HttpServerHandle {
 
 export interface HttpServerDependencies {
   schema: GraphQLSchema;
+  pubSub: HeraldPubSub;
   orm: MikroORM;
   config: HeraldConfig;
   logger: Logger;
@@ -44,6 +46,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     config,
     logger: logger.child({ requestId }),
     requestId,
+    pubSub: deps.pubSub,
   });
 
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxPayloadBytes * 2 + 65_536 });

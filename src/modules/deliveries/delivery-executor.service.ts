@@ -7,6 +7,7 @@ import { type BackoffPolicy, decideAfterFailure } from '../../delivery/retry-pol
 import { buildEnvelope, buildSignedHeaders } from '../../delivery/webhook-request';
 import type { Clock } from '../../lib/clock';
 import { IdPrefix, newId } from '../../lib/ids';
+import { rollUpOutcome } from '../metrics/delivery-rollup';
 import { type DeliverPayload, deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 
@@ -161,6 +162,14 @@ export class DeliveryExecutor {
           outcome.errorMessage,
         ],
       );
+      await rollUpOutcome(em, {
+        endpointId: work.endpoint_id,
+        applicationId: work.application_id,
+        at: attemptedAt,
+        outcome: status === DeliveryStatus.SUCCEEDED ? 'delivered' : status === DeliveryStatus.FAILED ? 'failed' : 'dead',
+        durationMs: outcome.durationMs,
+        error: outcome.ok ? null : (outcome.errorMessage ?? `HTTP ${outcome.statusCode ?? '?'}`),
+      });
       if (status === DeliveryStatus.FAILED && nextAttemptAt) {
         await addJobs(em, [deliverJob(work.id, attempt + 1, nextAttemptAt)]);
       } else if (status === DeliveryStatus.SUCCEEDED) {
@@ -214,6 +223,14 @@ export class DeliveryExecutor {
         `Not attempted: the endpoint is disabled (${work.disabled_reason ?? 'no reason given'}).`,
         work.id,
       ]);
+      await rollUpOutcome(em, {
+        endpointId: work.endpoint_id,
+        applicationId: work.application_id,
+        at: this.deps.clock.now(),
+        outcome: 'dead',
+        durationMs: null,
+        error: null,
+      });
       await notify(em, {
         kind: 'delivery',
         deliveryId: work.id,
