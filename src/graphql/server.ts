@@ -104,6 +104,23 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   });
   await apollo.start();
 
+  // One id per request, on every log line it causes (the GraphQL context logger included) and echoed back.
+  app.use((req, res, next) => {
+    const requestId = req.get('x-request-id')?.slice(0, 100) || randomUUID();
+    const started = process.hrtime.bigint();
+    res.locals.requestId = requestId;
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const level = res.statusCode >= 500 ? 'warn' : req.path === '/metrics' || req.path.endsWith('z') ? 'trace' : 'debug';
+      logger[level](
+        { requestId, method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 },
+        'HTTP request',
+      );
+    });
+    next();
+  });
+
   if (config.graphiql) {
     const graphiql = graphiqlHandlers();
     app.use(graphiql.assets);
@@ -116,7 +133,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     '/graphql',
     express.json({ limit: config.maxPayloadBytes * 2 + 65_536 }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => contextFor(req.get('x-request-id')?.slice(0, 100) || randomUUID()),
+      context: async ({ res }) => contextFor(String(res.locals.requestId ?? randomUUID())),
     }),
   );
   app.use(jsonErrors(logger));
