@@ -16,6 +16,7 @@ import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
 import type { HeraldPubSub } from './pubsub';
+import { mountDashboard } from '../observability/dashboard';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -125,8 +126,8 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     const graphiql = graphiqlHandlers();
     app.use(graphiql.assets);
     app.get('/graphiql', graphiql.page);
-    app.get('/', (_req, res) => res.redirect('/graphiql'));
   }
+  mountDashboard(app);
   deps.probes?.(app);
 
   app.use(
