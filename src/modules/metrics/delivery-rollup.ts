@@ -17,37 +17,15 @@ export interface RolledUpOutcome {
 const BUCKET_UPDATES = LATENCY_BUCKET_COLUMNS.map((column) => `"${column}" = m."${column}" + excluded."${column}"`).join(', ');
 
 /**
- * Adds one outcome to its endpoint's minute bucket and to the endpoint's running health. Call it on the
+ * Adds one outcome to its endpoint's minute and hour buckets and to the endpoint's running health. Call it on the
  * transaction that records the outcome, so metrics and the delivery log never disagree.
  */
 export async function rollUpOutcome(em: EntityManager, outcome: RolledUpOutcome): Promise<void> {
-  const minute = new Date(Math.floor(outcome.at.getTime() / 60_000) * 60_000);
   const attempted = outcome.durationMs !== null;
-  const buckets = LATENCY_BUCKET_COLUMNS.map(() => 0);
-  if (outcome.durationMs !== null) buckets[latencyBucketIndex(outcome.durationMs)] = 1;
-  await execute(
-    em,
-    `insert into delivery_metrics_minutely as m (endpoint_id, minute, application_id, attempts, delivered, failed, dead,
-                                                 latency_sum_ms, latency_max_ms, ${LATENCY_BUCKET_COLUMNS.map((c) => `"${c}"`).join(', ')})
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ${buckets.map(() => '?').join(', ')})
-     on conflict (endpoint_id, minute) do update set
-       attempts = m.attempts + excluded.attempts, delivered = m.delivered + excluded.delivered,
-       failed = m.failed + excluded.failed, dead = m.dead + excluded.dead,
-       latency_sum_ms = m.latency_sum_ms + excluded.latency_sum_ms,
-       latency_max_ms = greatest(m.latency_max_ms, excluded.latency_max_ms), ${BUCKET_UPDATES}`,
-    [
-      outcome.endpointId,
-      minute,
-      outcome.applicationId,
-      attempted ? 1 : 0,
-      outcome.outcome === 'delivered' ? 1 : 0,
-      outcome.outcome === 'failed' ? 1 : 0,
-      outcome.outcome === 'dead' ? 1 : 0,
-      outcome.durationMs ?? 0,
-      outcome.durationMs ?? 0,
-      ...buckets,
-    ],
-  );
+  for (const rollup of ROLLUPS) {
+    await upsertRollup(em, rollup, new Date(Math.floor(outcome.at.getTime() / rollup.bucketMs) * rollup.bucketMs), outcome);
+  }
+  // An outcome without an attempt (a disabled endpoint) says nothing about the endpoint's health.
   if (!attempted) return;
   if (outcome.outcome === 'delivered') {
     await execute(
@@ -65,4 +43,40 @@ export async function rollUpOutcome(em: EntityManager, outcome: RolledUpOutcome)
       [outcome.endpointId, outcome.error, outcome.at],
     );
   }
+}
+
+/** Per-minute rows serve windows up to 6 hours, per-hour rows longer ones (see metrics.service.ts). */
+export const ROLLUPS = [
+  { table: 'delivery_metrics_minutely', bucketColumn: 'minute', bucketMs: 60_000 },
+  { table: 'delivery_metrics_hourly', bucketColumn: 'hour', bucketMs: 3_600_000 },
+] as const;
+export type Rollup = (typeof ROLLUPS)[number];
+
+async function upsertRollup(em: EntityManager, rollup: Rollup, bucket: Date, outcome: RolledUpOutcome): Promise<void> {
+  const attempted = outcome.durationMs !== null;
+  const buckets = LATENCY_BUCKET_COLUMNS.map(() => 0);
+  if (outcome.durationMs !== null) buckets[latencyBucketIndex(outcome.durationMs)] = 1;
+  await execute(
+    em,
+    `insert into ${rollup.table} as m (endpoint_id, ${rollup.bucketColumn}, application_id, attempts, delivered, failed, dead,
+                                       latency_sum_ms, latency_max_ms, ${LATENCY_BUCKET_COLUMNS.map((c) => `"${c}"`).join(', ')})
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ${buckets.map(() => '?').join(', ')})
+     on conflict (endpoint_id, ${rollup.bucketColumn}) do update set
+       attempts = m.attempts + excluded.attempts, delivered = m.delivered + excluded.delivered,
+       failed = m.failed + excluded.failed, dead = m.dead + excluded.dead,
+       latency_sum_ms = m.latency_sum_ms + excluded.latency_sum_ms,
+       latency_max_ms = greatest(m.latency_max_ms, excluded.latency_max_ms), ${BUCKET_UPDATES}`,
+    [
+      outcome.endpointId,
+      bucket,
+      outcome.applicationId,
+      attempted ? 1 : 0,
+      outcome.outcome === 'delivered' ? 1 : 0,
+      outcome.outcome === 'failed' ? 1 : 0,
+      outcome.outcome === 'dead' ? 1 : 0,
+      outcome.durationMs ?? 0,
+      outcome.durationMs ?? 0,
+      ...buckets,
+    ],
+  );
 }

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, toDate } from '../../db/sql';
 import type { Clock } from '../../lib/clock';
 import { notFound } from '../../lib/errors';
+import { ROLLUPS, type Rollup } from './delivery-rollup';
 import { LATENCY_BUCKET_COLUMNS, latencyQuantile } from './latency-histogram';
 import { type MetricsWindow, WINDOW_SPANS } from './metrics-window';
 
@@ -90,7 +91,7 @@ const rate = (counts: OutcomeCounts): number | null => {
 };
 
 /**
- * Metrics over a window, read from the per-minute rollups (delivery_metrics_minutely), the open
+ * Metrics over a window, read from the per-minute or per-hour rollups (delivery_metrics_minutely/_hourly), the open
  * deliveries (a partial index) and the endpoints: never from the delivery log itself, so the cost
  * follows the window and the number of endpoints, not the number of deliveries stored.
  */
@@ -107,9 +108,10 @@ export class MetricsService {
     const stepMs = span.stepSeconds * 1000;
     // Points are aligned on whole steps; the first one may start a little before the window does.
     const from = new Date(Math.floor((to.getTime() - span.seconds * 1000) / stepMs) * stepMs + stepMs);
+    const rollup = span.stepSeconds >= 3600 ? ROLLUPS[1] : ROLLUPS[0];
     const [series, endpoints, queue] = await Promise.all([
-      this.series(scope, from, span.stepSeconds),
-      this.endpointHealth(scope, from),
+      this.series(rollup, scope, from, span.stepSeconds),
+      this.endpointHealth(rollup, scope, from),
       this.queueDepth(scope, to),
     ]);
     const throughput = this.fillSeries(series, from, to, span.stepSeconds);
@@ -166,16 +168,16 @@ export class MetricsService {
     return { sql: clauses.map((clause) => ` and ${clause}`).join(''), params };
   }
 
-  private async series(scope: MetricsScope, from: Date, stepSeconds: number): Promise<Row[]> {
+  private async series(rollup: Rollup, scope: MetricsScope, from: Date, stepSeconds: number): Promise<Row[]> {
     const where = this.scopeSql(scope, 'm');
     const bucketSums = LATENCY_BUCKET_COLUMNS.map((column) => `sum(m."${column}") as "${column}"`).join(', ');
     return execute<Row>(
       this.em,
-      `select date_bin(?::interval, m.minute, timestamptz 'epoch') as at, sum(m.attempts) as attempts,
+      `select date_bin(?::interval, m.${rollup.bucketColumn}, timestamptz 'epoch') as at, sum(m.attempts) as attempts,
               sum(m.delivered) as delivered, sum(m.failed) as failed, sum(m.dead) as dead,
               sum(m.latency_sum_ms) as latency_sum_ms, max(m.latency_max_ms) as latency_max_ms, ${bucketSums}
-       from delivery_metrics_minutely m
-       where m.minute >= ?${where.sql}
+       from ${rollup.table} m
+       where m.${rollup.bucketColumn} >= ?${where.sql}
        group by 1 order by 1`,
       [`${stepSeconds} seconds`, from, ...where.params],
     );
@@ -205,7 +207,7 @@ export class MetricsService {
     return points;
   }
 
-  private async endpointHealth(scope: MetricsScope, from: Date): Promise<EndpointHealth[]> {
+  private async endpointHealth(rollup: Rollup, scope: MetricsScope, from: Date): Promise<EndpointHealth[]> {
     const where = this.scopeSql({ applicationId: scope.applicationId, endpointId: null }, 'e');
     const endpointClause = scope.endpointId ? ' and e.id = ?' : '';
     const rows = await execute<Row>(
@@ -218,7 +220,7 @@ export class MetricsService {
        left join endpoint_health h on h.endpoint_id = e.id
        left join lateral (
          select sum(m.attempts) as attempts, sum(m.delivered) as delivered, sum(m.failed) as failed, sum(m.dead) as dead
-         from delivery_metrics_minutely m where m.endpoint_id = e.id and m.minute >= ?
+         from ${rollup.table} m where m.endpoint_id = e.id and m.${rollup.bucketColumn} >= ?
        ) w on true
        where true${where.sql}${endpointClause}
        order by e.enabled asc, coalesce(h.consecutive_failures, 0) desc, e.id desc
