@@ -5,6 +5,10 @@ import { Migration } from '@mikro-orm/migrations';
  * each attempt outcome, so metrics never scan the deliveries. Latency is a fixed-bucket histogram with
  * one column per bucket (see src/modules/metrics/latency-histogram.ts). endpoint_health keeps the running
  * state an attempt changes (failures in a row, last error), beside the endpoint row other code updates.
+ *
+ * No foreign keys to endpoints, on purpose: the check would make the executor take a lock on the endpoint
+ * row while it holds the delivery row, the opposite order of deleteEndpoint's cascade (a deadlock). Rows of
+ * a deleted endpoint stay as history; every read starts from the endpoints table.
  */
 export class Migration20261129400000_metrics extends Migration {
   override async up(): Promise<void> {
@@ -31,8 +35,7 @@ export class Migration20261129400000_metrics extends Migration {
         "latency_le_10000" int not null default 0,
         "latency_le_30000" int not null default 0,
         "latency_le_inf" int not null default 0,
-        constraint "delivery_metrics_minutely_pkey" primary key ("endpoint_id", "minute"),
-        constraint "delivery_metrics_minutely_endpoint_id_foreign" foreign key ("endpoint_id") references "endpoints" ("id") on update cascade on delete cascade
+        constraint "delivery_metrics_minutely_pkey" primary key ("endpoint_id", "minute")
       );`,
     );
     this.addSql(`create index "delivery_metrics_minutely_minute_index" on "delivery_metrics_minutely" ("minute");`);
@@ -64,8 +67,7 @@ export class Migration20261129400000_metrics extends Migration {
         "latency_le_10000" int not null default 0,
         "latency_le_30000" int not null default 0,
         "latency_le_inf" int not null default 0,
-        constraint "delivery_metrics_hourly_pkey" primary key ("endpoint_id", "hour"),
-        constraint "delivery_metrics_hourly_endpoint_id_foreign" foreign key ("endpoint_id") references "endpoints" ("id") on update cascade on delete cascade
+        constraint "delivery_metrics_hourly_pkey" primary key ("endpoint_id", "hour")
       );`,
     );
     this.addSql(`create index "delivery_metrics_hourly_hour_index" on "delivery_metrics_hourly" ("hour");`);
@@ -80,8 +82,7 @@ export class Migration20261129400000_metrics extends Migration {
         "last_error" text null,
         "last_error_at" timestamptz null,
         "last_success_at" timestamptz null,
-        constraint "endpoint_health_pkey" primary key ("endpoint_id"),
-        constraint "endpoint_health_endpoint_id_foreign" foreign key ("endpoint_id") references "endpoints" ("id") on update cascade on delete cascade
+        constraint "endpoint_health_pkey" primary key ("endpoint_id")
       );`,
     );
 
