@@ -32,7 +32,7 @@ export default tseslint.config(
   },
   {
     // Tools load these files by their default export.
-    files: ['codegen.ts', 'vitest.config.mts', 'eslint.config.mjs'],
+    files: ['codegen.ts', 'vitest.config.mts', 'vite.config.mts', 'eslint.config.mjs'],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );

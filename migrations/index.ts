@@ -3,6 +3,7 @@ import { Migration20261129000000_initial } from './Migration20261129000000_initi
 import { Migration20261129100000_security } from './Migration20261129100000_security';
 import { Migration20261129200000_reliability } from './Migration20261129200000_reliability';
 import { Migration20261129300000_catalog } from './Migration20261129300000_catalog';
+import { Migration20261129400000_metrics } from './Migration20261129400000_metrics';
 
 /** Every migration, in order. Append-only once landed. */
 export const migrationsList: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261129100000_security', class: Migration20261129100000_security },
   { name: 'Migration20261129200000_reliability', class: Migration20261129200000_reliability },
   { name: 'Migration20261129300000_catalog', class: Migration20261129300000_catalog },
+  { name: 'Migration20261129400000_metrics', class: Migration20261129400000_metrics },
 ];

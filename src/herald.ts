@@ -12,6 +12,8 @@ import { type Clock, systemClock } from './lib/clock';
 import type { Logger } from './lib/logger';
 import { ApiKeyService } from './modules/api-keys/api-key.service';
 import { encryptPlaintextSecrets } from './modules/endpoints/endpoint-secrets';
+import { HeraldPrometheus } from './observability/prometheus';
+import { checkReadiness } from './observability/readiness';
 import { type WorkerHandle, startWorker } from './worker/runner';
 
 export interface HeraldRoles {
@@ -74,12 +76,30 @@ export async function startHerald(options: {
       feed = new ChangeFeed(database.url, pubSub, logger);
       await feed.start();
       const schema = await buildHeraldSchema(pubSub);
+      const prometheus = new HeraldPrometheus(database.pool);
+      const runningWorker = worker;
       const probes = (app: express.Express) => {
         app.get('/healthz', (_req, res) => {
           res.json({ status: 'ok' });
         });
+        app.get('/readyz', async (_req, res) => {
+          const report = await checkReadiness(database.pool, runningWorker);
+          res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'unavailable', checks: report.checks });
+        });
+        app.get('/metrics', async (_req, res) => {
+          try {
+            const text = await prometheus.render();
+            res.type(prometheus.contentType).send(text);
+          } catch (error) {
+            logger.warn({ err: error }, 'metrics scrape failed');
+            res
+              .status(503)
+              .type('text/plain')
+              .send(`# metrics unavailable: ${error instanceof Error ? error.message : String(error)}\n`);
+          }
+        });
       };
-      http = await startHttpServer({ schema, orm: database.orm, config, logger, probes, secrets });
+      http = await startHttpServer({ schema, pubSub, orm: database.orm, config, logger, probes, secrets });
       logger.info({ url: http.url, graphiql: config.graphiql ? `${http.url}/graphiql` : undefined }, 'Herald API listening');
     }
   } catch (error) {

@@ -73,6 +73,8 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_DEPTH: integer(2, 100).default(10),
   GRAPHQL_MAX_COST: integer(10, 10_000_000).default(20_000),
   GRAPHQL_MAX_DOCUMENT_BYTES: integer(256, 1024 * 1024).default(16 * 1024),
+  METRICS_PUSH_INTERVAL_MS: integer(500, 300_000).default(5000),
+  METRICS_MIN_PUSH_GAP_MS: integer(0, 60_000).default(1000),
 });
 
 /** Every environment variable Herald reads; .env.example documents each one (a test checks). */
@@ -137,6 +139,8 @@ export interface HeraldConfig {
   /** Token bucket per API key and process; perMinute 0 turns it off. */
   rateLimit: { perMinute: number; burst: number };
   graphqlLimits: { maxDepth: number; maxCost: number; maxDocumentBytes: number };
+  /** metricsUpdated: a push at least every pushIntervalMs, and no two closer than minPushGapMs. */
+  metrics: { pushIntervalMs: number; minPushGapMs: number };
 }
 
 export class ConfigError extends Error {
@@ -193,6 +197,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ssrf: { allowCidrs: e.SSRF_ALLOW_CIDRS, allowLoopback: e.NODE_ENV === 'development' && !e.DATABASE_URL },
     rateLimit: { perMinute: e.API_RATE_LIMIT_PER_MINUTE, burst: e.API_RATE_LIMIT_BURST },
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES },
+    metrics: { pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS, minPushGapMs: e.METRICS_MIN_PUSH_GAP_MS },
   };
   return { ...config, ...overrides };
 }

@@ -3,6 +3,7 @@ import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
 import type { Logger } from '../lib/logger';
 import type { Principal, TenantScope } from '../modules/api-keys/principal';
+import type { HeraldPubSub } from './pubsub';
 
 /** What every resolver receives: one EntityManager fork per operation, never a global one. */
 export interface GraphQLContext {
@@ -17,4 +18,6 @@ export interface GraphQLContext {
   scope: TenantScope;
   /** Encrypts endpoint secrets at rest. */
   secrets: SecretBox;
+  /** This process's subscription fan-out (fed by the change feed). */
+  pubSub: HeraldPubSub;
 }

@@ -7,6 +7,7 @@ import { CatalogResolver } from '../modules/catalog/catalog.resolver';
 import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
 import { EventResolver } from '../modules/events/event.resolver';
+import { MetricsResolver } from '../modules/metrics/metrics.resolver';
 import { SourceResolver } from '../modules/sources/source.resolver';
 import { type HeraldPubSub, createHeraldPubSub } from './pubsub';
 
@@ -18,6 +19,7 @@ export const resolvers = [
   DeliveryResolver,
   CatalogResolver,
   SourceResolver,
+  MetricsResolver,
 ] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {

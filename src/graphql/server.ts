@@ -22,6 +22,8 @@ import { graphiqlHandlers } from './graphiql';
 import { mountHttpRoutes } from './routes';
 import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
 import { RateLimiter } from './rate-limiter';
+import type { HeraldPubSub } from './pubsub';
+import { mountDashboard } from '../observability/dashboard';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -31,6 +33,7 @@ export interface HttpServerHandle {
 
 export interface HttpServerDependencies {
   schema: GraphQLSchema;
+  pubSub: HeraldPubSub;
   orm: MikroORM;
   config: HeraldConfig;
   logger: Logger;
@@ -57,6 +60,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     principal,
     scope: scopeOf(principal),
     secrets,
+    pubSub: deps.pubSub,
   });
 
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
@@ -152,12 +156,29 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   });
   await apollo.start();
 
+  // One id per request, on every log line it causes (the GraphQL context logger included) and echoed back.
+  app.use((req, res, next) => {
+    const requestId = req.get('x-request-id')?.slice(0, 100) || randomUUID();
+    const started = process.hrtime.bigint();
+    res.locals.requestId = requestId;
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const level = res.statusCode >= 500 ? 'warn' : req.path === '/metrics' || req.path.endsWith('z') ? 'trace' : 'debug';
+      logger[level](
+        { requestId, method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 },
+        'HTTP request',
+      );
+    });
+    next();
+  });
+
   if (config.graphiql) {
     const graphiql = graphiqlHandlers();
     app.use(graphiql.assets);
     app.get('/graphiql', graphiql.page);
-    app.get('/', (_req, res) => res.redirect('/graphiql'));
   }
+  mountDashboard(app);
   deps.probes?.(app);
   mountHttpRoutes(app, { orm, config, logger });
 
@@ -174,7 +195,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       next();
     },
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
+      context: async ({ req, res }) => {
         let principal: Principal;
         try {
           principal = await admit(bearerToken(req.get('authorization')));
@@ -182,7 +203,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
           if (error instanceof HeraldError) throw toHttpError(error);
           throw error;
         }
-        return contextFor(req.get('x-request-id')?.slice(0, 100) || randomUUID(), principal);
+        return contextFor(String(res.locals.requestId ?? randomUUID()), principal);
       },
     }),
   );

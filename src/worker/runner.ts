@@ -77,7 +77,10 @@ export async function startWorker(deps: {
   );
   heartbeat.start();
   let running = true;
-  void runner.promise.catch((error: unknown) => deps.logger.error({ err: error }, 'worker stopped with an error'));
+  void runner.promise.catch((error: unknown) => {
+    running = false;
+    deps.logger.error({ err: error }, 'worker stopped with an error');
+  });
   deps.logger.info(
     {
       concurrency: deps.config.worker.concurrency,

@@ -11,6 +11,7 @@ import type { SecretBox } from '../../lib/encryption';
 import { openSigningMaterial } from '../endpoints/endpoint-secrets';
 import type { PreviousSecret } from '../endpoints/endpoint.entity';
 import { IdPrefix, newId } from '../../lib/ids';
+import { rollUpOutcome } from '../metrics/delivery-rollup';
 import { type DeliverPayload, deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 import { admit, release } from './endpoint-gate';
@@ -228,6 +229,14 @@ export class DeliveryExecutor {
           outcome.errorMessage,
         ],
       );
+      await rollUpOutcome(em, {
+        endpointId: work.endpoint_id,
+        applicationId: work.application_id,
+        at: attemptedAt,
+        outcome: status === DeliveryStatus.SUCCEEDED ? 'delivered' : status === DeliveryStatus.FAILED ? 'failed' : 'dead',
+        durationMs: outcome.durationMs,
+        error: outcome.ok ? null : (outcome.errorMessage ?? `HTTP ${outcome.statusCode ?? '?'}`),
+      });
       if (status === DeliveryStatus.FAILED && nextAttemptAt) {
         await addJobs(em, [deliverJob(work.id, attempt + 1, nextAttemptAt)]);
       }
@@ -266,6 +275,14 @@ export class DeliveryExecutor {
         work.id,
       ]);
       if (work.ordering_group) await advanceGroup(em, work.ordering_group);
+      await rollUpOutcome(em, {
+        endpointId: work.endpoint_id,
+        applicationId: work.application_id,
+        at: this.deps.clock.now(),
+        outcome: 'dead',
+        durationMs: null,
+        error: null,
+      });
       await notify(em, {
         kind: 'delivery',
         deliveryId: work.id,

@@ -1,0 +1,325 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../src/config';
+import { createPool, migrate } from '../src/db/database';
+import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { createOrm } from '../src/db/orm';
+import { startHerald } from '../src/herald';
+import { systemClock } from '../src/lib/clock';
+import { createLogger } from '../src/lib/logger';
+import { MetricsService } from '../src/modules/metrics/metrics.service';
+import { MetricsWindow } from '../src/modules/metrics/metrics-window';
+
+/**
+ * npm run bench:metrics — bulk-loads 1,000,000 deliveries (events, deliveries and the rollups the
+ * executor would have written) spread over the last 24 hours, then measures the metrics query (in
+ * process and over HTTP) and the dashboard's first load in headless Chromium. Uses DATABASE_URL when
+ * set (into a fresh database it creates), otherwise a throwaway embedded PostgreSQL.
+ */
+const DELIVERIES = Number(process.argv.find((arg) => arg.startsWith('--deliveries='))?.split('=')[1] ?? 1_000_000);
+const ENDPOINTS = 50;
+const APPLICATIONS = 5;
+const CHUNK = 100_000;
+const RUNS = 30;
+const CHROMIUM = '/usr/bin/chromium';
+
+const config = loadConfig();
+const logger = createLogger({ level: 'warn', pretty: false, name: 'bench' });
+
+function progress(label: string, done: number, total: number): void {
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  process.stdout.write(
+    `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')}`,
+  );
+  if (done === total) process.stdout.write('\n');
+}
+
+function stats(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const round = (value: number) => Math.round(value * 10) / 10;
+  return {
+    runs: sorted.length,
+    medianMs: round(at(0.5)),
+    p95Ms: round(at(0.95)),
+    minMs: round(sorted[0] ?? 0),
+    maxMs: round(sorted.at(-1) ?? 0),
+  };
+}
+
+async function time<T>(work: () => Promise<T>): Promise<number> {
+  const started = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+async function measure(label: string, work: () => Promise<unknown>, runs = RUNS) {
+  await work(); // warm-up: plans cached, pages in memory
+  const samples: number[] = [];
+  for (let run = 0; run < runs; run += 1) samples.push(await time(work));
+  const result = stats(samples);
+  console.log(`${label.padEnd(58)} median ${String(result.medianMs).padStart(7)} ms   p95 ${String(result.p95Ms).padStart(7)} ms`);
+  return { label, ...result };
+}
+
+async function openDatabase(): Promise<{ url: string; cleanup(): Promise<void> }> {
+  const name = `herald_bench_${Date.now()}`;
+  let embedded: EmbeddedPostgresHandle | null = null;
+  let adminUrl: string;
+  let dataDir: string | null = null;
+  if (config.databaseUrl) {
+    adminUrl = config.databaseUrl;
+  } else {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-pg-'));
+    console.log(`starting an embedded PostgreSQL in ${dataDir}`);
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pgdata'), logger, durable: false });
+    adminUrl = embedded.adminUrl;
+  }
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    cleanup: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+      await embedded?.stop();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function load(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      `insert into applications (id, name) select 'app_bench_' || a, 'Bench application ' || a from generate_series(1, $1) a`,
+      [APPLICATIONS],
+    );
+    await client.query(
+      `insert into endpoints (id, application_id, url, event_types, secret, headers)
+       select 'ep_bench_' || lpad(e::text, 3, '0'), 'app_bench_' || (1 + e % $2), 'http://127.0.0.1:9/bench/' || e, '{}',
+              'whsec_' || md5(e::text), '{}'::jsonb
+       from generate_series(1, $1) e`,
+      [ENDPOINTS, APPLICATIONS],
+    );
+    const spanSeconds = 86_400;
+    for (let start = 1; start <= DELIVERIES; start += CHUNK) {
+      const end = Math.min(DELIVERIES, start + CHUNK - 1);
+      // One row per delivery: 93% delivered, 5% dead, 1% retrying, 1% not attempted yet; latency skewed low.
+      await client.query('begin');
+      await client.query(
+        `create temp table bench_rows on commit drop as
+         select i, 'ep_bench_' || lpad((1 + i % $3)::text, 3, '0') as endpoint_id, 'app_bench_' || (1 + (1 + i % $3) % $4) as application_id,
+                case when i % 100 < 93 then 'SUCCEEDED' when i % 100 < 98 then 'DEAD' when i % 100 < 99 then 'FAILED' else 'PENDING' end as status,
+                now() - make_interval(secs => $5::float8 * ($6::int - i) / $6::int) as created_at,
+                (5 + 2000 * random() * random() * random())::int as duration_ms
+         from generate_series($1::int, $2::int) i`,
+        [start, end, ENDPOINTS, APPLICATIONS, spanSeconds, DELIVERIES],
+      );
+      await client.query(
+        `insert into events (id, application_id, type, payload, created_at)
+         select 'evt_bench_' || lpad(i::text, 8, '0'), application_id, 'order.created', '{"bench":true}', created_at from bench_rows`,
+      );
+      await client.query(
+        `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, last_attempt_at,
+                                 last_status_code, next_attempt_at, succeeded_at, created_at, updated_at)
+         select 'dlv_bench_' || lpad(i::text, 8, '0'), 'evt_bench_' || lpad(i::text, 8, '0'), endpoint_id, application_id, 'order.created',
+                status, case when status = 'PENDING' then 0 else 1 end, case when status = 'PENDING' then null else created_at end,
+                case when status = 'SUCCEEDED' then 200 when status = 'PENDING' then null else 500 end,
+                case when status = 'FAILED' then now() + interval '10 minutes' end,
+                case when status = 'SUCCEEDED' then created_at end, created_at, created_at
+         from bench_rows`,
+      );
+      // The rollups the executor writes attempt by attempt, added up for this chunk at once.
+      for (const rollup of [
+        { table: 'delivery_metrics_minutely', bucketColumn: 'minute', unit: 'minute' },
+        { table: 'delivery_metrics_hourly', bucketColumn: 'hour', unit: 'hour' },
+      ]) {
+        await client.query(
+          `insert into ${rollup.table} as m (endpoint_id, ${rollup.bucketColumn}, application_id, attempts, delivered, failed, dead, latency_sum_ms,
+             latency_max_ms, latency_le_10, latency_le_25, latency_le_50, latency_le_100, latency_le_250, latency_le_500, latency_le_1000,
+             latency_le_2500, latency_le_5000, latency_le_10000, latency_le_30000, latency_le_inf)
+           select endpoint_id, date_trunc('${rollup.unit}', created_at), min(application_id), count(*),
+                  count(*) filter (where status = 'SUCCEEDED'), count(*) filter (where status = 'FAILED'), count(*) filter (where status = 'DEAD'),
+                  sum(duration_ms), max(duration_ms),
+                  count(*) filter (where duration_ms <= 10), count(*) filter (where duration_ms > 10 and duration_ms <= 25),
+                  count(*) filter (where duration_ms > 25 and duration_ms <= 50), count(*) filter (where duration_ms > 50 and duration_ms <= 100),
+                  count(*) filter (where duration_ms > 100 and duration_ms <= 250), count(*) filter (where duration_ms > 250 and duration_ms <= 500),
+                  count(*) filter (where duration_ms > 500 and duration_ms <= 1000), count(*) filter (where duration_ms > 1000 and duration_ms <= 2500),
+                  count(*) filter (where duration_ms > 2500 and duration_ms <= 5000), count(*) filter (where duration_ms > 5000 and duration_ms <= 10000),
+                  count(*) filter (where duration_ms > 10000 and duration_ms <= 30000), count(*) filter (where duration_ms > 30000)
+           from bench_rows where status <> 'PENDING' group by endpoint_id, date_trunc('${rollup.unit}', created_at)
+           on conflict (endpoint_id, ${rollup.bucketColumn}) do update set attempts = m.attempts + excluded.attempts, delivered = m.delivered + excluded.delivered,
+             failed = m.failed + excluded.failed, dead = m.dead + excluded.dead, latency_sum_ms = m.latency_sum_ms + excluded.latency_sum_ms,
+             latency_max_ms = greatest(m.latency_max_ms, excluded.latency_max_ms), latency_le_10 = m.latency_le_10 + excluded.latency_le_10,
+             latency_le_25 = m.latency_le_25 + excluded.latency_le_25, latency_le_50 = m.latency_le_50 + excluded.latency_le_50,
+             latency_le_100 = m.latency_le_100 + excluded.latency_le_100, latency_le_250 = m.latency_le_250 + excluded.latency_le_250,
+             latency_le_500 = m.latency_le_500 + excluded.latency_le_500, latency_le_1000 = m.latency_le_1000 + excluded.latency_le_1000,
+             latency_le_2500 = m.latency_le_2500 + excluded.latency_le_2500, latency_le_5000 = m.latency_le_5000 + excluded.latency_le_5000,
+             latency_le_10000 = m.latency_le_10000 + excluded.latency_le_10000, latency_le_30000 = m.latency_le_30000 + excluded.latency_le_30000,
+             latency_le_inf = m.latency_le_inf + excluded.latency_le_inf`,
+        );
+      }
+      await client.query('commit');
+      progress('loading deliveries', end, DELIVERIES);
+    }
+    await client.query(
+      `insert into endpoint_health (endpoint_id, consecutive_failures, last_error, last_error_at)
+       select id, 0, null, null from endpoints where id like 'ep_bench_%'`,
+    );
+    process.stdout.write('analyzing… ');
+    await client.query('vacuum analyze');
+    const counts = await client.query<{ deliveries: string; rollups: string }>(
+      `select (select count(*) from deliveries) as deliveries, (select count(*) from delivery_metrics_minutely) as rollups`,
+    );
+    console.log(`done: ${counts.rows[0]?.deliveries} deliveries, ${counts.rows[0]?.rollups} rollup rows`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const database = await openDatabase();
+  const results: Array<Record<string, unknown>> = [];
+  try {
+    const orm = await createOrm(database.url, logger);
+    const pool = createPool(database.url, logger, 8);
+    process.stdout.write('migrating… ');
+    await migrate({ orm, pool }, logger);
+    console.log('done');
+    const loadStarted = Date.now();
+    await load(database.url);
+    const loadSeconds = Math.round((Date.now() - loadStarted) / 100) / 10;
+    console.log(`loaded in ${loadSeconds} s\n`);
+
+    const service = () => new MetricsService(orm.em.fork(), systemClock);
+    results.push(await measure('metrics(LAST_HOUR), all applications (service)', () => service().metrics(MetricsWindow.LAST_HOUR, {})));
+    results.push(
+      await measure('metrics(LAST_24_HOURS), all applications (service)', () => service().metrics(MetricsWindow.LAST_24_HOURS, {})),
+    );
+    results.push(
+      await measure('metrics(LAST_24_HOURS), one application (service)', () =>
+        service().metrics(MetricsWindow.LAST_24_HOURS, { applicationId: 'app_bench_1' }),
+      ),
+    );
+    results.push(
+      await measure('metrics(LAST_7_DAYS), one endpoint (service)', () =>
+        service().metrics(MetricsWindow.LAST_7_DAYS, { endpointId: 'ep_bench_007' }),
+      ),
+    );
+    await orm.close(true);
+    await pool.end();
+
+    const herald = await startHerald({
+      config: { ...config, databaseUrl: database.url, port: 0, host: '127.0.0.1', env: 'production' },
+      logger,
+      roles: { api: true, worker: false },
+    });
+    try {
+      const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
+        const response = await fetch(`${herald.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
+          body: JSON.stringify({ query, variables }),
+        });
+        const body = (await response.json()) as { errors?: unknown[] };
+        if (body.errors) throw new Error(JSON.stringify(body.errors));
+        return body;
+      };
+      const metricsQuery = `query($window: MetricsWindow) { metrics(window: $window) { total successRate latency { p50Ms p95Ms p99Ms }
+        throughput { at perMinute successRate p50Ms p95Ms } queue { pending scheduled oldestPendingAgeSeconds }
+        endpoints { endpointId state successRate consecutiveFailures lastError } } }`;
+      results.push(await measure('GraphQL metrics(LAST_24_HOURS) over HTTP', () => graphql(metricsQuery, { window: 'LAST_24_HOURS' })));
+      results.push(await measure('GraphQL metrics(LAST_HOUR) over HTTP', () => graphql(metricsQuery, { window: 'LAST_HOUR' })));
+
+      // What the page asks for on first load, in the same order: HTML, its scripts and styles, sign-in
+      // (applications), then metrics, endpoints and dead letters together.
+      const firstLoadRequests = async () => {
+        const html = await (await fetch(`${herald.url}/`)).text();
+        const assets = [...html.matchAll(/(?:src|href)="(\/dashboard\/[^"]+)"/g)].map((match) => match[1] ?? '');
+        if (assets.length === 0) throw new Error('the dashboard page references no assets: is it built?');
+        await Promise.all(assets.map(async (asset) => (await fetch(`${herald.url}${asset}`)).arrayBuffer()));
+        await graphql('query { applications(page: { first: 100 }) { nodes { id name } } }');
+        await Promise.all([
+          graphql(metricsQuery, { window: 'LAST_15_MINUTES' }),
+          graphql('query { endpoints(page: { first: 100 }) { nodes { id url eventTypes enabled disabledReason } } }'),
+          graphql(
+            'query { deadLetters(page: { first: 100 }) { nodes { id eventId endpointId eventType attemptCount lastError createdAt } } }',
+          ),
+        ]);
+      };
+      results.push(await measure('dashboard first load, every request it makes (HTTP)', firstLoadRequests));
+
+      if (!existsSync(CHROMIUM)) {
+        console.log(`\nChromium is not installed at ${CHROMIUM} (apt-get install -y chromium): the dashboard first load is not measured.`);
+      } else {
+        const { chromium } = await import('playwright-core');
+        const browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        });
+        try {
+          // A cold browser context each run: HTML, scripts and styles downloaded, sign-in, first metrics rendered.
+          const firstLoad = async () => {
+            const context = await browser.newContext();
+            await context.addInitScript("sessionStorage.setItem('herald.apiKey', 'bench')");
+            const page = await context.newPage();
+            await page.goto(`${herald.url}/`);
+            await page.waitForSelector('#stats[data-total]');
+            await page.waitForSelector('#endpoints tr');
+            inPage.push(Number(await page.getAttribute('body', 'data-first-metrics-ms')));
+            await context.close();
+          };
+          const inPage: number[] = [];
+          results.push(await measure('dashboard first load, wall clock incl. new browser context', firstLoad, 15));
+          const page = { label: 'dashboard first load, navigation start to first metrics shown', ...stats(inPage.slice(1)) };
+          console.log(`${page.label.padEnd(58)} median ${String(page.medianMs).padStart(7)} ms   p95 ${String(page.p95Ms).padStart(7)} ms`);
+          results.push(page);
+        } finally {
+          await browser.close();
+        }
+      }
+    } finally {
+      await herald.stop();
+    }
+    const report = {
+      deliveries: DELIVERIES,
+      endpoints: ENDPOINTS,
+      applications: APPLICATIONS,
+      loadSeconds,
+      measuredAt: new Date().toISOString(),
+      results,
+    };
+    await mkdir('bench/results', { recursive: true });
+    await writeFile('bench/results/metrics.json', `${JSON.stringify(report, null, 2)}\n`);
+    console.log('\nwritten to bench/results/metrics.json');
+  } finally {
+    await database.cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

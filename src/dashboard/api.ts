@@ -1,0 +1,81 @@
+import { type Client, createClient } from 'graphql-ws';
+
+export interface GraphQLFailure {
+  message: string;
+  extensions?: { code?: string };
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Talks to Herald's GraphQL API with the signed-in key: `Authorization: Bearer` on HTTP, and the same
+ * header in the graphql-ws connection_init payload.
+ */
+export class HeraldApi {
+  private ws: Client | null = null;
+
+  constructor(private readonly apiKey: string) {}
+
+  private get authorization(): string {
+    return `Bearer ${this.apiKey}`;
+  }
+
+  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const response = await fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: this.authorization },
+      body: JSON.stringify({ query, variables }),
+    });
+    const result = (await response.json()) as { data?: T; errors?: GraphQLFailure[] };
+    const error = result.errors?.[0];
+    if (error) throw new ApiError(error.message, error.extensions?.code);
+    if (!result.data) throw new ApiError(`Herald answered HTTP ${response.status} without data.`, undefined);
+    return result.data;
+  }
+
+  subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void, onError: (error: Error) => void): () => void {
+    return this.socket().subscribe<T>(
+      { query, variables },
+      {
+        next: (value) => {
+          if (value.errors?.length) onError(new ApiError(value.errors[0]?.message ?? 'subscription error', undefined));
+          else if (value.data) onData(value.data as T);
+        },
+        error: (error) => onError(error instanceof Error ? error : new Error(String((error as { reason?: string }).reason ?? error))),
+        complete: () => undefined,
+      },
+    );
+  }
+
+  onConnection(listener: (connected: boolean) => void): void {
+    const socket = this.socket();
+    socket.on('connected', () => listener(true));
+    socket.on('closed', () => listener(false));
+  }
+
+  private socket(): Client {
+    if (!this.ws) {
+      const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
+      this.ws = createClient({
+        url,
+        connectionParams: { Authorization: this.authorization },
+        retryAttempts: Infinity,
+        shouldRetry: () => true,
+        lazy: false,
+      });
+    }
+    return this.ws;
+  }
+
+  dispose(): void {
+    void this.ws?.dispose();
+    this.ws = null;
+  }
+}

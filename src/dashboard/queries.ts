@@ -1,0 +1,48 @@
+export const APPLICATIONS = `query DashboardApplications { applications(page: { first: 100 }) { nodes { id name } } }`;
+
+const METRICS_FIELDS = `
+  total delivered failed dead successRate stepSeconds
+  latency { p50Ms p95Ms p99Ms }
+  throughput { at perMinute delivered failed dead successRate p50Ms p95Ms }
+  queue { pending scheduled oldestPendingAgeSeconds }
+  endpoints { endpointId url enabled state successRate consecutiveFailures lastError disabledReason }`;
+
+export const METRICS = `query DashboardMetrics($window: MetricsWindow, $applicationId: ID) {
+  metrics(window: $window, applicationId: $applicationId) { ${METRICS_FIELDS} } }`;
+
+export const METRICS_UPDATED = `subscription DashboardMetricsUpdated($window: MetricsWindow, $applicationId: ID) {
+  metricsUpdated(window: $window, applicationId: $applicationId) { ${METRICS_FIELDS} } }`;
+
+export const DELIVERY_UPDATED = `subscription DashboardFeed($applicationId: ID) {
+  deliveryUpdated(applicationId: $applicationId) {
+    delivery { id eventId endpointId eventType status attemptCount lastStatusCode updatedAt }
+    attempt { number responseStatus durationMs errorMessage attemptedAt }
+  } }`;
+
+export const ENDPOINTS = `query DashboardEndpoints($applicationId: ID) {
+  endpoints(filter: { applicationId: $applicationId }, page: { first: 100 }) {
+    nodes { id url description eventTypes enabled disabledReason applicationId } } }`;
+
+export const DEAD_LETTERS = `query DashboardDeadLetters($filter: DeliveryFilter, $after: String) {
+  deadLetters(filter: $filter, page: { first: 100, after: $after }) {
+    nodes { id eventId endpointId eventType attemptCount lastError lastStatusCode createdAt }
+    pageInfo { hasNextPage endCursor } } }`;
+
+export const RETRY = `mutation DashboardRetry($id: ID!) { retryDelivery(id: $id) { id status } }`;
+
+export const EVENT = `query DashboardEvent($id: ID!) {
+  event(id: $id) {
+    id type version createdAt data
+    deliveries {
+      id endpointId status attemptCount
+      endpoint { url }
+      attempts { number attemptedAt url requestHeaders responseStatus responseBody responseBodyTruncated durationMs errorKind errorMessage }
+    } } }`;
+
+export const REGISTER = `mutation DashboardRegister($input: RegisterEndpointInput!) {
+  registerEndpoint(input: $input) { secret endpoint { id url } } }`;
+export const UPDATE = `mutation DashboardUpdate($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { id eventTypes } }`;
+export const DISABLE = `mutation DashboardDisable($id: ID!) { disableEndpoint(id: $id, reason: "Disabled from the dashboard") { id enabled } }`;
+export const ENABLE = `mutation DashboardEnable($id: ID!) { enableEndpoint(id: $id) { id enabled } }`;
+export const ROTATE = `mutation DashboardRotate($id: ID!) { rotateEndpointSecret(id: $id) { secret endpoint { id } } }`;
+export const SEND_TEST = `mutation DashboardSendTest($endpointId: ID!) { sendTestEvent(endpointId: $endpointId) { id eventId } }`;

@@ -1,0 +1,146 @@
+import type pg from 'pg';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LATENCY_BUCKETS_MS, LATENCY_BUCKET_COLUMNS } from '../modules/metrics/latency-histogram';
+
+interface Snapshot {
+  outcomes: { delivered: number; failed: number; dead: number };
+  latency: { buckets: number[]; sumMs: number; count: number };
+}
+
+/** A metric whose values come from the last database snapshot, in prom-client's custom-metric shape. */
+interface SnapshotMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: 'sum';
+    values: Array<{ value: number; labels: Record<string, string>; metricName?: string }>;
+  };
+  reset(): void;
+}
+
+/**
+ * Prometheus exposition for /metrics. Delivery figures are read from the rollups and the open
+ * deliveries at scrape time, so every API process reports the whole system, whichever process delivered.
+ */
+export class HeraldPrometheus {
+  readonly registry = new Registry();
+  private snapshot: Snapshot = { outcomes: { delivered: 0, failed: 0, dead: 0 }, latency: { buckets: [], sumMs: 0, count: 0 } };
+  private readonly queueDepth: Gauge<'state'>;
+  private readonly oldestPendingAge: Gauge;
+  private readonly endpoints: Gauge<'state'>;
+
+  constructor(private readonly pool: pg.Pool) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+    this.registry.registerMetric(
+      this.snapshotMetric(
+        'herald_deliveries_total',
+        'Delivery outcomes recorded: delivered, failed (retry scheduled), dead.',
+        'counter',
+        () =>
+          (['delivered', 'failed', 'dead'] as const).map((outcome) => ({ value: this.snapshot.outcomes[outcome], labels: { outcome } })),
+      ) as never,
+    );
+    this.registry.registerMetric(
+      this.snapshotMetric('herald_attempt_duration_seconds', 'Duration of delivery attempts.', 'histogram', () => {
+        const { buckets, sumMs, count } = this.snapshot.latency;
+        let cumulative = 0;
+        const values = LATENCY_BUCKET_COLUMNS.map((_, index) => {
+          cumulative += buckets[index] ?? 0;
+          const bound = LATENCY_BUCKETS_MS[index];
+          return {
+            value: cumulative,
+            labels: { le: bound === undefined ? '+Inf' : String(bound / 1000) },
+            metricName: 'herald_attempt_duration_seconds_bucket',
+          };
+        });
+        values.push({ value: sumMs / 1000, labels: {} as { le: string }, metricName: 'herald_attempt_duration_seconds_sum' });
+        values.push({ value: count, labels: {} as { le: string }, metricName: 'herald_attempt_duration_seconds_count' });
+        return values;
+      }) as never,
+    );
+    this.queueDepth = new Gauge({
+      name: 'herald_queue_depth',
+      help: 'Unfinished deliveries: pending (due now) and scheduled (retry later).',
+      labelNames: ['state'],
+      registers: [this.registry],
+    });
+    this.oldestPendingAge = new Gauge({
+      name: 'herald_oldest_pending_delivery_age_seconds',
+      help: 'Age of the oldest unfinished delivery (0 when none).',
+      registers: [this.registry],
+    });
+    this.endpoints = new Gauge({
+      name: 'herald_endpoints',
+      help: 'Endpoints by health state.',
+      labelNames: ['state'],
+      registers: [this.registry],
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Reads the database once and renders every metric. */
+  async render(): Promise<string> {
+    await this.refresh();
+    return this.registry.metrics();
+  }
+
+  private async refresh(): Promise<void> {
+    const sums = LATENCY_BUCKET_COLUMNS.map((column) => `coalesce(sum("${column}"), 0) as "${column}"`).join(', ');
+    const [totals, queue, endpoints] = await Promise.all([
+      this.pool.query<Record<string, string>>(
+        `select coalesce(sum(delivered), 0) as delivered, coalesce(sum(failed), 0) as failed, coalesce(sum(dead), 0) as dead,
+                coalesce(sum(attempts), 0) as attempts, coalesce(sum(latency_sum_ms), 0) as latency_sum_ms, ${sums}
+         from delivery_metrics_minutely`,
+      ),
+      this.pool.query<{ pending: string; scheduled: string; age: number | null }>(
+        `select count(*) filter (where status = 'PENDING') as pending, count(*) filter (where status = 'FAILED') as scheduled,
+                extract(epoch from now() - min(created_at))::float8 as age
+         from deliveries where status in ('PENDING', 'FAILED')`,
+      ),
+      this.pool.query<{ state: string; n: string }>(
+        `select case when not e.enabled then 'disabled' when coalesce(h.consecutive_failures, 0) >= 3 then 'failing'
+                     when coalesce(h.consecutive_failures, 0) > 0 then 'degraded' else 'healthy' end as state, count(*) as n
+         from endpoints e left join endpoint_health h on h.endpoint_id = e.id group by 1`,
+      ),
+    ]);
+    const row = totals.rows[0] ?? {};
+    this.snapshot = {
+      outcomes: { delivered: Number(row.delivered ?? 0), failed: Number(row.failed ?? 0), dead: Number(row.dead ?? 0) },
+      latency: {
+        buckets: LATENCY_BUCKET_COLUMNS.map((column) => Number(row[column] ?? 0)),
+        sumMs: Number(row.latency_sum_ms ?? 0),
+        count: Number(row.attempts ?? 0),
+      },
+    };
+    const depth = queue.rows[0];
+    this.queueDepth.set({ state: 'pending' }, Number(depth?.pending ?? 0));
+    this.queueDepth.set({ state: 'scheduled' }, Number(depth?.scheduled ?? 0));
+    this.oldestPendingAge.set(depth?.age ?? 0);
+    const counts = Object.fromEntries(endpoints.rows.map((r) => [r.state, Number(r.n)]));
+    for (const state of ['healthy', 'degraded', 'failing', 'disabled']) this.endpoints.set({ state }, counts[state] ?? 0);
+  }
+
+  private snapshotMetric(
+    name: string,
+    help: string,
+    type: 'counter' | 'histogram',
+    values: () => Array<{ value: number; labels: Record<string, string>; metricName?: string }>,
+  ): SnapshotMetric {
+    return {
+      name,
+      help,
+      type,
+      aggregator: 'sum',
+      get: () => ({ name, help, type, aggregator: 'sum', values: values() }),
+      reset: () => undefined,
+    };
+  }
+}

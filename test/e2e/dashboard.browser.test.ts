@@ -1,0 +1,134 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
+import { createTestDatabase } from '../helpers/database';
+import { type TestHerald, startTestHerald, testConfig } from '../helpers/herald';
+import { WebhookReceiver } from '../helpers/receiver';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.resolve('test-results/dashboard');
+
+describe('the live dashboard in headless Chromium', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  let receiver: WebhookReceiver;
+  let browser: Browser;
+  let page: Page;
+  let receiverFails = false;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium is not installed at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does this).`);
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url, {
+      config: {
+        delivery: { ...testConfig(database.url).delivery, retry: { ...testConfig(database.url).delivery.retry, maxAttempts: 1 } },
+        metrics: { pushIntervalMs: 2000, minPushGapMs: 200 },
+      },
+    });
+    receiver = await WebhookReceiver.start(() =>
+      receiverFails ? { status: 500, body: '{"error":"database locked"}' } : { status: 200, body: '{"received":true}', delayMs: 20 },
+    );
+    // playwright gives the browser a fresh temporary profile of its own.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1400 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    // Only Herald itself may be reached: anything else the page asks for fails the test.
+    await page.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (url.hostname === '127.0.0.1') return route.continue();
+      pageErrors.push(`request outside Herald: ${url.href}`);
+      return route.abort();
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await herald?.stop();
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  it('signs in, streams deliveries within 2 s, moves the charts, shows attempts and retries a dead letter by click', async () => {
+    const { createApplication: app } = await herald.call(CreateApplicationDocument, { input: { name: 'Browser shop' } });
+    const { registerEndpoint } = await herald.call(RegisterEndpointDocument, { input: { url: receiver.url, applicationId: app.id } });
+
+    await page.goto(`${herald.url}/`);
+    await page.fill('#api-key', 'hk_admin_browser_test');
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#app:not([hidden])');
+    await page.waitForSelector('#live-status.live');
+    await page.selectOption('#app-select', app.id);
+    await page.waitForSelector(`#endpoints tr[data-endpoint-id="${registerEndpoint.endpoint.id}"]`);
+    await page.waitForSelector('#chart-throughput[data-updates]');
+    const updatesBefore = Number(await page.getAttribute('#chart-throughput', 'data-updates'));
+    expect(await page.getAttribute('#chart-throughput', 'data-total')).toBe('0');
+    await page.screenshot({ path: path.join(ARTIFACTS, '1-signed-in.png'), fullPage: true });
+
+    const latencies: number[] = [];
+    for (let index = 0; index < 3; index += 1) {
+      const published = Date.now();
+      const { publishEvent } = await herald.call(PublishEventDocument, {
+        input: { type: 'order.created', data: { order: index }, applicationId: app.id },
+      });
+      await page.waitForSelector(`#feed tr[data-event-id="${publishEvent.id}"][data-status="SUCCEEDED"]`, { timeout: 2000 });
+      latencies.push(Date.now() - published);
+    }
+    expect(Math.max(...latencies)).toBeLessThan(2000);
+
+    // The charts move: a fresh metrics push plots the three deliveries.
+    await page.waitForSelector('#chart-throughput[data-total="3"]', { timeout: 5000 });
+    expect(Number(await page.getAttribute('#chart-throughput', 'data-updates'))).toBeGreaterThan(updatesBefore);
+    expect(Number(await page.getAttribute('#chart-throughput', 'data-non-empty-points'))).toBeGreaterThan(0);
+    expect(Number(await page.getAttribute('#chart-latency', 'data-non-empty-points'))).toBeGreaterThan(0);
+    expect(await page.textContent('#stat-delivered')).toBe('3');
+    expect(await page.textContent('#stat-success')).toBe('100.0%');
+    await page.screenshot({ path: path.join(ARTIFACTS, '2-live-feed-and-charts.png'), fullPage: true });
+
+    // An event's detail: every attempt with its request headers, response status, body and timing.
+    await page.click('#feed tr.feed-row >> nth=0');
+    await page.waitForSelector('#event-detail:not([hidden]) .attempt');
+    const detail = (await page.textContent('#event-detail')) ?? '';
+    expect(detail).toContain('HTTP 200');
+    expect(detail).toContain('webhook-id');
+    expect(detail).toContain('[redacted]');
+    expect(detail).toContain('{"received":true}');
+    expect(detail).toMatch(/\d+ ms/);
+    await page.screenshot({ path: path.join(ARTIFACTS, '3-event-attempts.png'), fullPage: true });
+
+    // A dead letter, retried by clicking once the receiver is fixed.
+    receiverFails = true;
+    const { publishEvent: doomed } = await herald.call(PublishEventDocument, {
+      input: { type: 'invoice.paid', data: { invoice: 7 }, applicationId: app.id },
+    });
+    const deadRow = `#dead-letters tr[data-event-id="${doomed.id}"]`;
+    await page.waitForSelector(`#feed tr[data-event-id="${doomed.id}"][data-status="DEAD"]`, { timeout: 5000 });
+    await page.waitForSelector(deadRow, { timeout: 5000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, '4-dead-letter.png'), fullPage: true });
+    receiverFails = false;
+    await page.click(`${deadRow} button[data-action=retry]`);
+    await page.waitForSelector(`#feed tr[data-event-id="${doomed.id}"][data-status="SUCCEEDED"]`, { timeout: 5000 });
+    await page.waitForSelector(deadRow, { state: 'detached', timeout: 5000 });
+    expect(receiver.requests.filter((request) => request.body.includes(doomed.id))).toHaveLength(2);
+    await page.screenshot({ path: path.join(ARTIFACTS, '5-retried.png'), fullPage: true });
+
+    expect(pageErrors).toEqual([]);
+  });
+});
