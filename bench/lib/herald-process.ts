@@ -59,6 +59,8 @@ export async function waitForHealthy(baseUrl: string, proc: ManagedProcess, time
 
 const KEY_FIELD = /^(admin)?_?api_?key$|^admin_?key$|^key$|^token$/i;
 const KEY_IN_TEXT = /(?:api|admin)[ _-]?key\b[^A-Za-z0-9]*([A-Za-z0-9][A-Za-z0-9_.-]{15,})/i;
+/** Herald's own key format (`hk_<prefix>_<secret>`), printed alone on a line inside the first-start box. */
+const HERALD_KEY = /\b(hk_[0-9a-z]{8}_[A-Za-z0-9_-]{20,})/;
 
 /**
  * Finds an API key in one line of Herald's output: a JSON log field such as `apiKey`/`adminKey`, or text
@@ -66,6 +68,8 @@ const KEY_IN_TEXT = /(?:api|admin)[ _-]?key\b[^A-Za-z0-9]*([A-Za-z0-9][A-Za-z0-9
  */
 export function detectApiKey(line: string): string | null {
   const trimmed = line.trim();
+  const heraldKey = HERALD_KEY.exec(trimmed)?.[1];
+  if (heraldKey) return heraldKey;
   if (trimmed.startsWith('{')) {
     try {
       const found = findKeyField(JSON.parse(trimmed) as unknown);
@@ -122,6 +126,8 @@ export async function startHerald(options: {
   const env = {
     NODE_ENV: process.env.NODE_ENV ?? 'development',
     DATABASE_URL: options.databaseUrl,
+    // The benchmark's receivers are on loopback, which the SSRF guard refuses unless allowed explicitly.
+    SSRF_ALLOW_CIDRS: '127.0.0.0/8,::1/128',
     HOST: '127.0.0.1',
     PORT: String(options.port),
     LOG_LEVEL: options.logLevel,
@@ -169,6 +175,8 @@ export async function resolveApiKey(options: { databaseUrl: string; port: number
   const env = {
     NODE_ENV: process.env.NODE_ENV ?? 'development',
     DATABASE_URL: options.databaseUrl,
+    // The benchmark's receivers are on loopback, which the SSRF guard refuses unless allowed explicitly.
+    SSRF_ALLOW_CIDRS: '127.0.0.0/8,::1/128',
     HOST: '127.0.0.1',
     PORT: String(options.port),
     LOG_LEVEL: 'info',

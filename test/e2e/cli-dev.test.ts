@@ -39,7 +39,7 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
   const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
   it('`herald listen` forwards a published event, signed, to a local server within 1 s and prints the outcome', async () => {
-    const listener = spawnHerald('listen', { HERALD_URL: herald.url }, [
+    const listener = spawnHerald('listen', { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey }, [
       '--forward-to',
       local.url,
       '--endpoint',
@@ -82,7 +82,7 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
   it('`herald listen --json` prints one JSON outcome per forward, including a failing local server', async () => {
     const failing = await WebhookReceiver.start(() => ({ status: 500, body: 'boom' }));
     try {
-      const listener = spawnHerald('listen', { HERALD_URL: herald.url }, [
+      const listener = spawnHerald('listen', { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey }, [
         '--forward-to',
         failing.url,
         '--application',
@@ -110,7 +110,10 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
   });
 
   it('`herald trigger <type>` publishes the catalog example, and --data overrides it', async () => {
-    const result = await runHerald(['trigger', 'order.created', '--application', applicationId, '--json'], { HERALD_URL: herald.url });
+    const result = await runHerald(['trigger', 'order.created', '--application', applicationId, '--json'], {
+      HERALD_URL: herald.url,
+      HERALD_API_KEY: herald.adminKey,
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const event = JSON.parse(result.stdout) as { id: string; type: string; data: Record<string, unknown>; deliveries: unknown[] };
@@ -118,27 +121,33 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
     expect(event.deliveries).toHaveLength(1);
     await endpointReceiver.waitForRequests(1);
 
-    const plain = await runHerald(['trigger', 'order.cancelled', '--application', applicationId, '--url', herald.url]);
+    const plain = await runHerald(['trigger', 'order.cancelled', '--application', applicationId, '--url', herald.url], {
+      HERALD_API_KEY: herald.adminKey,
+    });
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/^Published order\.cancelled evt_[0-9a-z]+ \(version 1\.0\) to 1 endpoint\(s\)\./);
 
     const custom = await runHerald(['trigger', 'custom.thing', '--data', '{"a":1}', '--application', applicationId, '--json'], {
       HERALD_URL: herald.url,
+      HERALD_API_KEY: herald.adminKey,
     });
     expect(JSON.parse(custom.stdout)).toMatchObject({ type: 'custom.thing', data: { a: 1 } });
 
-    const unknown = await runHerald(['trigger', 'custom.thing'], { HERALD_URL: herald.url });
+    const unknown = await runHerald(['trigger', 'custom.thing'], { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/not in the catalog.*--data/);
 
-    const invalid = await runHerald(['trigger', 'order.created', '--data', '{"amount":"ten"}'], { HERALD_URL: herald.url });
+    const invalid = await runHerald(['trigger', 'order.created', '--data', '{"amount":"ten"}'], {
+      HERALD_URL: herald.url,
+      HERALD_API_KEY: herald.adminKey,
+    });
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(/BAD_USER_INPUT/);
     expect(invalid.stderr).toMatch(/data\/orderId is required/);
   });
 
   it('`herald endpoints | events | deliveries | event-types` print readable tables, and JSON with --json', async () => {
-    const env = { HERALD_URL: herald.url };
+    const env = { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey };
     const endpoints = await runHerald(['endpoints', '--application', applicationId], env);
     expect(endpoints.code).toBe(0);
     const [header, rule, row] = endpoints.stdout.trim().split('\n');
@@ -187,10 +196,10 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
     const unreachable = await runHerald(['events', '--url', 'http://127.0.0.1:59999']);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/Cannot reach Herald at http:\/\/127\.0\.0\.1:59999/);
-    const badFlag = await runHerald(['events', '--nope'], { HERALD_URL: herald.url });
+    const badFlag = await runHerald(['events', '--nope'], { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey });
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/Unknown option '--nope'/);
-    const noTarget = await runHerald(['listen'], { HERALD_URL: herald.url });
+    const noTarget = await runHerald(['listen'], { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey });
     expect(noTarget.code).toBe(2);
     expect(noTarget.stderr).toMatch(/--forward-to/);
   });

@@ -71,7 +71,7 @@ describe('the live dashboard in headless Chromium', () => {
     const { registerEndpoint } = await herald.call(RegisterEndpointDocument, { input: { url: receiver.url, applicationId: app.id } });
 
     await page.goto(`${herald.url}/`);
-    await page.fill('#api-key', 'hk_admin_browser_test');
+    await page.fill('#api-key', herald.adminKey);
     await page.click('#login-form button[type=submit]');
     await page.waitForSelector('#app:not([hidden])');
     await page.waitForSelector('#live-status.live');
@@ -86,7 +86,7 @@ describe('the live dashboard in headless Chromium', () => {
     for (let index = 0; index < 3; index += 1) {
       const published = Date.now();
       const { publishEvent } = await herald.call(PublishEventDocument, {
-        input: { type: 'order.created', data: { order: index }, applicationId: app.id },
+        input: { type: 'order.created', data: { orderId: 'O-1', order: index }, applicationId: app.id },
       });
       await page.waitForSelector(`#feed tr[data-event-id="${publishEvent.id}"][data-status="SUCCEEDED"]`, { timeout: 2000 });
       latencies.push(Date.now() - published);

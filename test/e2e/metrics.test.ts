@@ -49,9 +49,9 @@ describe('metrics from rollups: query and metricsUpdated subscription', () => {
     expect(before.metrics.total).toBe(0);
 
     for (let index = 0; index < 5; index += 1) {
-      await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { index }, applicationId: app.id } });
+      await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { orderId: 'O-1', index }, applicationId: app.id } });
     }
-    await herald.call(PublishEventDocument, { input: { type: 'order.created', data: {}, applicationId: other.id } });
+    await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { orderId: 'O-1' }, applicationId: other.id } });
 
     // 5 successes to the good endpoint; each delivery to the bad one fails once, then dies.
     const metrics = await waitUntil(

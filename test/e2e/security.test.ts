@@ -131,7 +131,7 @@ describe('secret rotation and signatures', () => {
     expect(newSecret).not.toBe(oldSecret);
     expect(Date.parse(rotateEndpointSecret.endpoint.previousSecretsValidUntil!)).toBeGreaterThan(Date.now());
 
-    await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { during: true } } });
+    await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { orderId: 'O-1', during: true } } });
     const [during] = await receiver.waitForRequests(1);
     expect(headersOf(during!)['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(accepts(oldSecret, during!)).toBe(true);
@@ -145,7 +145,7 @@ describe('secret rotation and signatures', () => {
       10_000,
       100,
     );
-    await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { during: false } } });
+    await herald.call(PublishEventDocument, { input: { type: 'order.created', data: { orderId: 'O-1', during: false } } });
     const after = (await receiver.waitForRequests(2))[1]!;
     expect(headersOf(after)['webhook-signature']!.split(' ')).toHaveLength(1);
     expect(accepts(newSecret, after)).toBe(true);
@@ -169,7 +169,9 @@ describe('secret rotation and signatures', () => {
       });
       const publicKey = setEndpointAsymmetricSignatures.publicKey!;
       expect(publicKey).toMatch(/^whpk_/);
-      await herald.call(PublishEventDocument, { input: { applicationId: application, type: 'order.created', data: { n: 1 } } });
+      await herald.call(PublishEventDocument, {
+        input: { applicationId: application, type: 'order.created', data: { orderId: 'O-1', n: 1 } },
+      });
       const [request] = await target.waitForRequests(1);
       const headers = headersOf(request!);
       const signatures = headers['webhook-signature']!.split(' ');
@@ -202,7 +204,9 @@ describe('secret rotation and signatures', () => {
       expect(await encryptPlaintextSecrets(herald.handle.database.orm.em.fork(), box)).toBe(0);
       const [row] = await query<{ secret: string }>(database.url, "select secret from endpoints where id = 'ep_legacy0000000000000000000'");
       expect(row!.secret).toMatch(/^enc:v1:/);
-      await herald.call(PublishEventDocument, { input: { applicationId: application, type: 'order.created', data: { legacy: true } } });
+      await herald.call(PublishEventDocument, {
+        input: { applicationId: application, type: 'order.created', data: { orderId: 'O-1', legacy: true } },
+      });
       const [request] = await target.waitForRequests(1);
       expect(accepts(legacySecret, request!)).toBe(true);
     } finally {
@@ -272,7 +276,7 @@ describe('nothing secret is logged or returned during a full scenario', () => {
       herald.callAs(appKey, SetEndpointAsymmetricSignaturesDocument, { id: registered.registerEndpoint.endpoint.id, enabled: true }),
     );
     const { publishEvent } = await record(
-      herald.callAs(appKey, PublishEventDocument, { input: { type: 'order.created', data: { n: 1 } } }),
+      herald.callAs(appKey, PublishEventDocument, { input: { type: 'order.created', data: { orderId: 'O-1', n: 1 } } }),
     );
     await updates.waitFor((all) => all.some((update) => update.deliveryUpdated.delivery.status === 'SUCCEEDED'));
     await record(herald.callAs(appKey, DeliveryDocument, { id: publishEvent.deliveries[0]!.id }));

@@ -185,6 +185,7 @@ describe('authentication: every operation needs a valid API key', () => {
       'DeliveryUpdatedDocument',
       'EndpointStatusChangedDocument',
       'EventPublishedDocument',
+      'MetricsUpdatedDocument',
     ]);
     const before = new SubscriptionRecorder(client, CurrentKeyProbe as never);
     await before.ready;

@@ -221,7 +221,7 @@ describe('event type catalog (GraphQL, /docs/events) and the SDKs against a runn
   });
 
   it('publishEvents writes a batch in one transaction: all or nothing', async () => {
-    const client = new HeraldClient({ url: herald.url });
+    const client = new HeraldClient({ url: herald.url, apiKey: herald.adminKey });
     const events = await client.publishEvents([
       { applicationId, type: 'order.created', data: { orderId: 'B-1' } },
       { applicationId, type: 'order.updated', data: { orderId: 'B-1', status: 'paid' } },
@@ -281,8 +281,8 @@ describe('event type catalog (GraphQL, /docs/events) and the SDKs against a runn
       req.pipe(upstream);
     });
     await new Promise<void>((resolve) => spy.listen(0, '127.0.0.1', resolve));
-    const client = new HeraldClient({ url: `http://127.0.0.1:${(spy.address() as AddressInfo).port}`, apiKey: 'hk_test_key' });
-    const subscriber = new HeraldClient({ url: herald.url, apiKey: 'hk_test_key' });
+    const client = new HeraldClient({ url: `http://127.0.0.1:${(spy.address() as AddressInfo).port}`, apiKey: herald.adminKey });
+    const subscriber = new HeraldClient({ url: herald.url, apiKey: herald.adminKey });
     const seen: string[] = [];
     try {
       const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'sdk' } });
@@ -292,7 +292,7 @@ describe('event type catalog (GraphQL, /docs/events) and the SDKs against a runn
       const nodeEndpoint = await register(servers[0]!, nodeSecret);
       const expressEndpoint = await register(servers[1]!, expressSecret);
       const jsonEndpoint = await register(servers[2]!, jsonSecret);
-      expect(authHeaders).toEqual(['Bearer hk_test_key', 'Bearer hk_test_key', 'Bearer hk_test_key']);
+      expect(authHeaders).toEqual([`Bearer ${herald.adminKey}`, `Bearer ${herald.adminKey}`, `Bearer ${herald.adminKey}`]);
 
       await subscriber.connect();
       subscriber.subscribeDeliveries({ applicationId: appId }, (update) =>

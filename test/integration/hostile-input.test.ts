@@ -35,13 +35,17 @@ const KNOWN_CODES = new Set([
 const VALID_INPUTS: Record<string, Record<string, unknown>> = {
   RegisterEndpointInput: { url: 'http://127.0.0.1:9/hook' },
   UpdateEndpointInput: {},
-  PublishEventInput: { type: 'order.created', data: {} },
+  PublishEventInput: { type: 'order.created', data: { orderId: 'O-1' } },
   CreateApplicationInput: { name: 'hostile' },
   CreateApiKeyInput: { name: 'hostile' },
   EndpointFilter: {},
   EventFilter: {},
   DeliveryFilter: {},
   PageInput: {},
+  RegisterEventTypeInput: { name: 'hostile.checked', description: 'A type for the hostile-input suite', example: { id: 1 } },
+  AddEventTypeVersionInput: { name: 'order.created', version: '9.0', example: { orderId: 'O-1' } },
+  CreateSourceInput: { name: 'hostile', scheme: 'GITHUB' },
+  RetryPolicyInput: {},
 };
 
 /** Values that have the right GraphQL type but are wrong for the field: each must be refused with a code. */
