@@ -1,13 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { print } from 'graphql';
 import pg from 'pg';
 import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { type EmbeddedPostgresHandle, freePort, startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { createLogger } from '../../src/lib/logger';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { type HeraldProcess, spawnHerald } from '../helpers/cli';
+import { type HeraldProcess, graphqlRequest, spawnHerald } from '../helpers/cli';
 import { waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
@@ -15,16 +14,8 @@ const EVENTS = 500;
 const ENDPOINTS = 4;
 const DELIVERIES = EVENTS * ENDPOINTS;
 
-async function graphql<T>(url: string, key: string, document: Parameters<typeof print>[0], variables: unknown): Promise<T> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
-  const result = (await response.json()) as { data: T; errors?: unknown[] };
-  if (result.errors) throw new Error(JSON.stringify(result.errors));
-  return result.data;
-}
+/** Every request carries the admin key printed by the first `herald api`. */
+const graphql = graphqlRequest;
 
 async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
