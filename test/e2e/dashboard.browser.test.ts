@@ -131,4 +131,61 @@ describe('the live dashboard in headless Chromium', () => {
 
     expect(pageErrors).toEqual([]);
   });
+
+  it('with an application key shows that application only: its endpoints and live deliveries, nothing of another', async () => {
+    const { createApplication: mine } = await herald.call(CreateApplicationDocument, { input: { name: 'Portal customer' } });
+    const { createApplication: theirs } = await herald.call(CreateApplicationDocument, { input: { name: 'Someone else entirely' } });
+    const { registerEndpoint: myEndpoint } = await herald.call(RegisterEndpointDocument, {
+      input: { url: `${receiver.url}/mine`, applicationId: mine.id },
+    });
+    const { registerEndpoint: theirEndpoint } = await herald.call(RegisterEndpointDocument, {
+      input: { url: `${receiver.url}/theirs-secret-path`, applicationId: theirs.id },
+    });
+    const appKey = await herald.createKey({ name: 'portal', applicationId: mine.id });
+
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1400 } });
+    const portal = await context.newPage();
+    portal.on('pageerror', (error) => pageErrors.push(error.message));
+    try {
+      await portal.goto(`${herald.url}/`);
+      await portal.fill('#api-key', appKey);
+      await portal.click('#login-form button[type=submit]');
+      await portal.waitForSelector('#app:not([hidden])');
+      await portal.waitForSelector('#live-status.live');
+      await portal.waitForSelector(`#endpoints tr[data-endpoint-id="${myEndpoint.endpoint.id}"]`);
+
+      const options = await portal.$$eval('#app-select option', (nodes) =>
+        nodes.map((node) => (node as unknown as { value: string }).value),
+      );
+      expect(options).toEqual([mine.id]);
+
+      const { publishEvent: theirEvent } = await herald.call(PublishEventDocument, {
+        input: { type: 'order.created', data: { orderId: 'THEIRS-1' }, applicationId: theirs.id },
+      });
+      const { publishEvent: myEvent } = await herald.call(PublishEventDocument, {
+        input: { type: 'order.created', data: { orderId: 'MINE-1' }, applicationId: mine.id },
+      });
+      await portal.waitForSelector(`#feed tr[data-event-id="${myEvent.id}"][data-status="SUCCEEDED"]`, { timeout: 2000 });
+      // Their delivery has long succeeded too (the receiver answers at once); it must never reach this page.
+      await waitForDeliveries(theirEvent.id);
+      await portal.waitForTimeout(1000);
+      const text = (await portal.textContent('body')) ?? '';
+      for (const foreign of [theirs.id, theirs.name, theirEndpoint.endpoint.id, 'theirs-secret-path', theirEvent.id, 'THEIRS-1']) {
+        expect(text, `the portal page shows ${foreign}`).not.toContain(foreign);
+      }
+      expect(await portal.$(`#feed tr[data-event-id="${theirEvent.id}"]`)).toBeNull();
+      await portal.screenshot({ path: path.join(ARTIFACTS, '6-application-key.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  async function waitForDeliveries(eventId: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!receiver.requests.some((request) => request.body.includes(eventId))) {
+      if (Date.now() > deadline) throw new Error(`no delivery of ${eventId} arrived`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 });
