@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { createPool, migrate } from '../src/db/database';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { createOrm } from '../src/db/orm';
 import { startHerald } from '../src/herald';
+import { ApiKeyService } from '../src/modules/api-keys/api-key.service';
 import { systemClock } from '../src/lib/clock';
 import { createLogger } from '../src/lib/logger';
 import { MetricsService } from '../src/modules/metrics/metrics.service';
@@ -223,15 +225,17 @@ async function main(): Promise<void> {
     await pool.end();
 
     const herald = await startHerald({
-      config: { ...config, databaseUrl: database.url, port: 0, host: '127.0.0.1', env: 'production' },
+      // Production mode needs an encryption key; a throwaway one serves this throwaway database.
+      config: { ...config, databaseUrl: database.url, port: 0, host: '127.0.0.1', env: 'production', encryptionKey: randomBytes(32) },
       logger,
       roles: { api: true, worker: false },
     });
     try {
+      const apiKey = (await new ApiKeyService(herald.database.orm.em.fork()).create({ name: 'metrics benchmark' })).key;
       const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
         const response = await fetch(`${herald.url}/graphql`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
           body: JSON.stringify({ query, variables }),
         });
         const body = (await response.json()) as { errors?: unknown[] };
@@ -283,7 +287,7 @@ async function main(): Promise<void> {
           // A cold browser context each run: HTML, scripts and styles downloaded, sign-in, first metrics rendered.
           const firstLoad = async () => {
             const context = await browser.newContext();
-            await context.addInitScript("sessionStorage.setItem('herald.apiKey', 'bench')");
+            await context.addInitScript(`sessionStorage.setItem('herald.apiKey', ${JSON.stringify(apiKey)})`);
             const page = await context.newPage();
             await page.goto(`${herald.url}/`);
             await page.waitForSelector('#stats[data-total]');
