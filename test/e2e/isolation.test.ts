@@ -64,6 +64,8 @@ describe('isolation: a hanging endpoint does not slow a healthy one', () => {
     return createApplication.id;
   }
 
+  const SAMPLES = 100;
+
   /** Publishes `count` events one after another and returns each one's publish-to-receipt latency. */
   async function measure(applicationId: string, count: number): Promise<number[]> {
     const latencies: number[] = [];
@@ -86,7 +88,8 @@ describe('isolation: a hanging endpoint does not slow a healthy one', () => {
       const hangingApp = await application(`http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hang`);
 
       await measure(healthyApp, 5); // warm-up: connections, prepared plans
-      const alone = await measure(healthyApp, 40);
+      // 100 samples each: the p95 of 40 is the second-worst value, at the mercy of one hiccup of a shared machine.
+      const alone = await measure(healthyApp, SAMPLES);
 
       const next = { i: 0 };
       await Promise.all(
@@ -100,7 +103,7 @@ describe('isolation: a hanging endpoint does not slow a healthy one', () => {
         async () => open,
         (value) => value >= 4,
       );
-      const beside = await measure(healthyApp, 40);
+      const beside = await measure(healthyApp, SAMPLES);
       const [pending] = await query<{ count: string }>(
         database.url,
         "select count(*) from deliveries where application_id = $1 and status = 'PENDING'",
