@@ -254,12 +254,7 @@ async function benchHerald(
           return { ok: true };
         },
       };
-      context.log(
-        `  ${spec.id}: fan-out ${spec.fanout}, ${spec.rate} events/s offered (${spec.arrival}), ${spec.steadyMs / 1000} s steady`,
-      );
-      const result = await runScenario(spec, context.receiver, system);
-      context.log(`    ${summarise(result)}`);
-      report.scenarios.push(result);
+      report.scenarios.push(await runLogged(spec, system, context));
     }
     for (const member of cluster.processes) report.lifetimePeakRssBytes[member.name] = sampleProcess(member.child.pid!)?.peakRssBytes ?? 0;
   } finally {
@@ -312,12 +307,7 @@ async function benchBaseline(
           return { ok: true };
         },
       };
-      context.log(
-        `  ${spec.id}: fan-out ${spec.fanout}, ${spec.rate} events/s offered (${spec.arrival}), ${spec.steadyMs / 1000} s steady`,
-      );
-      const result = await runScenario(spec, context.receiver, system);
-      context.log(`    ${summarise(result)}`);
-      report.scenarios.push(result);
+      report.scenarios.push(await runLogged(spec, system, context));
     }
     report.lifetimePeakRssBytes[baseline.name] = sampleProcess(baseline.child.pid!)?.peakRssBytes ?? 0;
   } finally {
@@ -333,6 +323,18 @@ function monitorsFor(processes: ManagedProcess[], postgresPids: () => number[]):
     new ProcessGroupMonitor('postgresql (all backends)', postgresPids),
     new ProcessGroupMonitor('bench harness (load generator + receivers)', () => [process.pid]),
   ];
+}
+
+/** Runs one scenario against Herald or the baseline, logging what it offers and what it measured. */
+async function runLogged(
+  spec: ScenarioSpec,
+  system: SystemUnderTest,
+  context: { receiver: BenchReceiver; log: (line: string) => void },
+): Promise<ScenarioResult> {
+  context.log(`  ${spec.id}: fan-out ${spec.fanout}, ${spec.rate} events/s offered (${spec.arrival}), ${spec.steadyMs / 1000} s steady`);
+  const result = await runScenario(spec, context.receiver, system);
+  context.log(`    ${summarise(result)}`);
+  return result;
 }
 
 function summarise(result: ScenarioResult): string {

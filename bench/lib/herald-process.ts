@@ -111,6 +111,20 @@ export interface HeraldCluster {
   stop(): Promise<void>;
 }
 
+/** The environment every Herald process of the benchmark runs with. */
+function heraldEnvironment(databaseUrl: string, port: number, logLevel: string): Record<string, string> {
+  return {
+    NODE_ENV: process.env.NODE_ENV ?? 'development',
+    DATABASE_URL: databaseUrl,
+    // The benchmark's receivers are on loopback, which the SSRF guard refuses unless allowed explicitly.
+    SSRF_ALLOW_CIDRS: '127.0.0.0/8,::1/128',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: logLevel,
+    LOG_PRETTY: 'false',
+  };
+}
+
 /**
  * Runs Herald from the built CLI against `databaseUrl`: one `herald start`, or one `herald api` and N
  * `herald worker` processes. Logging stays at `logLevel` (per-delivery info lines are real work; the
@@ -123,17 +137,7 @@ export async function startHerald(options: {
   logLevel: string;
   env?: Record<string, string>;
 }): Promise<HeraldCluster> {
-  const env = {
-    NODE_ENV: process.env.NODE_ENV ?? 'development',
-    DATABASE_URL: options.databaseUrl,
-    // The benchmark's receivers are on loopback, which the SSRF guard refuses unless allowed explicitly.
-    SSRF_ALLOW_CIDRS: '127.0.0.0/8,::1/128',
-    HOST: '127.0.0.1',
-    PORT: String(options.port),
-    LOG_LEVEL: options.logLevel,
-    LOG_PRETTY: 'false',
-    ...options.env,
-  };
+  const env = { ...heraldEnvironment(options.databaseUrl, options.port, options.logLevel), ...options.env };
   const processes: ManagedProcess[] = [];
   const url = `http://127.0.0.1:${options.port}`;
   const stop = async () => {
@@ -172,16 +176,7 @@ export async function resolveApiKey(options: { databaseUrl: string; port: number
   source: 'HERALD_BENCH_API_KEY' | 'first-start output' | 'none';
 }> {
   if (options.fromEnvironment) return { key: options.fromEnvironment, source: 'HERALD_BENCH_API_KEY' };
-  const env = {
-    NODE_ENV: process.env.NODE_ENV ?? 'development',
-    DATABASE_URL: options.databaseUrl,
-    // The benchmark's receivers are on loopback, which the SSRF guard refuses unless allowed explicitly.
-    SSRF_ALLOW_CIDRS: '127.0.0.0/8,::1/128',
-    HOST: '127.0.0.1',
-    PORT: String(options.port),
-    LOG_LEVEL: 'info',
-    LOG_PRETTY: 'false',
-  };
+  const env = heraldEnvironment(options.databaseUrl, options.port, 'info');
   const api = startProcess('herald api (first start)', [HERALD_BIN, 'api'], env);
   try {
     await waitForHealthy(`http://127.0.0.1:${options.port}`, api);
