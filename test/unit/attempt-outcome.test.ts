@@ -4,6 +4,7 @@ import net from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptErrorKind, classifyNetworkError, isSuccessStatus } from '../../src/delivery/attempt-outcome';
+import { notFoundLookup } from '../helpers/dns';
 
 /** Every server in this file listens on 127.0.0.1, port 0, and nowhere else. */
 const servers: net.Server[] = [];
@@ -252,14 +253,4 @@ describe('classifyNetworkError with synthetic errors', () => {
 });
 
 /** An agent whose DNS lookup fails like getaddrinfo for a missing name, without any network traffic. */
-const notFoundAgent = new Agent({
-  connect: {
-    lookup: (hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException, address: string, family: number) => void) => {
-      const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
-        code: 'ENOTFOUND',
-        syscall: 'getaddrinfo',
-      });
-      process.nextTick(() => callback(error, '', 4));
-    },
-  },
-});
+const notFoundAgent = new Agent({ connect: { lookup: notFoundLookup } });

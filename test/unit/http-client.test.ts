@@ -1,4 +1,5 @@
 import { Agent } from 'undici';
+import { notFoundLookup } from '../helpers/dns';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -307,16 +308,3 @@ describe('WebhookHttpClient.post', () => {
     expect(received.map((r) => r.body).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `{"i":${i}}`).sort());
   });
 });
-
-/** A DNS lookup that answers like getaddrinfo for a name that does not exist, without any network traffic. */
-function notFoundLookup(
-  hostname: string,
-  _options: unknown,
-  callback: (error: NodeJS.ErrnoException, address: string, family: number) => void,
-): void {
-  const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
-    code: 'ENOTFOUND',
-    syscall: 'getaddrinfo',
-  });
-  process.nextTick(() => callback(error, '', 4));
-}
