@@ -1,3 +1,4 @@
+import type { EventWriter } from '../modules/events/event.service';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
@@ -20,4 +21,6 @@ export interface GraphQLContext {
   secrets: SecretBox;
   /** This process's subscription fan-out (fed by the change feed). */
   pubSub: HeraldPubSub;
+  /** This process's publish writer: concurrent publishes share transactions. */
+  eventWriter: EventWriter;
 }

@@ -21,6 +21,7 @@ import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
 import { mountHttpRoutes } from './routes';
 import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
+import { EventWriter } from '../modules/events/event.service';
 import { RateLimiter } from './rate-limiter';
 import type { HeraldPubSub } from './pubsub';
 import { mountDashboard } from '../observability/dashboard';
@@ -51,6 +52,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const rateLimiter = new RateLimiter(config.rateLimit);
   const validationRules = [queryLimitRule(config.graphqlLimits)];
 
+  const eventWriter = new EventWriter(() => orm.em.fork());
   const contextFor = (requestId: string, principal: Principal): GraphQLContext => ({
     em: orm.em.fork(),
     orm,
@@ -61,6 +63,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     scope: scopeOf(principal),
     secrets,
     pubSub: deps.pubSub,
+    eventWriter,
   });
 
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */

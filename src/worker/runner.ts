@@ -27,14 +27,15 @@ export function workerLogger(logger: Logger): WorkerLogger {
 
 /**
  * graphile-worker 0.17's throughput knobs: a local queue (one fetch for many jobs instead of one query
- * per job) and batched completion. Off unless configured; the benchmark measures both ways.
+ * per job) and batched completion. A job waits in the local queue at most `deadAfterMs`, so waiting plus
+ * running (two timeouts at most) stays within the lease after which the heartbeat sweeper unlocks it.
  */
 function throughputPreset(worker: HeraldConfig['worker']): Pick<RunnerOptions, 'preset'> {
   if (worker.localQueueSize === 0 && worker.completeBatchDelayMs === 0) return {};
   return {
     preset: {
       worker: {
-        ...(worker.localQueueSize > 0 ? { localQueue: { size: worker.localQueueSize } } : {}),
+        ...(worker.localQueueSize > 0 ? { localQueue: { size: worker.localQueueSize, ttl: Math.min(300_000, worker.deadAfterMs) } } : {}),
         ...(worker.completeBatchDelayMs > 0
           ? { completeJobBatchDelay: worker.completeBatchDelayMs, failJobBatchDelay: worker.completeBatchDelayMs }
           : {}),

@@ -129,9 +129,10 @@ export class CatalogService {
    * What publishing checks against the catalog: a strict catalog refuses unknown types; a catalog type
    * must name one of its versions; a version with a schema must be satisfied by the payload.
    */
-  async assertPublishable(type: string, version: string, data: unknown): Promise<void> {
+  /** `find` looks the type up; a caller checking many events passes a memoised one. */
+  async assertPublishable(type: string, version: string, data: unknown, find = (name: string) => this.find(name)): Promise<void> {
     if (SYSTEM_TYPES.has(type)) return;
-    const entry = await this.find(type);
+    const entry = await find(type);
     if (!entry) {
       if (this.config.catalogStrict) {
         throw badInput(

@@ -11,42 +11,108 @@ import { deliverJob } from './deliver-job';
  */
 export type Admission = { kind: 'admitted' } | { kind: 'parked' };
 
-async function lockEndpoint(em: EntityManager, endpointId: string): Promise<void> {
-  await execute(em, 'select pg_advisory_xact_lock(hashtext(?))', [`herald:endpoint:${endpointId}`]);
+export interface AdmissionRequest {
+  deliveryId: string;
+  endpointId: string;
+  limit: number;
+  poolId: string;
 }
 
-export async function admit(
-  em: EntityManager,
-  work: { deliveryId: string; endpointId: string; limit: number; poolId: string },
-): Promise<Admission> {
+async function lockEndpoint(em: EntityManager, endpointId: string): Promise<void> {
+  await lockEndpoints(em, [endpointId]);
+}
+
+/** Takes the endpoints' locks in one order for every caller, so two transactions cannot deadlock on them. */
+async function lockEndpoints(em: EntityManager, endpointIds: string[]): Promise<void> {
+  const keys = [...new Set(endpointIds)].sort().map((id) => `herald:endpoint:${id}`);
+  await execute(
+    em,
+    `select pg_advisory_xact_lock(hashtext(k)) from (select k from json_array_elements_text(?::json) with ordinality as t(k, n) order by n) ordered`,
+    [JSON.stringify(keys)],
+  );
+}
+
+/**
+ * Admits each delivery into a slot of its endpoint, first come first served, or parks it when the endpoint
+ * is full; one transaction for the batch. When nothing is parked the commit is not waited for: a slot taken
+ * is no durable fact (a crash of the database loses at most slot rows, which lets a few more deliveries run
+ * at once for a moment), while a parked delivery has no job left, so parking is committed durably.
+ */
+export async function admitMany(em: EntityManager, requests: AdmissionRequest[]): Promise<Admission[]> {
+  if (requests.length === 0) return [];
   return em.transactional(async (tx) => {
-    await lockEndpoint(tx, work.endpointId);
-    const [row] = await execute<{ busy: number }>(
+    await lockEndpoints(
       tx,
-      'select count(*)::int as busy from endpoint_inflight where endpoint_id = ? and delivery_id <> ?',
-      [work.endpointId, work.deliveryId],
+      requests.map((request) => request.endpointId),
     );
-    if ((row?.busy ?? 0) >= work.limit) {
-      await execute(tx, 'update deliveries set parked_at = coalesce(parked_at, now()) where id = ?', [work.deliveryId]);
-      return { kind: 'parked' };
-    }
-    // A re-run after a crash finds its own row: take it over instead of counting it twice.
+    // A re-run after a crash finds its own row: it takes it over instead of counting it twice.
+    const admitted = await execute<{ delivery_id: string }>(
+      tx,
+      `with req as (
+         select * from json_to_recordset(?::json) as r(delivery_id text, endpoint_id text, lim int, pool_id text, n int)
+       ), busy as (
+         select i.endpoint_id, count(*)::int as n from endpoint_inflight i
+         where i.endpoint_id in (select endpoint_id from req) and i.delivery_id not in (select delivery_id from req)
+         group by i.endpoint_id
+       ), ranked as (
+         select req.*, row_number() over (partition by req.endpoint_id order by req.n) as rank from req
+       )
+       insert into endpoint_inflight (delivery_id, endpoint_id, pool_id, started_at)
+       select ranked.delivery_id, ranked.endpoint_id, ranked.pool_id, now()
+       from ranked left join busy on busy.endpoint_id = ranked.endpoint_id
+       where coalesce(busy.n, 0) + ranked.rank <= ranked.lim
+       on conflict (delivery_id) do update set pool_id = excluded.pool_id, started_at = now()
+       returning delivery_id`,
+      [
+        JSON.stringify(
+          requests.map((request, n) => ({
+            delivery_id: request.deliveryId,
+            endpoint_id: request.endpointId,
+            lim: request.limit,
+            pool_id: request.poolId,
+            n,
+          })),
+        ),
+      ],
+    );
+    const admittedIds = new Set(admitted.map((row) => row.delivery_id));
+    const anyParked = requests.some((request) => !admittedIds.has(request.deliveryId));
     await execute(
       tx,
-      `insert into endpoint_inflight (delivery_id, endpoint_id, pool_id, started_at) values (?, ?, ?, now())
-       on conflict (delivery_id) do update set pool_id = excluded.pool_id, started_at = now()`,
-      [work.deliveryId, work.endpointId, work.poolId],
+      `update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
+       from json_to_recordset(?::json) as v(id text, admitted boolean)
+       where d.id = v.id and (not v.admitted or d.parked_at is not null)`,
+      [JSON.stringify(requests.map((request) => ({ id: request.deliveryId, admitted: admittedIds.has(request.deliveryId) })))],
     );
-    await execute(tx, 'update deliveries set parked_at = null where id = ? and parked_at is not null', [work.deliveryId]);
-    return { kind: 'admitted' };
+    if (!anyParked) await execute(tx, 'set local synchronous_commit = off');
+    return requests.map((request) => (admittedIds.has(request.deliveryId) ? { kind: 'admitted' } : { kind: 'parked' }));
   });
 }
 
-/** Frees the delivery's slot (if it holds one) and wakes parked deliveries into free slots. Call in a transaction. */
-export async function release(em: EntityManager, endpointId: string, deliveryId: string | null, defaultLimit: number): Promise<number> {
-  await lockEndpoint(em, endpointId);
-  if (deliveryId) await execute(em, 'delete from endpoint_inflight where delivery_id = ?', [deliveryId]);
-  return wakeParked(em, endpointId, defaultLimit);
+/**
+ * Frees the deliveries' slots and wakes parked deliveries of their endpoints into free slots. Call in a
+ * transaction: the endpoints stay locked until it ends.
+ */
+export async function releaseMany(
+  em: EntityManager,
+  slots: { endpointId: string; deliveryId: string }[],
+  defaultLimit: number,
+): Promise<number> {
+  if (slots.length === 0) return 0;
+  const endpointIds = [...new Set(slots.map((slot) => slot.endpointId))].sort();
+  await lockEndpoints(em, endpointIds);
+  await execute(em, 'delete from endpoint_inflight where delivery_id in (select json_array_elements_text(?::json))', [
+    JSON.stringify(slots.map((slot) => slot.deliveryId)),
+  ]);
+  const withParked = await execute<{ endpoint_id: string }>(
+    em,
+    `select distinct endpoint_id from deliveries
+     where endpoint_id in (select json_array_elements_text(?::json)) and parked_at is not null`,
+    [JSON.stringify(endpointIds)],
+  );
+  let woken = 0;
+  for (const { endpoint_id } of withParked) woken += await wakeParked(em, endpoint_id, defaultLimit);
+  return woken;
 }
 
 /** Enqueues as many parked deliveries of the endpoint as it has free slots, oldest first. Needs the endpoint lock. */

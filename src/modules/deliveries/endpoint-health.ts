@@ -9,6 +9,18 @@ export interface EndpointHealthChange {
   reason: string;
 }
 
+/** A success clears the endpoints' failure counts (a write only where there is something to clear). */
+export async function resetEndpointHealth(em: EntityManager, endpointIds: string[]): Promise<void> {
+  if (endpointIds.length === 0) return;
+  await execute(
+    em,
+    `update endpoints set consecutive_failures = 0, failing_since = null, consecutive_dead_letters = 0
+     where id in (select json_array_elements_text(?::json))
+       and (consecutive_failures <> 0 or failing_since is not null or consecutive_dead_letters <> 0)`,
+    [JSON.stringify(endpointIds)],
+  );
+}
+
 /**
  * Updates the endpoint's health after an attempt, in the attempt's transaction: a success resets it;
  * a failure counts, starts the failing period, pauses a throttling endpoint, and disables the endpoint
@@ -26,12 +38,7 @@ export async function recordEndpointHealth(
 ): Promise<EndpointHealthChange | null> {
   const { verdict, config, now } = input;
   if (verdict.kind === 'succeeded') {
-    await execute(
-      em,
-      `update endpoints set consecutive_failures = 0, failing_since = null, consecutive_dead_letters = 0
-       where id = ? and (consecutive_failures <> 0 or failing_since is not null or consecutive_dead_letters <> 0)`,
-      [input.endpointId],
-    );
+    await resetEndpointHealth(em, [input.endpointId]);
     return null;
   }
   const pauseUntil =

@@ -13,7 +13,7 @@ export class EventResolver {
       'Publishes an event: one delivery per enabled endpoint of the application whose filters match its type, all committed together.',
   })
   async publishEvent(@Arg('input', () => PublishEventInput) input: PublishEventInput, @Ctx() ctx: GraphQLContext) {
-    const { event } = await new EventService(ctx.em, ctx.config, ctx.scope).publish(input);
+    const { event } = await new EventService(ctx.em, ctx.config, ctx.scope, ctx.eventWriter).publish(input);
     return EventType.from(event);
   }
 

@@ -2,15 +2,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
 import { addJobs, execute, notify, toDate } from '../../db/sql';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
+import { Batcher } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
+import type { ApplicationEntity } from '../applications/application.entity';
 import { ApplicationService } from '../applications/application.service';
 import { deliverJob } from '../deliveries/deliver-job';
 import { enterGroup, orderingGroup } from '../deliveries/ordering';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EventEntity } from './event.entity';
-import { CatalogService } from '../catalog/catalog.service';
+import { type CatalogEntry, CatalogService } from '../catalog/catalog.service';
 import { assertEventType, matchesEventType, matchesVersionPin } from './event-type';
 
 export interface PublishEvent {
@@ -45,7 +47,7 @@ export const TEST_EVENT_TYPE = 'webhook.test';
 /** Most events publishEvents takes at once. */
 export const MAX_BATCH = 100;
 
-interface PreparedEvent {
+export interface PreparedEvent {
   applicationId: string;
   type: string;
   version: string;
@@ -55,19 +57,28 @@ interface PreparedEvent {
 }
 
 export class EventService {
+  // Lookups are memoised for the service's life (one request): a batch of events for one application and
+  // a few types costs a few queries, not a few per event.
+  private readonly applications = new Map<string, Promise<ApplicationEntity>>();
+  private readonly catalogEntries = new Map<string, Promise<CatalogEntry | null>>();
+
   constructor(
     private readonly em: EntityManager,
     private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
     private readonly scope: TenantScope = ALL_APPLICATIONS,
+    private readonly writer: EventWriter | null = null,
   ) {}
 
   /**
    * Writes the event, one delivery per enabled endpoint whose filters match, their jobs and the
-   * notification in one transaction: all of it exists after the commit, or none of it.
+   * notification in one transaction: all of it exists after the commit, or none of it. With a writer
+   * (the API's), concurrent publishes share transactions; each is still written whole or not at all.
    */
   async publish(input: PublishEvent): Promise<PublishResult> {
     const prepared = await this.prepare(input);
-    return this.em.transactional((em) => writeEvent(em, prepared));
+    if (this.writer) return this.writer.write(prepared);
+    const [result] = await this.em.transactional((em) => writeEvents(em, [prepared]));
+    return result!;
   }
 
   /**
@@ -89,11 +100,7 @@ export class EventService {
         throw error;
       }
     }
-    return this.em.transactional(async (em) => {
-      const results: PublishResult[] = [];
-      for (const event of prepared) results.push(await writeEvent(em, event));
-      return results;
-    });
+    return this.em.transactional((em) => writeEvents(em, prepared));
   }
 
   private async prepare(input: PublishEvent): Promise<PreparedEvent> {
@@ -102,8 +109,13 @@ export class EventService {
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
     const orderingKey = validateOrderingKey(input.orderingKey);
     const payload = this.serialiseData(input.data);
-    const application = await new ApplicationService(this.em, this.scope).resolve(input.applicationId);
-    await new CatalogService(this.em, this.config).assertPublishable(input.type, version, input.data);
+    const application = await memoised(this.applications, input.applicationId ?? '', () =>
+      new ApplicationService(this.em, this.scope).resolve(input.applicationId),
+    );
+    const catalog = new CatalogService(this.em, this.config);
+    await catalog.assertPublishable(input.type, version, input.data, (name) =>
+      memoised(this.catalogEntries, name, () => catalog.find(name)),
+    );
     return { applicationId: application.id, type: input.type, version, payload, idempotencyKey, orderingKey };
   }
 
@@ -112,16 +124,19 @@ export class EventService {
     const endpoint = await new EndpointService(this.em, this.scope).requireEnabled(endpointId);
     const data = { message: 'Test event from Herald', endpointId: endpoint.id };
     return this.em.transactional(async (em) => {
-      const { row } = await insertEvent(em, {
-        applicationId: endpoint.application.id,
-        type: TEST_EVENT_TYPE,
-        version: '1.0',
-        payload: JSON.stringify(data),
-        idempotencyKey: null,
-        orderingKey: null,
-      });
-      const [deliveryId] = await createDeliveries(em, row, [{ id: endpoint.id, ordered: false }]);
-      return { event: row, deliveryId: deliveryId! };
+      const [inserted] = await insertEvents(em, [
+        {
+          applicationId: endpoint.application.id,
+          type: TEST_EVENT_TYPE,
+          version: '1.0',
+          payload: JSON.stringify(data),
+          idempotencyKey: null,
+          orderingKey: null,
+        },
+      ]);
+      const event = inserted!.row;
+      const [deliveryId] = await createDeliveries(em, [{ event, endpoints: [{ id: endpoint.id, ordered: false }] }]);
+      return { event, deliveryId: deliveryId![0]! };
     });
   }
 
@@ -203,95 +218,182 @@ function fromRow(row: EventRow): StoredEvent {
   };
 }
 
-/** One event's writes on the caller's transaction: the event, its deliveries, their jobs, the notification. */
-async function writeEvent(em: EntityManager, prepared: PreparedEvent): Promise<PublishResult> {
-  const event = await insertEvent(em, prepared);
-  if (!event.inserted) return { event: event.row, deduplicated: true, deliveryIds: [] };
-  const endpoints = await execute<{ id: string; event_types: string[]; event_versions: Record<string, string>; ordered: boolean }>(
-    em,
-    'select id, event_types, event_versions, ordered from endpoints where application_id = ? and enabled order by id',
-    [prepared.applicationId],
+/**
+ * Events' writes on the caller's transaction: the events, their deliveries, their jobs and the notifications,
+ * a few statements however many events. Results come back in input order.
+ */
+export async function writeEvents(em: EntityManager, prepared: PreparedEvent[]): Promise<PublishResult[]> {
+  const events = await insertEvents(em, prepared);
+  const fresh = events.filter((event) => event.inserted);
+  const applicationIds = [...new Set(fresh.map((event) => event.row.applicationId))];
+  const endpoints =
+    applicationIds.length === 0
+      ? []
+      : await execute<{
+          id: string;
+          application_id: string;
+          event_types: string[];
+          event_versions: Record<string, string>;
+          ordered: boolean;
+        }>(
+          em,
+          `select id, application_id, event_types, event_versions, ordered from endpoints
+           where application_id in (select json_array_elements_text(?::json)) and enabled order by id`,
+          [JSON.stringify(applicationIds)],
+        );
+  const fanOut = fresh.map(({ row }) => ({
+    event: row,
+    endpoints: endpoints
+      .filter(
+        (endpoint) =>
+          endpoint.application_id === row.applicationId &&
+          matchesEventType(endpoint.event_types, row.type) &&
+          matchesVersionPin(endpoint.event_versions, row.type, row.version),
+      )
+      .map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered })),
+  }));
+  const deliveryIds = await createDeliveries(em, fanOut);
+  const idsByEvent = new Map(fanOut.map((entry, index) => [entry.event.id, deliveryIds[index]!]));
+  return events.map(({ row, inserted }) =>
+    inserted
+      ? { event: row, deduplicated: false, deliveryIds: idsByEvent.get(row.id)! }
+      : { event: row, deduplicated: true, deliveryIds: [] },
   );
-  const targets = endpoints
-    .filter(
-      (endpoint) =>
-        matchesEventType(endpoint.event_types, prepared.type) &&
-        matchesVersionPin(endpoint.event_versions, prepared.type, prepared.version),
-    )
-    .map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered }));
-  const deliveryIds = await createDeliveries(em, event.row, targets);
-  return { event: event.row, deduplicated: false, deliveryIds };
 }
 
 /**
- * Inserts the event; with an idempotency key already used in this application, returns the earlier
- * event instead. A concurrent publish with the same key waits on the unique index, then finds the winner.
+ * Inserts the events; one whose idempotency key was already used in its application (earlier, or by
+ * an event before it in the same batch) returns that event instead. A concurrent publish with the same
+ * key waits on the unique index, then finds the winner.
  */
-async function insertEvent(
-  em: EntityManager,
-  event: {
-    applicationId: string;
-    type: string;
-    version: string;
-    payload: string;
-    idempotencyKey: string | null;
-    orderingKey: string | null;
-  },
-): Promise<{ row: StoredEvent; inserted: boolean }> {
+async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise<{ row: StoredEvent; inserted: boolean }[]> {
+  const candidates = events.map((event) => ({
+    id: newId(IdPrefix.event),
+    application_id: event.applicationId,
+    type: event.type,
+    version: event.version,
+    payload: event.payload,
+    idempotency_key: event.idempotencyKey,
+    ordering_key: event.orderingKey,
+  }));
   const inserted = await execute<EventRow>(
     em,
     `insert into events (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
-     values (?, ?, ?, ?, ?, ?, ?, now())
+     select id, application_id, type, version, payload, idempotency_key, ordering_key, now()
+     from json_to_recordset(?::json) as e(id text, application_id text, type text, version text, payload text,
+                                          idempotency_key text, ordering_key text)
      on conflict (application_id, idempotency_key) do nothing
      returning *`,
-    [newId(IdPrefix.event), event.applicationId, event.type, event.version, event.payload, event.idempotencyKey, event.orderingKey],
+    [JSON.stringify(candidates)],
   );
-  if (inserted[0]) return { row: fromRow(inserted[0]), inserted: true };
-  const [existing] = await execute<EventRow>(em, 'select * from events where application_id = ? and idempotency_key = ?', [
-    event.applicationId,
-    event.idempotencyKey,
-  ]);
-  if (!existing) throw new Error('idempotency conflict without an existing event');
-  return { row: fromRow(existing), inserted: false };
+  const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
+  const missing = candidates.filter((candidate) => !insertedById.has(candidate.id));
+  const existingByKey = new Map<string, StoredEvent>();
+  if (missing.length > 0) {
+    const existing = await execute<EventRow>(
+      em,
+      `select e.* from events e join json_to_recordset(?::json) as k(application_id text, idempotency_key text)
+         on e.application_id = k.application_id and e.idempotency_key = k.idempotency_key`,
+      [JSON.stringify(missing.map(({ application_id, idempotency_key }) => ({ application_id, idempotency_key })))],
+    );
+    for (const row of existing) existingByKey.set(`${row.application_id} ${row.idempotency_key}`, fromRow(row));
+  }
+  return candidates.map((candidate) => {
+    const row = insertedById.get(candidate.id);
+    if (row) return { row, inserted: true };
+    const earlier = existingByKey.get(`${candidate.application_id} ${candidate.idempotency_key}`);
+    if (!earlier) throw new Error('idempotency conflict without an existing event');
+    return { row: earlier, inserted: false };
+  });
 }
 
 /**
- * One delivery per endpoint. An ordered delivery (see ordering.ts) gets its group's next sequence number
- * and a job only when nothing before it in the group is unfinished; otherwise its predecessor enqueues it.
+ * One delivery per event and endpoint. An ordered delivery (see ordering.ts) gets its group's next sequence
+ * number and a job only when nothing before it in the group is unfinished; otherwise its predecessor enqueues
+ * it. Returns the delivery ids per event, in input order.
  */
 async function createDeliveries(
   em: EntityManager,
-  event: StoredEvent,
-  endpoints: Array<{ id: string; ordered: boolean }>,
-): Promise<string[]> {
-  const deliveries: Array<{ id: string; endpoint_id: string; ordering_group: string | null; sequence: number | null; start: boolean }> = [];
-  for (const endpoint of endpoints) {
-    const group = orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey);
-    const entry = group ? await enterGroup(em, group) : null;
-    deliveries.push({
-      id: newId(IdPrefix.delivery),
-      endpoint_id: endpoint.id,
-      ordering_group: group,
-      sequence: entry?.sequence ?? null,
-      start: entry?.startNow ?? true,
-    });
+  fanOut: Array<{ event: StoredEvent; endpoints: Array<{ id: string; ordered: boolean }> }>,
+): Promise<string[][]> {
+  const deliveries: Array<{
+    id: string;
+    event_id: string;
+    endpoint_id: string;
+    application_id: string;
+    event_type: string;
+    ordering_group: string | null;
+    sequence: number | null;
+    start: boolean;
+  }> = [];
+  const ids: string[][] = [];
+  for (const { event, endpoints } of fanOut) {
+    const eventDeliveryIds: string[] = [];
+    for (const endpoint of endpoints) {
+      const group = orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey);
+      const entry = group ? await enterGroup(em, group) : null;
+      const id = newId(IdPrefix.delivery);
+      eventDeliveryIds.push(id);
+      deliveries.push({
+        id,
+        event_id: event.id,
+        endpoint_id: endpoint.id,
+        application_id: event.applicationId,
+        event_type: event.type,
+        ordering_group: group,
+        sequence: entry?.sequence ?? null,
+        start: entry?.startNow ?? true,
+      });
+    }
+    ids.push(eventDeliveryIds);
   }
   if (deliveries.length > 0) {
     await execute(
       em,
       `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at,
                                ordering_group, sequence, created_at, updated_at)
-       select d.id, ?, d.endpoint_id, ?, ?, 'PENDING', 0, now(), d.ordering_group, d.sequence, now(), now()
-       from json_to_recordset(?::json) as d(id text, endpoint_id text, ordering_group text, sequence bigint)`,
-      [event.id, event.applicationId, event.type, JSON.stringify(deliveries)],
+       select d.id, d.event_id, d.endpoint_id, d.application_id, d.event_type, 'PENDING', 0, now(), d.ordering_group, d.sequence, now(), now()
+       from json_to_recordset(?::json) as d(id text, event_id text, endpoint_id text, application_id text, event_type text,
+                                            ordering_group text, sequence bigint)`,
+      [JSON.stringify(deliveries)],
     );
     await addJobs(
       em,
       deliveries.filter((delivery) => delivery.start).map((delivery) => deliverJob(delivery.id, 1)),
     );
   }
-  await notify(em, { kind: 'event', eventId: event.id, applicationId: event.applicationId, type: event.type });
-  return deliveries.map((delivery) => delivery.id);
+  await notify(
+    em,
+    fanOut.map(({ event }) => ({ kind: 'event', eventId: event.id, applicationId: event.applicationId, type: event.type })),
+  );
+  return ids;
+}
+
+/**
+ * Coalesces concurrent publishes (see Batcher) into shared transactions: under load, many publish calls
+ * cost one commit. Each publish is still all-or-nothing: a batch that fails is retried event by event.
+ */
+export class EventWriter {
+  private readonly batcher: Batcher<PreparedEvent, PublishResult>;
+
+  constructor(newEntityManager: () => EntityManager) {
+    this.batcher = new Batcher((prepared) => newEntityManager().transactional((em) => writeEvents(em, prepared)), MAX_BATCH);
+  }
+
+  write(prepared: PreparedEvent): Promise<PublishResult> {
+    return this.batcher.submit(prepared);
+  }
+}
+
+function memoised<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let value = cache.get(key);
+  if (!value) {
+    value = load();
+    // A failed lookup is not kept: the error goes to this caller, and a later one asks again.
+    value.catch(() => cache.delete(key));
+    cache.set(key, value);
+  }
+  return value;
 }
 
 function validateVersion(version: string | null | undefined): string {

@@ -7,6 +7,7 @@ import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
 import { isDeliverPayload } from '../../modules/deliveries/deliver-job';
 import { DeliveryExecutor } from '../../modules/deliveries/delivery-executor.service';
+import { DeliveryStore } from '../../modules/deliveries/delivery-store';
 
 export interface DeliverTaskDependencies {
   orm: MikroORM;
@@ -19,13 +20,15 @@ export interface DeliverTaskDependencies {
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
 export function createDeliverTask(deps: DeliverTaskDependencies): Task {
+  // One store per worker process: the deliveries it runs at once share its batches.
+  const store = new DeliveryStore(() => deps.orm.em.fork(), deps.config);
   return async (payload, helpers) => {
     if (!isDeliverPayload(payload)) {
       deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
       return;
     }
     const log = deps.logger.child({ deliveryId: payload.deliveryId, attempt: payload.attempt, jobId: helpers.job.id });
-    const executor = new DeliveryExecutor(deps.orm.em.fork(), deps);
+    const executor = new DeliveryExecutor(store, deps);
     const result = await executor.run(payload, helpers.job.locked_by ?? 'unknown');
     if (result.kind === 'skipped') {
       log.debug({ reason: result.reason }, 'delivery job skipped');

@@ -1,0 +1,251 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { HeraldConfig } from '../../config';
+import { type ChangeMessage, addJobs, execute, notify } from '../../db/sql';
+import type { AttemptOutcome } from '../../delivery/attempt-outcome';
+import type { AttemptVerdict } from '../../delivery/response-classifier';
+import type { RetryPolicy } from '../../delivery/retry-policy';
+import { Batcher } from '../../lib/batcher';
+import { IdPrefix, newId } from '../../lib/ids';
+import type { PreviousSecret } from '../endpoints/endpoint.entity';
+import { type RolledUpOutcome, rollUpOutcomes } from '../metrics/delivery-rollup';
+import { deliverJob } from './deliver-job';
+import { DeliveryStatus } from './delivery-status';
+import { type Admission, type AdmissionRequest, admitMany, releaseMany } from './endpoint-gate';
+import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealth } from './endpoint-health';
+import { advanceGroup } from './ordering';
+
+/** A delivery with what its attempt needs: the endpoint and the event. */
+export interface DeliveryWork {
+  id: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  application_id: string;
+  event_id: string;
+  endpoint_id: string;
+  created_at: string | Date;
+  ordering_group: string | null;
+  sequence: string | null;
+  url: string;
+  secret: string;
+  previous_secrets: PreviousSecret[];
+  signing_key: string | null;
+  headers: Record<string, string>;
+  enabled: boolean;
+  disabled_reason: string | null;
+  throttled_until: string | Date | null;
+  max_concurrency: number | null;
+  retry_policy: RetryPolicy | null;
+  event_type: string;
+  version: string;
+  payload: string;
+  event_created_at: string | Date;
+}
+
+/** One attempt's outcome and what it decided, ready to be written. */
+export interface AttemptRecord {
+  work: DeliveryWork;
+  attempt: number;
+  status: DeliveryStatus;
+  attemptedAt: Date;
+  now: Date;
+  nextAttemptAt: Date | null;
+  lastError: string | null;
+  redactedHeaders: Record<string, string>;
+  outcome: AttemptOutcome;
+  verdict: AttemptVerdict;
+}
+
+/**
+ * The delivery pipeline's reads and writes, coalesced across the deliveries a worker process runs at once
+ * (see Batcher): loading work, taking endpoint slots and recording attempts each cost a few statements and
+ * one commit per batch instead of per delivery, and each hot row (an endpoint's slots, health and metric
+ * buckets) is written once per batch. Every delivery's own guarantees are those of one transaction: its
+ * attempt, status, metrics, health, next job and notifications commit together or not at all.
+ */
+export class DeliveryStore {
+  private readonly loads = new Batcher<string, DeliveryWork | null>((ids) => this.loadBatch(ids));
+  private readonly admissions = new Batcher<AdmissionRequest, Admission>((requests) => admitMany(this.newEntityManager(), requests));
+  private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
+
+  constructor(
+    /** A fresh entity manager per batch (an ORM's `em.fork()`). */
+    readonly newEntityManager: () => EntityManager,
+    private readonly config: Pick<HeraldConfig, 'delivery'>,
+  ) {}
+
+  load(deliveryId: string): Promise<DeliveryWork | null> {
+    return this.loads.submit(deliveryId);
+  }
+
+  admit(request: AdmissionRequest): Promise<Admission> {
+    return this.admissions.submit(request);
+  }
+
+  /** Writes the attempt; null when another worker had already recorded this attempt (nothing changed). */
+  record(record: AttemptRecord): Promise<DeliveryStatus | null> {
+    return this.records.submit(record);
+  }
+
+  private async loadBatch(ids: string[]): Promise<(DeliveryWork | null)[]> {
+    const rows = await execute<DeliveryWork>(
+      this.newEntityManager(),
+      `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
+              d.ordering_group, d.sequence,
+              ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
+              ep.throttled_until, ep.max_concurrency, ep.retry_policy,
+              ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
+       from deliveries d
+       join endpoints ep on ep.id = d.endpoint_id
+       join events ev on ev.id = d.event_id
+       where d.id in (select json_array_elements_text(?::json))`,
+      [JSON.stringify(ids)],
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  private async recordBatch(records: AttemptRecord[]): Promise<(DeliveryStatus | null)[]> {
+    return this.newEntityManager().transactional(async (em) => {
+      // Guarded by the attempt count: an attempt another worker already recorded changes nothing.
+      const updated = await execute<{ id: string }>(
+        em,
+        `update deliveries d set status = v.status, attempt_count = v.attempt, last_attempt_at = v.attempted_at,
+                last_status_code = v.status_code, last_error_kind = v.error_kind, last_error = v.last_error,
+                next_attempt_at = v.next_attempt_at,
+                succeeded_at = case when v.ok then v.attempted_at else d.succeeded_at end, updated_at = now()
+         from json_to_recordset(?::json) as v(id text, status text, attempt int, attempted_at timestamptz, status_code int,
+                                              error_kind text, last_error text, next_attempt_at timestamptz, ok boolean)
+         where d.id = v.id and d.attempt_count = v.attempt - 1
+         returning d.id`,
+        [
+          JSON.stringify(
+            records.map((record) => ({
+              id: record.work.id,
+              status: record.status,
+              attempt: record.attempt,
+              attempted_at: record.attemptedAt,
+              status_code: record.outcome.statusCode,
+              error_kind: record.outcome.errorKind,
+              last_error: record.lastError,
+              next_attempt_at: record.nextAttemptAt,
+              ok: record.outcome.ok,
+            })),
+          ),
+        ],
+      );
+      const updatedIds = new Set(updated.map((row) => row.id));
+      const recorded = records.filter((record) => updatedIds.has(record.work.id));
+      if (recorded.length > 0) await this.writeConsequences(em, recorded);
+      // Last, so the endpoints' locks (held to the commit) are held as briefly as possible: the deliveries
+      // free their slots and wake parked ones.
+      await releaseMany(
+        em,
+        records.map((record) => ({ endpointId: record.work.endpoint_id, deliveryId: record.work.id })),
+        this.config.delivery.endpointConcurrency,
+      );
+      return records.map((record) => (updatedIds.has(record.work.id) ? record.status : null));
+    });
+  }
+
+  /** The attempts, metrics, next jobs, endpoint health, FIFO successors and notifications of recorded attempts. */
+  private async writeConsequences(em: EntityManager, recorded: AttemptRecord[]): Promise<void> {
+    await execute(
+      em,
+      `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
+                                      response_body, response_body_truncated, duration_ms, error_kind, error_message)
+       select id, delivery_id, number, attempted_at, url, request_headers, response_status, response_body,
+              response_body_truncated, duration_ms, error_kind, error_message
+       from json_to_recordset(?::json) as r(id text, delivery_id text, number int, attempted_at timestamptz, url text,
+                                            request_headers jsonb, response_status int, response_body text,
+                                            response_body_truncated boolean, duration_ms int, error_kind text, error_message text)`,
+      [
+        JSON.stringify(
+          recorded.map((record) => ({
+            id: newId(IdPrefix.attempt),
+            delivery_id: record.work.id,
+            number: record.attempt,
+            attempted_at: record.attemptedAt,
+            url: record.work.url,
+            request_headers: record.redactedHeaders,
+            response_status: record.outcome.statusCode,
+            response_body: record.outcome.responseBody,
+            response_body_truncated: record.outcome.responseBodyTruncated,
+            duration_ms: record.outcome.durationMs,
+            error_kind: record.outcome.errorKind,
+            error_message: record.outcome.errorMessage,
+          })),
+        ),
+      ],
+    );
+    await rollUpOutcomes(em, recorded.map(rolledUp));
+    await addJobs(
+      em,
+      recorded
+        .filter((record) => record.status === DeliveryStatus.FAILED && record.nextAttemptAt)
+        .map((record) => deliverJob(record.work.id, record.attempt + 1, record.nextAttemptAt!)),
+    );
+    const messages: ChangeMessage[] = [];
+    for (const change of await this.writeEndpointHealth(em, recorded)) messages.push(change);
+    for (const record of recorded) {
+      if (record.work.ordering_group && record.status !== DeliveryStatus.FAILED) await advanceGroup(em, record.work.ordering_group);
+      messages.push({
+        kind: 'delivery',
+        deliveryId: record.work.id,
+        eventId: record.work.event_id,
+        endpointId: record.work.endpoint_id,
+        applicationId: record.work.application_id,
+        status: record.status,
+        attempt: record.attempt,
+      });
+    }
+    await notify(em, messages);
+  }
+
+  /**
+   * Endpoints whose attempts in the batch all succeeded are reset in one statement (the common case);
+   * the others go through the health rules attempt by attempt, in order.
+   */
+  private async writeEndpointHealth(em: EntityManager, recorded: AttemptRecord[]): Promise<ChangeMessage[]> {
+    const byEndpoint = new Map<string, AttemptRecord[]>();
+    for (const record of recorded) {
+      const list = byEndpoint.get(record.work.endpoint_id) ?? [];
+      list.push(record);
+      byEndpoint.set(record.work.endpoint_id, list);
+    }
+    const healthy: string[] = [];
+    const messages: ChangeMessage[] = [];
+    for (const [endpointId, list] of [...byEndpoint].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (list.every((record) => record.verdict.kind === 'succeeded')) {
+        healthy.push(endpointId);
+        continue;
+      }
+      for (const record of list) {
+        const change = await recordEndpointHealth(em, {
+          endpointId,
+          now: record.now,
+          verdict: record.verdict,
+          deadLettered: record.status === DeliveryStatus.DEAD,
+          config: this.config.delivery,
+        });
+        if (change) messages.push(endpointMessage(record.work, change));
+      }
+    }
+    await resetEndpointHealth(em, healthy);
+    return messages;
+  }
+}
+
+function rolledUp(record: AttemptRecord): RolledUpOutcome {
+  return {
+    endpointId: record.work.endpoint_id,
+    applicationId: record.work.application_id,
+    at: record.attemptedAt,
+    outcome: record.status === DeliveryStatus.SUCCEEDED ? 'delivered' : record.status === DeliveryStatus.FAILED ? 'failed' : 'dead',
+    durationMs: record.outcome.durationMs,
+    error: record.outcome.ok ? null : (record.outcome.errorMessage ?? `HTTP ${record.outcome.statusCode ?? '?'}`),
+  };
+}
+
+export function endpointMessage(work: Pick<DeliveryWork, 'endpoint_id' | 'application_id'>, change: EndpointHealthChange): ChangeMessage {
+  return { kind: 'endpoint', endpointId: work.endpoint_id, applicationId: work.application_id, change: change.kind, reason: change.reason };
+}
