@@ -52,7 +52,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const rateLimiter = new RateLimiter(config.rateLimit);
   const validationRules = [queryLimitRule(config.graphqlLimits)];
 
-  const eventWriter = new EventWriter(() => orm.em.fork());
+  const eventWriter = new EventWriter(() => orm.em.fork(), config);
   const contextFor = (requestId: string, principal: Principal): GraphQLContext => ({
     em: orm.em.fork(),
     orm,

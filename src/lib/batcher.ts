@@ -5,8 +5,9 @@
  * handled form the next batch. Under light load a batch holds one item and adds no latency; under heavy
  * load batches grow by themselves, up to `maxSize`, and the cost per item falls.
  *
- * `handle` gets the items in arrival order and returns one result per item, or throws to fail the whole
- * batch. A failed batch of several items is retried item by item, so one bad item fails only its caller.
+ * `handle` gets the items in arrival order and returns one result per item (a `Rejected` fails that
+ * item's caller alone), or throws to fail the whole batch. A batch of several items that throws is retried
+ * item by item, so one item that breaks the batch fails only its caller.
  */
 export class Batcher<Item, Result> {
   private queue: { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
@@ -14,7 +15,7 @@ export class Batcher<Item, Result> {
   private scheduled = false;
 
   constructor(
-    private readonly handle: (items: Item[]) => Promise<Result[]>,
+    private readonly handle: (items: Item[]) => Promise<(Result | Rejected)[]>,
     private readonly maxSize = 256,
   ) {}
 
@@ -50,7 +51,11 @@ export class Batcher<Item, Result> {
     try {
       const results = await this.handle(batch.map((entry) => entry.item));
       if (results.length !== batch.length) throw new Error(`batch handler returned ${results.length} results for ${batch.length} items`);
-      batch.forEach((entry, index) => entry.resolve(results[index]!));
+      batch.forEach((entry, index) => {
+        const result = results[index]!;
+        if (result instanceof Rejected) entry.reject(result.error);
+        else entry.resolve(result);
+      });
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.reject(error);
@@ -59,4 +64,9 @@ export class Batcher<Item, Result> {
       for (const entry of batch) await this.run([entry]);
     }
   }
+}
+
+/** A batch handler's answer for one item that failed on its own (the rest of the batch stands). */
+export class Rejected {
+  constructor(readonly error: unknown) {}
 }

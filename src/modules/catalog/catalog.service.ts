@@ -129,10 +129,29 @@ export class CatalogService {
    * What publishing checks against the catalog: a strict catalog refuses unknown types; a catalog type
    * must name one of its versions; a version with a schema must be satisfied by the payload.
    */
-  /** `find` looks the type up; a caller checking many events passes a memoised one. */
-  async assertPublishable(type: string, version: string, data: unknown, find = (name: string) => this.find(name)): Promise<void> {
+  /** Catalog entries of these types, one query for all (types not in the catalog are absent). */
+  async findMany(names: string[]): Promise<Map<string, CatalogEntry>> {
+    const wanted = [...new Set(names.filter((name) => !SYSTEM_TYPES.has(name)))];
+    if (wanted.length === 0) return new Map();
+    const json = JSON.stringify(wanted);
+    const rows = await execute<TypeRow>(this.em, 'select * from event_types where name in (select json_array_elements_text(?::json))', [
+      json,
+    ]);
+    if (rows.length === 0) return new Map();
+    const versions = await execute<VersionRow>(
+      this.em,
+      'select * from event_type_versions where event_type in (select json_array_elements_text(?::json)) order by created_at, version',
+      [json],
+    );
+    return new Map(rows.map((row) => [row.name, toEntry(row, versions)]));
+  }
+
+  /**
+   * Refuses a payload its catalog entry does not allow: an unknown type under CATALOG_STRICT, an unknown
+   * version, or data that breaks the version's JSON Schema. `entry` is the type's entry (null: none).
+   */
+  checkPublishable(entry: CatalogEntry | null, type: string, version: string, data: unknown): void {
     if (SYSTEM_TYPES.has(type)) return;
-    const entry = await find(type);
     if (!entry) {
       if (this.config.catalogStrict) {
         throw badInput(

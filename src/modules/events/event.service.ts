@@ -2,17 +2,16 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
 import { addJobs, execute, notify, toDate } from '../../db/sql';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
-import { Batcher } from '../../lib/batcher';
+import { Batcher, Rejected } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
-import type { ApplicationEntity } from '../applications/application.entity';
-import { ApplicationService } from '../applications/application.service';
+import { DEFAULT_APPLICATION_ID } from '../applications/application.entity';
 import { deliverJob } from '../deliveries/deliver-job';
 import { enterGroup, orderingGroup } from '../deliveries/ordering';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EventEntity } from './event.entity';
-import { type CatalogEntry, CatalogService } from '../catalog/catalog.service';
+import { CatalogService } from '../catalog/catalog.service';
 import { assertEventType, matchesEventType, matchesVersionPin } from './event-type';
 
 export interface PublishEvent {
@@ -56,12 +55,14 @@ export interface PreparedEvent {
   orderingKey: string | null;
 }
 
-export class EventService {
-  // Lookups are memoised for the service's life (one request): a batch of events for one application and
-  // a few types costs a few queries, not a few per event.
-  private readonly applications = new Map<string, Promise<ApplicationEntity>>();
-  private readonly catalogEntries = new Map<string, Promise<CatalogEntry | null>>();
+/** A publish request that passed every check that needs no database; its application is not yet known to exist. */
+interface CheckedEvent extends PreparedEvent {
+  data: unknown;
+  /** Its place in a publishEvents call (for error messages), or null. */
+  index: number | null;
+}
 
+export class EventService {
   constructor(
     private readonly em: EntityManager,
     private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
@@ -72,12 +73,12 @@ export class EventService {
   /**
    * Writes the event, one delivery per enabled endpoint whose filters match, their jobs and the
    * notification in one transaction: all of it exists after the commit, or none of it. With a writer
-   * (the API's), concurrent publishes share transactions; each is still written whole or not at all.
+   * (the API's), concurrent publishes share lookups and transactions; each is still written whole or not at all.
    */
   async publish(input: PublishEvent): Promise<PublishResult> {
-    const prepared = await this.prepare(input);
-    if (this.writer) return this.writer.write(prepared);
-    const [result] = await this.em.transactional((em) => writeEvents(em, [prepared]));
+    const checked = this.check(input, null);
+    if (this.writer) return this.writer.write(checked);
+    const [result] = await this.em.transactional(async (em) => writeEvents(em, await resolveEvents(em, this.config, [checked], true)));
     return result!;
   }
 
@@ -89,34 +90,24 @@ export class EventService {
     if (inputs.length < 1 || inputs.length > MAX_BATCH) {
       throw badInput(`"inputs" must hold 1 to ${MAX_BATCH} events; split larger batches.`, { field: 'inputs' });
     }
-    const prepared: PreparedEvent[] = [];
-    for (const [index, input] of inputs.entries()) {
-      try {
-        prepared.push(await this.prepare(input));
-      } catch (error) {
-        if (error instanceof HeraldError) {
-          throw new HeraldError(error.code, `inputs[${index}]: ${error.message}`, { ...error.details, index });
-        }
-        throw error;
-      }
-    }
-    return this.em.transactional((em) => writeEvents(em, prepared));
+    const checked = inputs.map((input, index) => this.check(input, index));
+    return this.em.transactional(async (em) => writeEvents(em, await resolveEvents(em, this.config, checked, true)));
   }
 
-  private async prepare(input: PublishEvent): Promise<PreparedEvent> {
-    assertEventType(input.type);
-    const version = validateVersion(input.version);
-    const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
-    const orderingKey = validateOrderingKey(input.orderingKey);
-    const payload = this.serialiseData(input.data);
-    const application = await memoised(this.applications, input.applicationId ?? '', () =>
-      new ApplicationService(this.em, this.scope).resolve(input.applicationId),
-    );
-    const catalog = new CatalogService(this.em, this.config);
-    await catalog.assertPublishable(input.type, version, input.data, (name) =>
-      memoised(this.catalogEntries, name, () => catalog.find(name)),
-    );
-    return { applicationId: application.id, type: input.type, version, payload, idempotencyKey, orderingKey };
+  /** Every check of one input that needs no database: names, sizes, and the key's application scope. */
+  private check(input: PublishEvent, index: number | null): CheckedEvent {
+    try {
+      assertEventType(input.type);
+      const version = validateVersion(input.version);
+      const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
+      const orderingKey = validateOrderingKey(input.orderingKey);
+      const payload = this.serialiseData(input.data);
+      const applicationId = input.applicationId ?? this.scope.applicationId ?? DEFAULT_APPLICATION_ID;
+      if (this.scope.applicationId && applicationId !== this.scope.applicationId) throw notFound('application', applicationId);
+      return { applicationId, type: input.type, version, payload, idempotencyKey, orderingKey, data: input.data, index };
+    } catch (error) {
+      throw atIndex(error, index);
+    }
   }
 
   /** A `webhook.test` event delivered to this one endpoint, whatever its filters say. */
@@ -374,26 +365,75 @@ async function createDeliveries(
  * cost one commit. Each publish is still all-or-nothing: a batch that fails is retried event by event.
  */
 export class EventWriter {
-  private readonly batcher: Batcher<PreparedEvent, PublishResult>;
+  private readonly batcher: Batcher<CheckedEvent, PublishResult>;
 
-  constructor(newEntityManager: () => EntityManager) {
-    this.batcher = new Batcher((prepared) => newEntityManager().transactional((em) => writeEvents(em, prepared)), MAX_BATCH);
+  constructor(newEntityManager: () => EntityManager, config: Pick<HeraldConfig, 'catalogStrict'>) {
+    this.batcher = new Batcher(
+      (checked) =>
+        newEntityManager().transactional(async (em) => {
+          const resolved = await resolveEvents(em, config, checked, false);
+          const valid = resolved.filter((event): event is PreparedEvent => !(event instanceof Error));
+          const written = await writeEvents(em, valid);
+          let next = 0;
+          return resolved.map((event) => (event instanceof Error ? new Rejected(event) : written[next++]!));
+        }),
+      MAX_BATCH,
+    );
   }
 
-  write(prepared: PreparedEvent): Promise<PublishResult> {
-    return this.batcher.submit(prepared);
+  write(checked: CheckedEvent): Promise<PublishResult> {
+    return this.batcher.submit(checked);
   }
 }
 
-function memoised<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
-  let value = cache.get(key);
-  if (!value) {
-    value = load();
-    // A failed lookup is not kept: the error goes to this caller, and a later one asks again.
-    value.catch(() => cache.delete(key));
-    cache.set(key, value);
-  }
-  return value;
+/**
+ * The database's checks of checked events, a few queries for the lot: each application exists, and each
+ * payload is one its catalog entry allows. With `throwFirst` the first refusal is thrown (the whole batch
+ * fails); otherwise each refused event comes back as its error, in place.
+ */
+async function resolveEvents(
+  em: EntityManager,
+  config: Pick<HeraldConfig, 'catalogStrict'>,
+  checked: CheckedEvent[],
+  throwFirst: true,
+): Promise<PreparedEvent[]>;
+async function resolveEvents(
+  em: EntityManager,
+  config: Pick<HeraldConfig, 'catalogStrict'>,
+  checked: CheckedEvent[],
+  throwFirst: false,
+): Promise<(PreparedEvent | HeraldError)[]>;
+async function resolveEvents(
+  em: EntityManager,
+  config: Pick<HeraldConfig, 'catalogStrict'>,
+  checked: CheckedEvent[],
+  throwFirst: boolean,
+): Promise<(PreparedEvent | HeraldError)[]> {
+  const applicationIds = [...new Set(checked.map((event) => event.applicationId))];
+  const existing = await execute<{ id: string }>(em, 'select id from applications where id in (select json_array_elements_text(?::json))', [
+    JSON.stringify(applicationIds),
+  ]);
+  const known = new Set(existing.map((row) => row.id));
+  const catalog = new CatalogService(em, config);
+  const entries = await catalog.findMany(checked.map((event) => event.type));
+  return checked.map((event) => {
+    try {
+      if (!known.has(event.applicationId)) throw notFound('application', event.applicationId);
+      catalog.checkPublishable(entries.get(event.type) ?? null, event.type, event.version, event.data);
+      const { applicationId, type, version, payload, idempotencyKey, orderingKey } = event;
+      return { applicationId, type, version, payload, idempotencyKey, orderingKey };
+    } catch (error) {
+      const located = atIndex(error, event.index);
+      if (throwFirst || !(located instanceof HeraldError)) throw located;
+      return located;
+    }
+  });
+}
+
+/** An error about one input of a batch says which. */
+function atIndex(error: unknown, index: number | null): unknown {
+  if (index === null || !(error instanceof HeraldError)) return error;
+  return new HeraldError(error.code, `inputs[${index}]: ${error.message}`, { ...error.details, index });
 }
 
 function validateVersion(version: string | null | undefined): string {
