@@ -11,7 +11,7 @@ import { openSigningMaterial } from '../endpoints/endpoint-secrets';
 import { rollUpOutcome } from '../metrics/delivery-rollup';
 import { type DeliverPayload, deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
-import type { DeliveryStore, DeliveryWork } from './delivery-store';
+import type { DeliveryStore, DeliveryWork, HoldReason } from './delivery-store';
 import { advanceGroup } from './ordering';
 
 export type AttemptResult =
@@ -40,26 +40,10 @@ export class DeliveryExecutor {
 
   /** `poolId` identifies the worker holding the job, so a crash sweeper can free what it held. */
   async run(job: DeliverPayload, poolId = 'local'): Promise<AttemptResult> {
-    const work = await this.store.load(job.deliveryId);
-    if (!work) return { kind: 'skipped', reason: 'the delivery no longer exists' };
-    if (work.status === DeliveryStatus.SUCCEEDED || work.status === DeliveryStatus.DEAD) {
-      return { kind: 'skipped', reason: `the delivery is already ${work.status}` };
-    }
-    if (work.attempt_count + 1 !== job.attempt) {
-      return { kind: 'skipped', reason: `attempt ${job.attempt} was already made` };
-    }
-    if (!work.enabled) return this.deadLetterForDisabledEndpoint(work);
-
-    const now = this.deps.clock.now();
-    const throttledUntil = work.throttled_until ? toDate(work.throttled_until) : null;
-    if (throttledUntil && throttledUntil > now) {
-      // The receiver asked for a pause: wait as a scheduled job, not in a worker slot.
-      await addJobs(this.store.newEntityManager(), [deliverJob(work.id, job.attempt, throttledUntil)]);
-      return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
-    }
-    const limit = work.max_concurrency ?? this.deps.config.delivery.endpointConcurrency;
-    const admission = await this.store.admit({ deliveryId: work.id, endpointId: work.endpoint_id, limit, poolId });
-    if (admission.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${limit} deliveries in flight; parked` };
+    const start = await this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, poolId, now: this.deps.clock.now() });
+    if (start.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${start.limit} deliveries in flight; parked` };
+    if (start.kind === 'held') return this.hold(start.work, job, start.reason);
+    const work = start.work;
 
     const policy = this.policyFor(work);
     const attemptedAt = this.deps.clock.now();
@@ -102,6 +86,27 @@ export class DeliveryExecutor {
     return status
       ? { kind: 'attempted', status, outcome, attempt: job.attempt, verdict }
       : { kind: 'skipped', reason: 'recorded by another worker' };
+  }
+
+  /** What a job that may not make its attempt does instead. */
+  private async hold(work: DeliveryWork | null, job: DeliverPayload, reason: HoldReason): Promise<AttemptResult> {
+    if (!work) return { kind: 'skipped', reason: 'the delivery no longer exists' };
+    switch (reason) {
+      case 'missing':
+        return { kind: 'skipped', reason: 'the delivery no longer exists' };
+      case 'finished':
+        return { kind: 'skipped', reason: `the delivery is already ${work.status}` };
+      case 'already-attempted':
+        return { kind: 'skipped', reason: `attempt ${job.attempt} was already made` };
+      case 'disabled':
+        return this.deadLetterForDisabledEndpoint(work);
+      case 'throttled': {
+        // The receiver asked for a pause: wait as a scheduled job, not in a worker slot.
+        const throttledUntil = toDate(work.throttled_until!);
+        await addJobs(this.store.newEntityManager(), [deliverJob(work.id, job.attempt, throttledUntil)]);
+        return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
+      }
+    }
   }
 
   /** The endpoint's own policy when it has a valid one, else the global policy. */

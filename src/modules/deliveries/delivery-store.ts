@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { type ChangeMessage, addJobs, execute, notify } from '../../db/sql';
+import { type ChangeMessage, addJobs, execute, notify, toDate } from '../../db/sql';
 import type { AttemptOutcome } from '../../delivery/attempt-outcome';
 import type { AttemptVerdict } from '../../delivery/response-classifier';
 import type { RetryPolicy } from '../../delivery/retry-policy';
@@ -10,7 +10,7 @@ import type { PreviousSecret } from '../endpoints/endpoint.entity';
 import { type RolledUpOutcome, rollUpOutcomes } from '../metrics/delivery-rollup';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
-import { type Admission, type AdmissionRequest, admitMany, releaseMany } from './endpoint-gate';
+import { admitInTransaction, releaseMany } from './endpoint-gate';
 import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealth } from './endpoint-health';
 import { advanceGroup } from './ordering';
 
@@ -39,7 +39,37 @@ export interface DeliveryWork {
   version: string;
   payload: string;
   event_created_at: string | Date;
+  parked_at: string | Date | null;
 }
+
+/** Why a delivery's job must not make an attempt now (null: it may). */
+export type HoldReason = 'missing' | 'finished' | 'already-attempted' | 'disabled' | 'throttled';
+
+export function holdReason(work: DeliveryWork | null, attempt: number, now: Date): HoldReason | null {
+  if (!work) return 'missing';
+  if (work.status === DeliveryStatus.SUCCEEDED || work.status === DeliveryStatus.DEAD) return 'finished';
+  if (work.attempt_count + 1 !== attempt) return 'already-attempted';
+  if (!work.enabled) return 'disabled';
+  if (work.throttled_until && toDate(work.throttled_until) > now) return 'throttled';
+  return null;
+}
+
+export interface StartRequest {
+  deliveryId: string;
+  attempt: number;
+  /** The worker pool holding the job, so a crash sweeper can free the slot it takes. */
+  poolId: string;
+  now: Date;
+}
+
+/**
+ * A job's delivery, loaded, and what it may do: `admitted` holds a slot of its endpoint; `parked` found the
+ * endpoint full (its job ends; a freed slot wakes it); `held` may not be attempted now (see holdReason).
+ */
+export type Start =
+  | { kind: 'admitted'; work: DeliveryWork }
+  | { kind: 'parked'; work: DeliveryWork; limit: number }
+  | { kind: 'held'; work: DeliveryWork | null; reason: HoldReason };
 
 /** One attempt's outcome and what it decided, ready to be written. */
 export interface AttemptRecord {
@@ -63,8 +93,7 @@ export interface AttemptRecord {
  * attempt, status, metrics, health, next job and notifications commit together or not at all.
  */
 export class DeliveryStore {
-  private readonly loads = new Batcher<string, DeliveryWork | null>((ids) => this.loadBatch(ids));
-  private readonly admissions = new Batcher<AdmissionRequest, Admission>((requests) => admitMany(this.newEntityManager(), requests));
+  private readonly starts = new Batcher<StartRequest, Start>((requests) => this.startBatch(requests));
   private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
 
   constructor(
@@ -73,12 +102,9 @@ export class DeliveryStore {
     private readonly config: Pick<HeraldConfig, 'delivery'>,
   ) {}
 
-  load(deliveryId: string): Promise<DeliveryWork | null> {
-    return this.loads.submit(deliveryId);
-  }
-
-  admit(request: AdmissionRequest): Promise<Admission> {
-    return this.admissions.submit(request);
+  /** Loads the job's delivery and, when it may be attempted, takes a slot of its endpoint or parks it. */
+  start(request: StartRequest): Promise<Start> {
+    return this.starts.submit(request);
   }
 
   /** Writes the attempt; null when another worker had already recorded this attempt (nothing changed). */
@@ -86,22 +112,55 @@ export class DeliveryStore {
     return this.records.submit(record);
   }
 
-  private async loadBatch(ids: string[]): Promise<(DeliveryWork | null)[]> {
-    const rows = await execute<DeliveryWork>(
-      this.newEntityManager(),
-      `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
-              d.ordering_group, d.sequence,
-              ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
-              ep.throttled_until, ep.max_concurrency, ep.retry_policy,
-              ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
-       from deliveries d
-       join endpoints ep on ep.id = d.endpoint_id
-       join events ev on ev.id = d.event_id
-       where d.id in (select json_array_elements_text(?::json))`,
-      [JSON.stringify(ids)],
-    );
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+  /**
+   * One transaction for the batch: load, then admit what may be attempted. Its commit is not waited for
+   * (synchronous_commit off): each job's completion is a later, durable commit, and WAL is flushed in order,
+   * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
+   */
+  private async startBatch(requests: StartRequest[]): Promise<Start[]> {
+    return this.newEntityManager().transactional(async (tx) => {
+      await execute(tx, 'set local synchronous_commit = off');
+      const rows = await execute<DeliveryWork>(
+        tx,
+        `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
+                d.ordering_group, d.sequence, d.parked_at,
+                ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
+                ep.throttled_until, ep.max_concurrency, ep.retry_policy,
+                ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
+         from deliveries d
+         join endpoints ep on ep.id = d.endpoint_id
+         join events ev on ev.id = d.event_id
+         where d.id in (select json_array_elements_text(?::json))`,
+        [JSON.stringify(requests.map((request) => request.deliveryId))],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      const screened = requests.map((request) => {
+        const work = byId.get(request.deliveryId) ?? null;
+        return { request, work, reason: holdReason(work, request.attempt, request.now) };
+      });
+      const candidates = screened.filter((entry) => entry.reason === null && entry.work);
+      const admissions = await admitInTransaction(
+        tx,
+        candidates.map(({ request, work }) => ({
+          deliveryId: work!.id,
+          endpointId: work!.endpoint_id,
+          limit: this.limitOf(work!),
+          poolId: request.poolId,
+          parkedAt: work!.parked_at,
+        })),
+      );
+      const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
+      return screened.map(({ request, work, reason }): Start => {
+        if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
+        return admissionOf.get(request)!.kind === 'admitted'
+          ? { kind: 'admitted', work }
+          : { kind: 'parked', work, limit: this.limitOf(work) };
+      });
+    });
+  }
+
+  private limitOf(work: DeliveryWork): number {
+    return work.max_concurrency ?? this.config.delivery.endpointConcurrency;
   }
 
   private async recordBatch(records: AttemptRecord[]): Promise<(DeliveryStatus | null)[]> {

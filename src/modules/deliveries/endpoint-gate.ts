@@ -34,59 +34,59 @@ async function lockEndpoints(em: EntityManager, endpointIds: string[]): Promise<
 
 /**
  * Admits each delivery into a slot of its endpoint, first come first served, or parks it when the endpoint
- * is full; one transaction for the batch. When nothing is parked the commit is not waited for: a slot taken
- * is no durable fact (a crash of the database loses at most slot rows, which lets a few more deliveries run
- * at once for a moment), while a parked delivery has no job left, so parking is committed durably.
+ * is full. Call in a transaction: the endpoints stay locked until it ends. `parkedAt` says which deliveries
+ * were parked before, so only rows whose parking changes are written.
  */
-export async function admitMany(em: EntityManager, requests: AdmissionRequest[]): Promise<Admission[]> {
+export async function admitInTransaction(tx: EntityManager, requests: (AdmissionRequest & { parkedAt: unknown })[]): Promise<Admission[]> {
   if (requests.length === 0) return [];
-  return em.transactional(async (tx) => {
-    await lockEndpoints(
-      tx,
-      requests.map((request) => request.endpointId),
-    );
-    // A re-run after a crash finds its own row: it takes it over instead of counting it twice.
-    const admitted = await execute<{ delivery_id: string }>(
-      tx,
-      `with req as (
-         select * from json_to_recordset(?::json) as r(delivery_id text, endpoint_id text, lim int, pool_id text, n int)
-       ), busy as (
-         select i.endpoint_id, count(*)::int as n from endpoint_inflight i
-         where i.endpoint_id in (select endpoint_id from req) and i.delivery_id not in (select delivery_id from req)
-         group by i.endpoint_id
-       ), ranked as (
-         select req.*, row_number() over (partition by req.endpoint_id order by req.n) as rank from req
-       )
-       insert into endpoint_inflight (delivery_id, endpoint_id, pool_id, started_at)
-       select ranked.delivery_id, ranked.endpoint_id, ranked.pool_id, now()
-       from ranked left join busy on busy.endpoint_id = ranked.endpoint_id
-       where coalesce(busy.n, 0) + ranked.rank <= ranked.lim
-       on conflict (delivery_id) do update set pool_id = excluded.pool_id, started_at = now()
-       returning delivery_id`,
-      [
-        JSON.stringify(
-          requests.map((request, n) => ({
-            delivery_id: request.deliveryId,
-            endpoint_id: request.endpointId,
-            lim: request.limit,
-            pool_id: request.poolId,
-            n,
-          })),
-        ),
-      ],
-    );
-    const admittedIds = new Set(admitted.map((row) => row.delivery_id));
-    const anyParked = requests.some((request) => !admittedIds.has(request.deliveryId));
+  await lockEndpoints(
+    tx,
+    requests.map((request) => request.endpointId),
+  );
+  // A re-run after a crash finds its own row: it takes it over instead of counting it twice.
+  const admitted = await execute<{ delivery_id: string }>(
+    tx,
+    `with req as (
+       select * from json_to_recordset(?::json) as r(delivery_id text, endpoint_id text, lim int, pool_id text, n int)
+     ), busy as (
+       select i.endpoint_id, count(*)::int as n from endpoint_inflight i
+       where i.endpoint_id in (select endpoint_id from req) and i.delivery_id not in (select delivery_id from req)
+       group by i.endpoint_id
+     ), ranked as (
+       select req.*, row_number() over (partition by req.endpoint_id order by req.n) as rank from req
+     )
+     insert into endpoint_inflight (delivery_id, endpoint_id, pool_id, started_at)
+     select ranked.delivery_id, ranked.endpoint_id, ranked.pool_id, now()
+     from ranked left join busy on busy.endpoint_id = ranked.endpoint_id
+     where coalesce(busy.n, 0) + ranked.rank <= ranked.lim
+     on conflict (delivery_id) do update set pool_id = excluded.pool_id, started_at = now()
+     returning delivery_id`,
+    [
+      JSON.stringify(
+        requests.map((request, n) => ({
+          delivery_id: request.deliveryId,
+          endpoint_id: request.endpointId,
+          lim: request.limit,
+          pool_id: request.poolId,
+          n,
+        })),
+      ),
+    ],
+  );
+  const admittedIds = new Set(admitted.map((row) => row.delivery_id));
+  const changed = requests
+    .map((request) => ({ id: request.deliveryId, admitted: admittedIds.has(request.deliveryId), wasParked: request.parkedAt != null }))
+    .filter((change) => change.admitted === change.wasParked);
+  if (changed.length > 0) {
     await execute(
       tx,
       `update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
        from json_to_recordset(?::json) as v(id text, admitted boolean)
-       where d.id = v.id and (not v.admitted or d.parked_at is not null)`,
-      [JSON.stringify(requests.map((request) => ({ id: request.deliveryId, admitted: admittedIds.has(request.deliveryId) })))],
+       where d.id = v.id`,
+      [JSON.stringify(changed)],
     );
-    if (!anyParked) await execute(tx, 'set local synchronous_commit = off');
-    return requests.map((request) => (admittedIds.has(request.deliveryId) ? { kind: 'admitted' } : { kind: 'parked' }));
-  });
+  }
+  return requests.map((request) => (admittedIds.has(request.deliveryId) ? { kind: 'admitted' } : { kind: 'parked' }));
 }
 
 /**
