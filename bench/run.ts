@@ -50,7 +50,7 @@ const USAGE = `npm run bench -- [options]
 
 Environment: HERALD_BENCH_API_KEY (sent as Authorization: Bearer), HERALD_BENCH_DATABASE_URL (an admin URL of a
 PostgreSQL to use instead of the embedded one), HERALD_BENCH_LOG_LEVEL (Herald's LOG_LEVEL, default warn),
-WORKER_CONCURRENCY (Herald's, also given to the baseline; default 32).`;
+WORKER_CONCURRENCY (Herald's, also given to the baseline; default 64, Herald's own default).`;
 
 function parseOptions(argv: string[]): Options {
   const options: Options = {
@@ -65,7 +65,7 @@ function parseOptions(argv: string[]): Options {
     fanout10Rate: 0,
     steadySeconds: null,
     heraldLogLevel: process.env.HERALD_BENCH_LOG_LEVEL ?? 'warn',
-    concurrency: Number(process.env.WORKER_CONCURRENCY ?? 32),
+    concurrency: Number(process.env.WORKER_CONCURRENCY ?? 64),
   };
   const value = (i: number) => {
     const v = argv[i + 1];

@@ -32,11 +32,13 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
     await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE);
     url = embedded.urlFor(EMBEDDED_DATABASE);
   }
-  const pool = createPool(url, logger, config.worker.concurrency + 8);
+  // graphile-worker's connections, which the delivery pipeline also runs on (see DeliveryStore): its batches
+  // need a few; graphile-worker wants one per job slot when it fetches without a local queue.
+  const pool = createPool(url, logger, config.worker.concurrency);
   let orm: MikroORM;
   try {
-    // Every delivery slot records its outcome through the ORM's connections, and the API needs its own.
-    orm = await createOrm(url, logger, config.worker.concurrency + 10);
+    // The API's connections (and the worker's housekeeping): deliveries do not use them.
+    orm = await createOrm(url, logger, 30);
   } catch (error) {
     await pool.end().catch(() => undefined);
     await embedded?.stop();

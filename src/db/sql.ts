@@ -1,12 +1,54 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type pg from 'pg';
+
+/** A node-postgres client or pool: the delivery pipeline's hot path runs its SQL without the ORM. */
+export type SqlClient = Pick<pg.ClientBase, 'query'>;
+
+/** Where `execute` runs: an entity manager (its current transaction, or a pooled connection) or a pg client. */
+export type Sql = EntityManager | SqlClient;
 
 /**
- * Runs SQL on the entity manager's current transaction (or a pooled connection outside one). Services use
- * it where one statement does what the unit of work would do in many. Placeholders are `?`; pass arrays
- * as JSON text (knex expands an array binding into a list).
+ * Runs SQL. Services use it where one statement does what the unit of work would do in many. Placeholders
+ * are `?`; pass arrays as JSON text (knex expands an array binding into a list). Timestamps come back as
+ * PostgreSQL text through the ORM and as Dates through pg: read them with toDate.
  */
-export async function execute<T = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
-  return em.getConnection().execute<T[]>(sql, params as never[], 'all', em.getTransactionContext());
+export async function execute<T = Record<string, unknown>>(sql: Sql, text: string, params: unknown[] = []): Promise<T[]> {
+  if ('getConnection' in sql) return sql.getConnection().execute<T[]>(text, params as never[], 'all', sql.getTransactionContext());
+  const result = await sql.query(numbered(text), params);
+  return result.rows as T[];
+}
+
+const numberedCache = new Map<string, string>();
+
+/** `?` placeholders as pg's `$1, $2, ...` (our SQL has no `?` of its own: knex would read it as a placeholder too). */
+function numbered(text: string): string {
+  let converted = numberedCache.get(text);
+  if (converted === undefined) {
+    let index = 0;
+    converted = text.replace(/\?/g, () => `$${++index}`);
+    if (numberedCache.size < 1000) numberedCache.set(text, converted);
+  }
+  return converted;
+}
+
+/** Runs `work` in a transaction on a client of `pool`: committed if it returns, rolled back if it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch((rollbackError: unknown) => {
+      // A connection that cannot roll back is not given back to the pool.
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 export interface JobSpec {
@@ -23,7 +65,7 @@ export interface JobSpec {
  * Enqueues graphile-worker jobs with one `add_jobs` call on the current transaction: the jobs exist if
  * and only if the transaction commits. Jobs with a key replace an unlocked job with the same key.
  */
-export async function addJobs(em: EntityManager, jobs: JobSpec[]): Promise<void> {
+export async function addJobs(em: Sql, jobs: JobSpec[]): Promise<void> {
   if (jobs.length === 0) return;
   const specs = jobs.map((job) => ({
     identifier: job.identifier,
@@ -47,7 +89,7 @@ export async function addJobs(em: EntityManager, jobs: JobSpec[]): Promise<void>
 export const NOTIFY_CHANNEL = 'herald_changes';
 
 /** Queues a notification on the current transaction; PostgreSQL delivers it only if that commits. */
-export async function notify(em: EntityManager, message: ChangeMessage | ChangeMessage[]): Promise<void> {
+export async function notify(em: Sql, message: ChangeMessage | ChangeMessage[]): Promise<void> {
   const messages = Array.isArray(message) ? message : [message];
   if (messages.length === 0) return;
   // One NOTIFY per message keeps each under PostgreSQL's 8000-byte payload limit: ids only.

@@ -103,7 +103,7 @@ export class DeliveryExecutor {
       case 'throttled': {
         // The receiver asked for a pause: wait as a scheduled job, not in a worker slot.
         const throttledUntil = toDate(work.throttled_until!);
-        await addJobs(this.store.newEntityManager(), [deliverJob(work.id, job.attempt, throttledUntil)]);
+        await this.store.transaction((sql) => addJobs(sql, [deliverJob(work.id, job.attempt, throttledUntil)]));
         return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
       }
     }
@@ -159,7 +159,7 @@ export class DeliveryExecutor {
   }
 
   private async deadLetterForDisabledEndpoint(work: DeliveryWork): Promise<AttemptResult> {
-    await this.store.newEntityManager().transactional(async (em) => {
+    await this.store.transaction(async (em) => {
       await execute(em, `update deliveries set status = 'DEAD', next_attempt_at = null, last_error = ?, updated_at = now() where id = ?`, [
         `Not attempted: the endpoint is disabled (${work.disabled_reason ?? 'no reason given'}).`,
         work.id,

@@ -1,6 +1,6 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type pg from 'pg';
 import type { HeraldConfig } from '../../config';
-import { type ChangeMessage, addJobs, execute, notify, toDate } from '../../db/sql';
+import { type ChangeMessage, type Sql, addJobs, execute, inTransaction, notify, toDate } from '../../db/sql';
 import type { AttemptOutcome } from '../../delivery/attempt-outcome';
 import type { AttemptVerdict } from '../../delivery/response-classifier';
 import type { RetryPolicy } from '../../delivery/retry-policy';
@@ -87,8 +87,9 @@ export interface AttemptRecord {
 
 /**
  * The delivery pipeline's reads and writes, coalesced across the deliveries a worker process runs at once
- * (see Batcher): loading work, taking endpoint slots and recording attempts each cost a few statements and
- * one commit per batch instead of per delivery, and each hot row (an endpoint's slots, health and metric
+ * (see Batcher): starting (loading work and taking endpoint slots) and recording attempts each cost a few
+ * statements and one commit per batch instead of per delivery, on the worker's own connections through pg
+ * (no ORM unit of work on the hot path), and each hot row (an endpoint's slots, health and metric
  * buckets) is written once per batch. Every delivery's own guarantees are those of one transaction: its
  * attempt, status, metrics, health, next job and notifications commit together or not at all.
  */
@@ -97,10 +98,15 @@ export class DeliveryStore {
   private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
 
   constructor(
-    /** A fresh entity manager per batch (an ORM's `em.fork()`). */
-    readonly newEntityManager: () => EntityManager,
+    /** The worker's own connections (not the ORM's, which the API shares in `herald start`). */
+    private readonly pool: pg.Pool,
     private readonly config: Pick<HeraldConfig, 'delivery'>,
   ) {}
+
+  /** Runs rarer per-delivery work (dead-lettering, rescheduling) in one transaction on the store's connections. */
+  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
+  }
 
   /** Loads the job's delivery and, when it may be attempted, takes a slot of its endpoint or parks it. */
   start(request: StartRequest): Promise<Start> {
@@ -118,7 +124,7 @@ export class DeliveryStore {
    * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
    */
   private async startBatch(requests: StartRequest[]): Promise<Start[]> {
-    return this.newEntityManager().transactional(async (tx) => {
+    return inTransaction(this.pool, async (tx) => {
       await execute(tx, 'set local synchronous_commit = off');
       const rows = await execute<DeliveryWork>(
         tx,
@@ -164,7 +170,7 @@ export class DeliveryStore {
   }
 
   private async recordBatch(records: AttemptRecord[]): Promise<(DeliveryStatus | null)[]> {
-    return this.newEntityManager().transactional(async (em) => {
+    return inTransaction(this.pool, async (em) => {
       // Guarded by the attempt count: an attempt another worker already recorded changes nothing.
       const updated = await execute<{ id: string }>(
         em,
@@ -207,7 +213,7 @@ export class DeliveryStore {
   }
 
   /** The attempts, metrics, next jobs, endpoint health, FIFO successors and notifications of recorded attempts. */
-  private async writeConsequences(em: EntityManager, recorded: AttemptRecord[]): Promise<void> {
+  private async writeConsequences(em: Sql, recorded: AttemptRecord[]): Promise<void> {
     await execute(
       em,
       `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
@@ -264,7 +270,7 @@ export class DeliveryStore {
    * Endpoints whose attempts in the batch all succeeded are reset in one statement (the common case);
    * the others go through the health rules attempt by attempt, in order.
    */
-  private async writeEndpointHealth(em: EntityManager, recorded: AttemptRecord[]): Promise<ChangeMessage[]> {
+  private async writeEndpointHealth(em: Sql, recorded: AttemptRecord[]): Promise<ChangeMessage[]> {
     const byEndpoint = new Map<string, AttemptRecord[]>();
     for (const record of recorded) {
       const list = byEndpoint.get(record.work.endpoint_id) ?? [];

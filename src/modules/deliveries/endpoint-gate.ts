@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { addJobs, execute } from '../../db/sql';
+import { type Sql, addJobs, execute } from '../../db/sql';
 import { deliverJob } from './deliver-job';
 
 /**
@@ -18,12 +18,12 @@ export interface AdmissionRequest {
   poolId: string;
 }
 
-async function lockEndpoint(em: EntityManager, endpointId: string): Promise<void> {
+async function lockEndpoint(em: Sql, endpointId: string): Promise<void> {
   await lockEndpoints(em, [endpointId]);
 }
 
 /** Takes the endpoints' locks in one order for every caller, so two transactions cannot deadlock on them. */
-async function lockEndpoints(em: EntityManager, endpointIds: string[]): Promise<void> {
+async function lockEndpoints(em: Sql, endpointIds: string[]): Promise<void> {
   const keys = [...new Set(endpointIds)].sort().map((id) => `herald:endpoint:${id}`);
   await execute(
     em,
@@ -37,7 +37,7 @@ async function lockEndpoints(em: EntityManager, endpointIds: string[]): Promise<
  * is full. Call in a transaction: the endpoints stay locked until it ends. `parkedAt` says which deliveries
  * were parked before, so only rows whose parking changes are written.
  */
-export async function admitInTransaction(tx: EntityManager, requests: (AdmissionRequest & { parkedAt: unknown })[]): Promise<Admission[]> {
+export async function admitInTransaction(tx: Sql, requests: (AdmissionRequest & { parkedAt: unknown })[]): Promise<Admission[]> {
   if (requests.length === 0) return [];
   await lockEndpoints(
     tx,
@@ -93,11 +93,7 @@ export async function admitInTransaction(tx: EntityManager, requests: (Admission
  * Frees the deliveries' slots and wakes parked deliveries of their endpoints into free slots. Call in a
  * transaction: the endpoints stay locked until it ends.
  */
-export async function releaseMany(
-  em: EntityManager,
-  slots: { endpointId: string; deliveryId: string }[],
-  defaultLimit: number,
-): Promise<number> {
+export async function releaseMany(em: Sql, slots: { endpointId: string; deliveryId: string }[], defaultLimit: number): Promise<number> {
   if (slots.length === 0) return 0;
   const endpointIds = [...new Set(slots.map((slot) => slot.endpointId))].sort();
   await lockEndpoints(em, endpointIds);
@@ -116,7 +112,7 @@ export async function releaseMany(
 }
 
 /** Enqueues as many parked deliveries of the endpoint as it has free slots, oldest first. Needs the endpoint lock. */
-async function wakeParked(em: EntityManager, endpointId: string, defaultLimit: number): Promise<number> {
+async function wakeParked(em: Sql, endpointId: string, defaultLimit: number): Promise<number> {
   const woken = await execute<{ id: string; attempt_count: number }>(
     em,
     `with capacity as (

@@ -1,6 +1,5 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { execute, toDate } from '../../db/sql';
+import { type Sql, execute, toDate } from '../../db/sql';
 import { disableReason } from '../../delivery/endpoint-health-policy';
 import type { AttemptVerdict } from '../../delivery/response-classifier';
 
@@ -10,7 +9,7 @@ export interface EndpointHealthChange {
 }
 
 /** A success clears the endpoints' failure counts (a write only where there is something to clear). */
-export async function resetEndpointHealth(em: EntityManager, endpointIds: string[]): Promise<void> {
+export async function resetEndpointHealth(em: Sql, endpointIds: string[]): Promise<void> {
   if (endpointIds.length === 0) return;
   await execute(
     em,
@@ -27,7 +26,7 @@ export async function resetEndpointHealth(em: EntityManager, endpointIds: string
  * when a rule says so. Returns the change to announce, if any.
  */
 export async function recordEndpointHealth(
-  em: EntityManager,
+  em: Sql,
   input: {
     endpointId: string;
     now: Date;

@@ -1,5 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { addJobs, execute } from '../../db/sql';
+import { type Sql, addJobs, execute } from '../../db/sql';
 import { deliverJob } from './deliver-job';
 
 /**
@@ -13,7 +12,7 @@ export function orderingGroup(endpointId: string, endpointOrdered: boolean, orde
   return endpointOrdered ? endpointId : null;
 }
 
-async function lockGroup(em: EntityManager, group: string): Promise<void> {
+async function lockGroup(em: Sql, group: string): Promise<void> {
   await execute(em, 'select pg_advisory_xact_lock(hashtext(?))', [`herald:order:${group}`]);
 }
 
@@ -21,7 +20,7 @@ async function lockGroup(em: EntityManager, group: string): Promise<void> {
  * Takes the next sequence number of the group and says whether the new delivery may start now (no
  * unfinished delivery before it). Call in the publishing transaction, before inserting the delivery.
  */
-export async function enterGroup(em: EntityManager, group: string): Promise<{ sequence: number; startNow: boolean }> {
+export async function enterGroup(em: Sql, group: string): Promise<{ sequence: number; startNow: boolean }> {
   await lockGroup(em, group);
   const [sequence] = await execute<{ last_sequence: string }>(
     em,
@@ -37,7 +36,7 @@ export async function enterGroup(em: EntityManager, group: string): Promise<{ se
 }
 
 /** After a delivery of the group finished: enqueue the oldest unfinished one. Call in the finishing transaction. */
-export async function advanceGroup(em: EntityManager, group: string): Promise<void> {
+export async function advanceGroup(em: Sql, group: string): Promise<void> {
   await lockGroup(em, group);
   const [next] = await execute<{ id: string; attempt_count: number }>(
     em,

@@ -1,5 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { execute } from '../../db/sql';
+import { type Sql, execute } from '../../db/sql';
 import { LATENCY_BUCKET_COLUMNS, latencyBucketIndex } from './latency-histogram';
 
 /** What one attempt (or a dead-lettering without one) did to a delivery, as the rollups count it. */
@@ -23,13 +22,13 @@ const BUCKET_RECORD_TYPES = LATENCY_BUCKET_COLUMNS.map((column) => `"${column}" 
  * transaction that records the outcomes, so metrics and the delivery log never disagree. A batch is summed per
  * bucket first: one statement per table however many outcomes, and each hot row is updated once.
  */
-export async function rollUpOutcomes(em: EntityManager, outcomes: RolledUpOutcome[]): Promise<void> {
+export async function rollUpOutcomes(em: Sql, outcomes: RolledUpOutcome[]): Promise<void> {
   if (outcomes.length === 0) return;
   for (const rollup of ROLLUPS) await upsertRollup(em, rollup, sumByBucket(rollup, outcomes));
   await upsertHealth(em, outcomes);
 }
 
-export function rollUpOutcome(em: EntityManager, outcome: RolledUpOutcome): Promise<void> {
+export function rollUpOutcome(em: Sql, outcome: RolledUpOutcome): Promise<void> {
   return rollUpOutcomes(em, [outcome]);
 }
 
@@ -88,7 +87,7 @@ function sumByBucket(rollup: Rollup, outcomes: RolledUpOutcome[]): BucketSum[] {
   );
 }
 
-async function upsertRollup(em: EntityManager, rollup: Rollup, sums: BucketSum[]): Promise<void> {
+async function upsertRollup(em: Sql, rollup: Rollup, sums: BucketSum[]): Promise<void> {
   const rows = sums.map(({ buckets, ...sum }) => ({
     ...sum,
     ...Object.fromEntries(LATENCY_BUCKET_COLUMNS.map((column, index) => [column, buckets[index]])),
@@ -114,7 +113,7 @@ async function upsertRollup(em: EntityManager, rollup: Rollup, sums: BucketSum[]
  * consecutive failures, each failure adds one. An outcome without an attempt (a disabled endpoint) says
  * nothing about the endpoint's health.
  */
-async function upsertHealth(em: EntityManager, outcomes: RolledUpOutcome[]): Promise<void> {
+async function upsertHealth(em: Sql, outcomes: RolledUpOutcome[]): Promise<void> {
   const health = new Map<
     string,
     {

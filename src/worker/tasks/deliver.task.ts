@@ -1,4 +1,4 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
 import type { Task } from 'graphile-worker';
 import type { HeraldConfig } from '../../config';
 import type { WebhookHttpClient } from '../../delivery/http-client';
@@ -10,7 +10,8 @@ import { DeliveryExecutor } from '../../modules/deliveries/delivery-executor.ser
 import { DeliveryStore } from '../../modules/deliveries/delivery-store';
 
 export interface DeliverTaskDependencies {
-  orm: MikroORM;
+  /** The worker's connections: the delivery pipeline runs on them, apart from the ORM's. */
+  pool: Pool;
   config: HeraldConfig;
   http: WebhookHttpClient;
   clock: Clock;
@@ -21,7 +22,7 @@ export interface DeliverTaskDependencies {
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
 export function createDeliverTask(deps: DeliverTaskDependencies): Task {
   // One store per worker process: the deliveries it runs at once share its batches.
-  const store = new DeliveryStore(() => deps.orm.em.fork(), deps.config);
+  const store = new DeliveryStore(deps.pool, deps.config);
   return async (payload, helpers) => {
     if (!isDeliverPayload(payload)) {
       deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
