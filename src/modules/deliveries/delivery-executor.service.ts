@@ -16,6 +16,7 @@ import { type DeliverPayload, deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 import { admit, release } from './endpoint-gate';
 import { type EndpointHealthChange, recordEndpointHealth } from './endpoint-health';
+import { takeRateSlot } from './endpoint-rate-limit';
 import { advanceGroup } from './ordering';
 
 interface DeliveryWork {
@@ -37,6 +38,7 @@ interface DeliveryWork {
   disabled_reason: string | null;
   throttled_until: string | Date | null;
   max_concurrency: number | null;
+  rate_limit_per_second: number | null;
   retry_policy: RetryPolicy | null;
   event_type: string;
   version: string;
@@ -45,7 +47,8 @@ interface DeliveryWork {
 }
 
 export type AttemptResult =
-  | { kind: 'skipped'; reason: string }
+  /** `wakeInMs`: the job was rescheduled that far ahead; nudging the worker then saves waiting for its poll. */
+  | { kind: 'skipped'; reason: string; wakeInMs?: number }
   | { kind: 'attempted'; status: DeliveryStatus; outcome: AttemptOutcome; attempt: number; verdict: AttemptVerdict };
 
 export interface ExecutorDependencies {
@@ -75,7 +78,7 @@ export class DeliveryExecutor {
       `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
               d.ordering_group, d.sequence,
               ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
-              ep.throttled_until, ep.max_concurrency, ep.retry_policy,
+              ep.throttled_until, ep.max_concurrency, ep.rate_limit_per_second, ep.retry_policy,
               ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
        from deliveries d
        join endpoints ep on ep.id = d.endpoint_id
@@ -98,6 +101,14 @@ export class DeliveryExecutor {
       // The receiver asked for a pause: wait as a scheduled job, not in a worker slot.
       await addJobs(this.em, [deliverJob(work.id, job.attempt, throttledUntil)]);
       return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
+    }
+    if (work.rate_limit_per_second !== null && !job.rateSlot) {
+      const slot = await takeRateSlot(this.em, work.endpoint_id, work.rate_limit_per_second);
+      if (slot.kind === 'later') {
+        // Over the endpoint's rate: wait for the slot as a scheduled job that holds it, not in a worker slot.
+        await addJobs(this.em, [deliverJob(work.id, job.attempt, slot.at, undefined, slot.at)]);
+        return { kind: 'skipped', reason: `rate limited until ${slot.at.toISOString()}`, wakeInMs: slot.waitMs };
+      }
     }
     const limit = work.max_concurrency ?? this.deps.config.delivery.endpointConcurrency;
     const admission = await admit(this.em, { deliveryId: work.id, endpointId: work.endpoint_id, limit, poolId });

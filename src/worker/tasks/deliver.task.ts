@@ -7,6 +7,7 @@ import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
 import { isDeliverPayload } from '../../modules/deliveries/deliver-job';
 import { DeliveryExecutor } from '../../modules/deliveries/delivery-executor.service';
+import type { JobWaker } from '../job-waker';
 
 export interface DeliverTaskDependencies {
   orm: MikroORM;
@@ -15,6 +16,7 @@ export interface DeliverTaskDependencies {
   clock: Clock;
   logger: Logger;
   secrets: SecretBox;
+  waker?: JobWaker;
 }
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
@@ -28,6 +30,7 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
     const executor = new DeliveryExecutor(deps.orm.em.fork(), deps);
     const result = await executor.run(payload, helpers.job.locked_by ?? 'unknown');
     if (result.kind === 'skipped') {
+      if (result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
       log.debug({ reason: result.reason }, 'delivery job skipped');
     } else {
       log.info(
