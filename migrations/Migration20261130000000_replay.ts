@@ -7,8 +7,10 @@ import { Migration } from '@mikro-orm/migrations';
  * only deliveries dead-lettered at or before it are replayed, so one that dies again during the replay is
  * not picked up a second time), the id it has reached (`cursor`) and its progress.
  *
- * `endpoint_rate_slots` holds, per rate-limited endpoint, the next free start time; every worker takes a
- * slot with one atomic upsert. `endpoints.rate_limit_per_second` null (the default) means no limit.
+ * `endpoint_rate_slots` holds, per rate-limited endpoint, when the next attempt may start (`tat`) and the
+ * next free slot for attempts that wait (`next_slot`); every worker updates it with one atomic upsert
+ * (src/modules/deliveries/endpoint-rate-limit.ts; `admitted` is that upsert's answer).
+ * `endpoints.rate_limit_per_second` null (the default) means no limit.
  */
 export class Migration20261130000000_replay extends Migration {
   override async up(): Promise<void> {
@@ -16,7 +18,9 @@ export class Migration20261130000000_replay extends Migration {
 
     this.addSql(`create table "endpoint_rate_slots" (
       "endpoint_id" text not null primary key references "endpoints" ("id") on delete cascade,
-      "next_slot" timestamptz not null);`);
+      "tat" timestamptz not null,
+      "next_slot" timestamptz not null,
+      "admitted" boolean not null);`);
 
     this.addSql(`create table "replays" (
       "id" text not null primary key,

@@ -6,7 +6,7 @@ export interface DeliverPayload {
   deliveryId: string;
   /** The attempt this job makes; a job whose attempt was already recorded does nothing. */
   attempt: number;
-  /** The endpoint rate slot this job was scheduled for (ISO time): it runs without taking another. */
+  /** The endpoint rate slot this job was scheduled for (ISO time): it does not queue for another. */
   rateSlot?: string;
 }
 

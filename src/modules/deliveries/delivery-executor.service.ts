@@ -102,17 +102,14 @@ export class DeliveryExecutor {
       await addJobs(this.em, [deliverJob(work.id, job.attempt, throttledUntil)]);
       return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
     }
-    if (work.rate_limit_per_second !== null && !job.rateSlot) {
-      const slot = await takeRateSlot(this.em, work.endpoint_id, work.rate_limit_per_second);
-      if (slot.kind === 'later') {
-        // Over the endpoint's rate: wait for the slot as a scheduled job that holds it, not in a worker slot.
-        await addJobs(this.em, [deliverJob(work.id, job.attempt, slot.at, undefined, slot.at)]);
-        return { kind: 'skipped', reason: `rate limited until ${slot.at.toISOString()}`, wakeInMs: slot.waitMs };
-      }
-    }
     const limit = work.max_concurrency ?? this.deps.config.delivery.endpointConcurrency;
     const admission = await admit(this.em, { deliveryId: work.id, endpointId: work.endpoint_id, limit, poolId });
     if (admission.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${limit} deliveries in flight; parked` };
+    // Last before the request, so the starts the rate limit spaces are the requests the receiver sees.
+    if (work.rate_limit_per_second !== null) {
+      const wait = await this.waitForRateSlot(work, job, work.rate_limit_per_second);
+      if (wait) return wait;
+    }
 
     const policy = this.policyFor(work);
     const attemptedAt = this.deps.clock.now();
@@ -155,6 +152,17 @@ export class DeliveryExecutor {
     return status
       ? { kind: 'attempted', status, outcome, attempt: job.attempt, verdict }
       : { kind: 'skipped', reason: 'recorded by another worker' };
+  }
+
+  /** Over the endpoint's rate: frees the slot just taken and waits for a rate slot as a scheduled job. */
+  private async waitForRateSlot(work: DeliveryWork, job: DeliverPayload, perSecond: number): Promise<AttemptResult | null> {
+    const slot = await takeRateSlot(this.em, work.endpoint_id, perSecond, job.rateSlot !== undefined);
+    if (slot.kind === 'now') return null;
+    await this.em.transactional(async (em) => {
+      await addJobs(em, [deliverJob(work.id, job.attempt, slot.at, undefined, slot.at)]);
+      await release(em, work.endpoint_id, work.id, this.deps.config.delivery.endpointConcurrency);
+    });
+    return { kind: 'skipped', reason: `rate limited until ${slot.at.toISOString()}`, wakeInMs: slot.waitMs };
   }
 
   /** The endpoint's own policy when it has a valid one, else the global policy. */
