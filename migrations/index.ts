@@ -4,6 +4,7 @@ import { Migration20261129100000_security } from './Migration20261129100000_secu
 import { Migration20261129200000_reliability } from './Migration20261129200000_reliability';
 import { Migration20261129300000_catalog } from './Migration20261129300000_catalog';
 import { Migration20261129400000_metrics } from './Migration20261129400000_metrics';
+import { Migration20261130000000_replay } from './Migration20261130000000_replay';
 
 /** Every migration, in order. Append-only once landed. */
 export const migrationsList: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261129200000_reliability', class: Migration20261129200000_reliability },
   { name: 'Migration20261129300000_catalog', class: Migration20261129300000_catalog },
   { name: 'Migration20261129400000_metrics', class: Migration20261129400000_metrics },
+  { name: 'Migration20261130000000_replay', class: Migration20261130000000_replay },
 ];

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import { type CliClientConfig, loadCliClientConfig } from '../config/cli';
+import { AttemptErrorKind as AttemptErrorKindValues } from '../delivery/attempt-outcome';
 import { generateSecret, isValidSecret } from '../delivery/signature';
 import { buildEnvelope, buildSignedHeaders } from '../delivery/webhook-request';
 import { matchesEventType, matchesVersionPin } from '../modules/events/event-type';
 import { HeraldApiError, HeraldClient } from '../sdk/client';
-import type { DeliveryStatus } from '../sdk/generated/graphql';
+import type { AttemptErrorKind, DeliveryStatus, ReplayDeadLettersInput, ReplayFieldsFragment } from '../sdk/generated/graphql';
 import { renderTable } from './table';
 
-export const CLIENT_COMMANDS = ['listen', 'trigger', 'endpoints', 'events', 'deliveries', 'event-types'] as const;
+export const CLIENT_COMMANDS = ['listen', 'trigger', 'endpoints', 'events', 'deliveries', 'event-types', 'replay'] as const;
 
 export const CLIENT_USAGE = `Developer commands (talk to a running Herald; --url/HERALD_URL, --api-key/HERALD_API_KEY):
   listen --forward-to <url> [--endpoint <id>] [--application <id>] [--events <a,b>] [--secret <whsec_>]
@@ -20,6 +21,10 @@ export const CLIENT_USAGE = `Developer commands (talk to a running Herald; --url
   deliveries [--status <S>] [--endpoint <id>] [--event <id>] [--limit <n>]
                                        list recent deliveries
   event-types                          list the event type catalog
+  replay [--endpoint <id>] [--application <id>] [--event-type <t>] [--since <ISO>] [--until <ISO>]
+         [--error-kind <KIND>] [--dry-run]
+            re-queue the matching dead letters (dead-lettered in [since, until)) and follow the progress;
+            --dry-run only counts them
   Every one takes --json for machine-readable output.`;
 
 interface Io {
@@ -51,6 +56,11 @@ export async function runClientCommand(command: string, argv: string[], io: Io =
         status: { type: 'string' },
         event: { type: 'string' },
         limit: { type: 'string' },
+        'event-type': { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        'error-kind': { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -78,6 +88,8 @@ export async function runClientCommand(command: string, argv: string[], io: Io =
         return await listen(client, values, json, io);
       case 'trigger':
         return await trigger(client, positionals[0], values, json, io);
+      case 'replay':
+        return await replay(client, values, json, io);
       case 'endpoints': {
         const { nodes } = await client.listEndpoints({ applicationId: values.application }, { first: limit });
         if (json) io.out(JSON.stringify(nodes, null, 2));
@@ -198,6 +210,90 @@ async function trigger(
     io.out(`Published ${event.type} ${event.id} (version ${event.version}) to ${event.deliveries.length} endpoint(s).`);
   }
   return 0;
+}
+
+const FINISHED: ReadonlySet<string> = new Set(['COMPLETED', 'CANCELLED', 'FAILED']);
+
+/**
+ * Starts replayDeadLetters and follows it to the end (replayUpdated, with a poll every second in case an
+ * update is missed), printing the progress. Exits 0 when it completed, 1 when it was cancelled or failed.
+ */
+async function replay(client: HeraldClient, values: Record<string, unknown>, json: boolean, io: Io): Promise<number> {
+  const time = (flag: 'since' | 'until'): string | undefined | null => {
+    const value = values[flag] as string | undefined;
+    if (value === undefined) return undefined;
+    const parsed = new Date(value);
+    return Number.isNaN(parsed.getTime()) ? null : parsed.toISOString();
+  };
+  const from = time('since');
+  const to = time('until');
+  if (from === null || to === null) {
+    io.err('--since and --until take an ISO 8601 time, for example --since 2026-01-31T08:00:00Z.');
+    return 2;
+  }
+  const errorKind = (values['error-kind'] as string | undefined)?.toUpperCase();
+  if (errorKind !== undefined && !Object.values(AttemptErrorKindValues).includes(errorKind as AttemptErrorKind)) {
+    io.err(`--error-kind must be one of ${Object.values(AttemptErrorKindValues).join(', ')}.`);
+    return 2;
+  }
+  const filter: ReplayDeadLettersInput = {
+    endpointId: values.endpoint as string | undefined,
+    applicationId: values.application as string | undefined,
+    eventType: values['event-type'] as string | undefined,
+    from,
+    to,
+    errorKind: errorKind as AttemptErrorKind | undefined,
+  };
+  const started = await client.replayDeadLetters(filter, values['dry-run'] === true);
+  if (started.status === 'DRY_RUN') {
+    if (json) io.out(JSON.stringify(started));
+    else io.out(`${started.matched} dead letter(s) match; nothing was replayed (dry run).`);
+    return 0;
+  }
+  const id = started.id!;
+  if (!json) io.out(`Replay ${id}: ${started.matched} dead letter(s) matched.`);
+  let shown = '';
+  const show = (current: ReplayFieldsFragment) => {
+    const line = json
+      ? JSON.stringify(current)
+      : `replayed ${current.requeued}/${current.matched} (${current.matched === 0 ? 100 : Math.floor((current.requeued / current.matched) * 100)}%)`;
+    if (line !== shown) io.out(line);
+    shown = line;
+  };
+  show(started);
+  let final = started;
+  if (!FINISHED.has(started.status)) {
+    final = await new Promise<ReplayFieldsFragment>((resolve, reject) => {
+      let done = false;
+      const update = (current: ReplayFieldsFragment) => {
+        if (done) return;
+        show(current);
+        if (!FINISHED.has(current.status)) return;
+        done = true;
+        clearInterval(poll);
+        stop();
+        resolve(current);
+      };
+      // The subscription is the fast path; a failing one only leaves the poll.
+      const stop = client.subscribeReplay(id, update, () => undefined);
+      const poll = setInterval(() => {
+        client.getReplay(id).then(update, (error: unknown) => {
+          done = true;
+          clearInterval(poll);
+          stop();
+          reject(error instanceof Error ? error : new Error(String(error)));
+        });
+      }, 1000);
+    });
+  }
+  if (!json) {
+    io.out(
+      final.status === 'COMPLETED'
+        ? `Replay ${id} completed: ${final.requeued} of ${final.matched} dead letter(s) re-queued.`
+        : `Replay ${id} ${final.status.toLowerCase()}${final.error ? ` (${final.error})` : ''}: ${final.requeued} of ${final.matched} re-queued.`,
+    );
+  }
+  return final.status === 'COMPLETED' ? 0 : 1;
 }
 
 /**

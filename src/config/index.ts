@@ -43,6 +43,7 @@ const environmentSchema = z.object({
   ENDPOINT_THROTTLE_PAUSE_MS: integer(0, 86_400_000).default(5000),
   WORKER_HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(10_000),
   WORKER_DEAD_AFTER_MS: integer(500, 3_600_000).default(60_000),
+  REPLAY_RATE_PER_SECOND: integer(1, 100_000).default(200),
   RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   RETENTION_BATCH_SIZE: integer(1, 100_000).default(1000),
   MAX_PAYLOAD_BYTES: integer(1024, 64 * 1024 * 1024).default(256 * 1024),
@@ -119,6 +120,10 @@ export interface HeraldConfig {
     /** How long a throttling answer (429, 502, 503, 504) without Retry-After pauses its endpoint. */
     throttlePauseMs: number;
   };
+  replay: {
+    /** Dead letters a replayDeadLetters run re-queues per second at most, across all workers. */
+    ratePerSecond: number;
+  };
   retention: {
     /** Events (with their deliveries and attempts) older than this are purged; 0: kept forever. */
     maxAgeMs: number;
@@ -189,6 +194,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       endpointConcurrency: e.ENDPOINT_MAX_CONCURRENCY,
       throttlePauseMs: e.ENDPOINT_THROTTLE_PAUSE_MS,
     },
+    replay: { ratePerSecond: e.REPLAY_RATE_PER_SECOND },
     retention: { maxAgeMs: Math.round(e.RETENTION_MAX_AGE_DAYS * 86_400_000), batchSize: e.RETENTION_BATCH_SIZE },
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -56,6 +56,14 @@ interface DeliveryUpdate {
   };
   attempt: { number: number; responseStatus: number | null; durationMs: number; errorMessage: string | null; attemptedAt: string } | null;
 }
+interface Replay {
+  id: string;
+  status: 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
+  matched: number;
+  requeued: number;
+  error: string | null;
+}
+
 interface DeadLetter {
   id: string;
   eventId: string;
@@ -378,34 +386,62 @@ class Dashboard {
     $('dead-letters').replaceChildren(...rows);
   }
 
-  /** Every dead letter the filter matches gets retryDelivery, one after another, with progress shown. */
+  /**
+   * Replays every dead letter the view's filter matches with one replayDeadLetters call: Herald re-queues
+   * them in the background, and the progress comes from replayUpdated (with a poll in case an update is
+   * missed).
+   */
   private async replay(): Promise<void> {
     const progress = $<HTMLProgressElement>('replay-progress');
     const status = $('replay-status');
-    const ids: string[] = [];
-    let after: string | null = null;
-    do {
-      const page: { deadLetters: { nodes: DeadLetter[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } =
-        await this.api.request(Q.DEAD_LETTERS, { filter: this.deadFilter(), after });
-      ids.push(...page.deadLetters.nodes.map((node) => node.id));
-      after = page.deadLetters.pageInfo.hasNextPage ? page.deadLetters.pageInfo.endCursor : null;
-    } while (after);
-    progress.hidden = false;
-    progress.max = Math.max(1, ids.length);
-    let done = 0;
-    let failed = 0;
-    for (const id of ids) {
-      try {
-        await this.api.request(Q.RETRY, { id });
-      } catch {
-        failed += 1;
+    const button = $<HTMLButtonElement>('replay');
+    button.disabled = true;
+    try {
+      const { replayDeadLetters: started } = await this.api.request<{ replayDeadLetters: Replay }>(Q.REPLAY, { filter: this.deadFilter() });
+      if (started.matched === 0) {
+        status.textContent = 'Nothing to replay.';
+        return;
       }
-      done += 1;
-      progress.value = done;
-      status.textContent = `Replayed ${done} of ${ids.length}${failed ? ` (${failed} refused)` : ''}`;
+      progress.hidden = false;
+      const show = (replay: Replay) => {
+        progress.max = Math.max(1, replay.matched);
+        progress.value = replay.requeued;
+        progress.dataset.status = replay.status;
+        status.textContent =
+          replay.status === 'RUNNING'
+            ? `Replaying ${replay.requeued} of ${replay.matched}…`
+            : `Replay ${replay.status.toLowerCase()}: ${replay.requeued} of ${replay.matched} re-queued${replay.error ? ` (${replay.error})` : ''}`;
+      };
+      show(started);
+      if (started.status !== 'RUNNING') return;
+      await new Promise<void>((resolve) => {
+        let done = false;
+        const update = (replay: Replay) => {
+          if (done) return;
+          show(replay);
+          if (replay.status === 'RUNNING') return;
+          done = true;
+          window.clearInterval(poll);
+          stop();
+          resolve();
+        };
+        const stop = this.api.subscribe<{ replayUpdated: Replay }>(
+          Q.REPLAY_UPDATED,
+          { id: started.id },
+          (data) => update(data.replayUpdated),
+          () => undefined,
+        );
+        const poll = window.setInterval(() => {
+          this.api
+            .request<{ replay: Replay }>(Q.REPLAY_PROGRESS, { id: started.id })
+            .then((data) => update(data.replay))
+            .catch(() => undefined);
+        }, 2000);
+      });
+    } finally {
+      button.disabled = false;
+      this.scheduleDeadLetters();
     }
-    if (ids.length === 0) status.textContent = 'Nothing to replay.';
-    this.scheduleDeadLetters();
   }
 
   private async showEvent(eventId: string): Promise<void> {

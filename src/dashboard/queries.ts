@@ -30,6 +30,12 @@ export const DEAD_LETTERS = `query DashboardDeadLetters($filter: DeliveryFilter,
 
 export const RETRY = `mutation DashboardRetry($id: ID!) { retryDelivery(id: $id) { id status } }`;
 
+const REPLAY_FIELDS = 'id status matched requeued error';
+export const REPLAY = `mutation DashboardReplay($filter: ReplayDeadLettersInput!) {
+  replayDeadLetters(filter: $filter) { ${REPLAY_FIELDS} } }`;
+export const REPLAY_PROGRESS = `query DashboardReplayProgress($id: ID!) { replay(id: $id) { ${REPLAY_FIELDS} } }`;
+export const REPLAY_UPDATED = `subscription DashboardReplayUpdated($id: ID!) { replayUpdated(id: $id) { ${REPLAY_FIELDS} } }`;
+
 export const EVENT = `query DashboardEvent($id: ID!) {
   event(id: $id) {
     id type version createdAt data

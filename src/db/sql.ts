@@ -111,7 +111,9 @@ export type ChangeMessage =
       attempt: number | null;
     }
   | { kind: 'event'; eventId: string; applicationId: string; type: string }
-  | { kind: 'endpoint'; endpointId: string; applicationId: string; change: 'DISABLED' | 'ENABLED'; reason: string | null };
+  | { kind: 'endpoint'; endpointId: string; applicationId: string; change: 'DISABLED' | 'ENABLED'; reason: string | null }
+  /** A replay's progress or end; applicationId null: an admin's replay across applications. */
+  | { kind: 'replay'; replayId: string; applicationId: string | null; status: string };
 
 /**
  * Raw queries through the ORM return timestamps as PostgreSQL text ("2026-11-29 22:28:55.347816+00");

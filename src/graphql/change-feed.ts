@@ -79,6 +79,7 @@ export class ChangeFeed {
     if (message.kind === 'delivery') this.pubSub.publish(Topic.DELIVERY, message);
     else if (message.kind === 'event') this.pubSub.publish(Topic.EVENT, message);
     else if (message.kind === 'endpoint') this.pubSub.publish(Topic.ENDPOINT, message);
+    else if (message.kind === 'replay') this.pubSub.publish(Topic.REPLAY, message);
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
 import { EventResolver } from '../modules/events/event.resolver';
 import { MetricsResolver } from '../modules/metrics/metrics.resolver';
+import { ReplayResolver } from '../modules/replays/replay.resolver';
 import { SourceResolver } from '../modules/sources/source.resolver';
 import { type HeraldPubSub, createHeraldPubSub } from './pubsub';
 
@@ -20,6 +21,7 @@ export const resolvers = [
   CatalogResolver,
   SourceResolver,
   MetricsResolver,
+  ReplayResolver,
 ] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {

@@ -13,6 +13,7 @@ export const IdPrefix = {
   source: 'src',
   inboundRequest: 'inb',
   apiKey: 'key',
+  replay: 'rpl',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 

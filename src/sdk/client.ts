@@ -30,6 +30,11 @@ import {
   PublishEventsDocument,
   RegisterEndpointDocument,
   type RegisterEndpointInput,
+  ReplayDeadLettersDocument,
+  type ReplayDeadLettersInput,
+  ReplayDocument,
+  type ReplayFieldsFragment,
+  ReplayUpdatedDocument,
   RotateEndpointSecretDocument,
   type UpdateEndpointInput,
   UpdateEndpointDocument,
@@ -145,6 +150,24 @@ export class HeraldClient {
 
   async listDeliveries(filter?: DeliveryFilter, page?: PageInput): Promise<DeliveriesQuery['deliveries']> {
     return (await this.request(DeliveriesDocument, { filter, page })).deliveries;
+  }
+
+  /** Starts re-queueing every dead letter the filter matches (in the background); dryRun only counts them. */
+  async replayDeadLetters(filter: ReplayDeadLettersInput, dryRun = false): Promise<ReplayFieldsFragment> {
+    return (await this.request(ReplayDeadLettersDocument, { filter, dryRun })).replayDeadLetters;
+  }
+
+  async getReplay(id: string): Promise<ReplayFieldsFragment> {
+    return (await this.request(ReplayDocument, { id })).replay;
+  }
+
+  /** A replay's progress after each batch, and its end, live over graphql-ws. Returns unsubscribe. */
+  subscribeReplay(
+    id: string,
+    onUpdate: (replay: ReplayFieldsFragment) => void,
+    onError: (error: unknown) => void = () => undefined,
+  ): () => void {
+    return this.subscribe(ReplayUpdatedDocument, { id }, (data) => onUpdate(data.replayUpdated), onError);
   }
 
   async eventTypes(includeDeprecated = true) {

@@ -8,9 +8,12 @@ import type { SecretBox } from '../lib/encryption';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { DELIVER_TASK } from '../modules/deliveries/deliver-job';
+import { REPLAY_TASK } from '../modules/replays/replay-job';
 import { WorkerHeartbeat } from './heartbeat';
+import { JobWaker } from './job-waker';
 import { createDeliverTask } from './tasks/deliver.task';
 import { PURGE_TASK, createPurgeTask } from './tasks/purge.task';
+import { createReplayTask } from './tasks/replay.task';
 
 export interface WorkerHandle {
   stop(): Promise<void>;
@@ -56,9 +59,13 @@ export async function startWorker(deps: {
 }): Promise<WorkerHandle> {
   const http = WebhookHttpClient.guarded(deps.config.ssrf, deps.network);
   const heartbeat = new WorkerHeartbeat(deps);
+  const waker = new JobWaker();
   // The pool id is what graphile-worker writes into locked_by: the heartbeat vouches for it.
   const events: WorkerEvents = new EventEmitter();
-  events.on('pool:create', ({ workerPool }) => heartbeat.addPool(workerPool.id));
+  events.on('pool:create', ({ workerPool }) => {
+    heartbeat.addPool(workerPool.id);
+    waker.attach(workerPool);
+  });
   const runner: Runner = await run(
     {
       pgPool: deps.pool,
@@ -67,7 +74,11 @@ export async function startWorker(deps: {
       noHandleSignals: true,
       logger: workerLogger(deps.logger),
       events,
-      taskList: { [DELIVER_TASK]: createDeliverTask({ ...deps, http }), [PURGE_TASK]: createPurgeTask(deps) },
+      taskList: {
+        [DELIVER_TASK]: createDeliverTask({ ...deps, http, waker }),
+        [PURGE_TASK]: createPurgeTask(deps),
+        [REPLAY_TASK]: createReplayTask({ ...deps, waker }),
+      },
       parsedCronItems: parseCronItems([{ task: PURGE_TASK, match: '7 * * * *', options: { backfillPeriod: 0 } }]),
       gracefulShutdownAbortTimeout: deps.config.shutdownGraceMs,
       ...throughputPreset(deps.config.worker),
@@ -97,6 +108,7 @@ export async function startWorker(deps: {
     stop: async () => {
       if (!running) return;
       running = false;
+      waker.stop();
       await runner.stop();
       await runner.promise.catch(() => undefined);
       await heartbeat.stop();

@@ -3,7 +3,12 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
+import {
+  CreateApplicationDocument,
+  DeadLettersDocument,
+  PublishEventDocument,
+  RegisterEndpointDocument,
+} from '../../src/sdk/generated/graphql';
 import { createTestDatabase } from '../helpers/database';
 import { type TestHerald, startTestHerald, testConfig } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
@@ -18,6 +23,8 @@ describe('the live dashboard in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let receiverFails = false;
+  /** The application the first test signs in to and selects; the replay test goes on with it. */
+  let shopApplicationId = '';
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
@@ -68,6 +75,7 @@ describe('the live dashboard in headless Chromium', () => {
 
   it('signs in, streams deliveries within 2 s, moves the charts, shows attempts and retries a dead letter by click', async () => {
     const { createApplication: app } = await herald.call(CreateApplicationDocument, { input: { name: 'Browser shop' } });
+    shopApplicationId = app.id;
     const { registerEndpoint } = await herald.call(RegisterEndpointDocument, { input: { url: receiver.url, applicationId: app.id } });
 
     await page.goto(`${herald.url}/`);
@@ -129,6 +137,44 @@ describe('the live dashboard in headless Chromium', () => {
     expect(receiver.requests.filter((request) => request.body.includes(doomed.id))).toHaveLength(2);
     await page.screenshot({ path: path.join(ARTIFACTS, '5-retried.png'), fullPage: true });
 
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('replays the filtered dead letters with one replayDeadLetters call and shows its progress to the end', async () => {
+    expect(shopApplicationId).not.toBe('');
+    receiverFails = true;
+    const refunds: string[] = [];
+    for (let index = 0; index < 3; index += 1) {
+      const { publishEvent } = await herald.call(PublishEventDocument, {
+        input: { type: 'refund.failed', data: { refund: index }, applicationId: shopApplicationId },
+      });
+      refunds.push(publishEvent.id);
+    }
+    const { publishEvent: other } = await herald.call(PublishEventDocument, {
+      input: { type: 'invoice.voided', data: { invoice: 9 }, applicationId: shopApplicationId },
+    });
+    for (const id of [...refunds, other.id]) {
+      await page.waitForSelector(`#dead-letters tr[data-event-id="${id}"]`, { timeout: 5000 });
+    }
+    await page.fill('#dead-filter input[name=eventType]', 'refund.failed');
+    await page.click('#dead-filter button[type=submit]');
+    await page.waitForSelector(`#dead-letters tr[data-event-id="${other.id}"]`, { state: 'detached', timeout: 5000 });
+    receiverFails = false;
+
+    await page.click('#replay');
+    await page.waitForSelector('#replay-progress[data-status="COMPLETED"]', { timeout: 10_000 });
+    expect(await page.textContent('#replay-status')).toBe('Replay completed: 3 of 3 re-queued');
+    expect(await page.getAttribute('#replay-progress', 'hidden')).toBeNull();
+    for (const id of refunds) {
+      await page.waitForSelector(`#feed tr[data-event-id="${id}"][data-status="SUCCEEDED"]`, { timeout: 5000 });
+      await page.waitForSelector(`#dead-letters tr[data-event-id="${id}"]`, { state: 'detached', timeout: 5000 });
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, '5b-replayed.png'), fullPage: true });
+    // Only the filtered ones: the voided invoice was sent once and is still a dead letter.
+    expect(receiver.requests.filter((request) => request.body.includes(other.id))).toHaveLength(1);
+    for (const id of refunds) expect(receiver.requests.filter((request) => request.body.includes(id))).toHaveLength(2);
+    const { deadLetters } = await herald.call(DeadLettersDocument, { filter: { applicationId: shopApplicationId } });
+    expect(deadLetters.nodes.map((node) => node.eventId)).toEqual([other.id]);
     expect(pageErrors).toEqual([]);
   });
 

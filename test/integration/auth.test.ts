@@ -186,6 +186,7 @@ describe('authentication: every operation needs a valid API key', () => {
       'EndpointStatusChangedDocument',
       'EventPublishedDocument',
       'MetricsUpdatedDocument',
+      'ReplayUpdatedDocument',
     ]);
     const before = new SubscriptionRecorder(client, CurrentKeyProbe as never);
     await before.ready;

@@ -46,6 +46,7 @@ const VALID_INPUTS: Record<string, Record<string, unknown>> = {
   AddEventTypeVersionInput: { name: 'order.created', version: '9.0', example: { orderId: 'O-1' } },
   CreateSourceInput: { name: 'hostile', scheme: 'GITHUB' },
   RetryPolicyInput: {},
+  ReplayDeadLettersInput: {},
 };
 
 /** Values that have the right GraphQL type but are wrong for the field: each must be refused with a code. */
@@ -75,6 +76,11 @@ const SEMANTICALLY_INVALID: Record<string, unknown[]> = {
   'CreateApiKeyInput.name': ['', 'n'.repeat(201)],
   'CreateApiKeyInput.expiresAt': ['2000-01-01T00:00:00Z', '2999-01-01T00:00:00Z'],
   'CreateApiKeyInput.applicationId': ['app_doesnotexist'],
+  'RegisterEndpointInput.rateLimitPerSecond': [0, -5, 10_001],
+  'UpdateEndpointInput.rateLimitPerSecond': [0, 1_000_000],
+  'ReplayDeadLettersInput.endpointId': ['ep_doesnotexist'],
+  'ReplayDeadLettersInput.applicationId': ['app_doesnotexist'],
+  'ReplayDeadLettersInput.eventType': ['t'.repeat(300)],
   'PageInput.first': [0, -1, 101, 1_000_000],
   'PageInput.after': ['not-a-cursor', Buffer.from('c1:x; drop table events').toString('base64url')],
 };

@@ -6,11 +6,13 @@ export interface DeliverPayload {
   deliveryId: string;
   /** The attempt this job makes; a job whose attempt was already recorded does nothing. */
   attempt: number;
+  /** The endpoint rate slot this job was scheduled for (ISO time): it does not queue for another. */
+  rateSlot?: string;
 }
 
 /** One job key per delivery: re-queueing replaces a waiting job instead of adding a second one. */
-export function deliverJob(deliveryId: string, attempt: number, runAt?: Date, priority?: number): JobSpec {
-  const payload: DeliverPayload = { deliveryId, attempt };
+export function deliverJob(deliveryId: string, attempt: number, runAt?: Date, priority?: number, rateSlot?: Date): JobSpec {
+  const payload: DeliverPayload = rateSlot ? { deliveryId, attempt, rateSlot: rateSlot.toISOString() } : { deliveryId, attempt };
   return { identifier: DELIVER_TASK, payload, runAt, jobKey: `deliver:${deliveryId}`, maxAttempts: 25, priority };
 }
 

@@ -12,10 +12,13 @@ import { rollUpOutcome } from '../metrics/delivery-rollup';
 import { type DeliverPayload, deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 import type { DeliveryStore, DeliveryWork, HoldReason } from './delivery-store';
+import { releaseMany } from './endpoint-gate';
+import { takeRateSlot } from './endpoint-rate-limit';
 import { advanceGroup } from './ordering';
 
 export type AttemptResult =
-  | { kind: 'skipped'; reason: string }
+  /** `wakeInMs`: the job was rescheduled that far ahead; nudging the worker then saves waiting for its poll. */
+  | { kind: 'skipped'; reason: string; wakeInMs?: number }
   | { kind: 'attempted'; status: DeliveryStatus; outcome: AttemptOutcome; attempt: number; verdict: AttemptVerdict };
 
 export interface ExecutorDependencies {
@@ -44,6 +47,11 @@ export class DeliveryExecutor {
     if (start.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${start.limit} deliveries in flight; parked` };
     if (start.kind === 'held') return this.hold(start.work, job, start.reason);
     const work = start.work;
+    // Last before the request, so the starts the rate limit spaces are the requests the receiver sees.
+    if (work.rate_limit_per_second !== null) {
+      const wait = await this.waitForRateSlot(work, job, work.rate_limit_per_second);
+      if (wait) return wait;
+    }
 
     const policy = this.policyFor(work);
     const attemptedAt = this.deps.clock.now();
@@ -107,6 +115,17 @@ export class DeliveryExecutor {
         return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
       }
     }
+  }
+
+  /** Over the endpoint's rate: frees the slot just taken and waits for a rate slot as a scheduled job. */
+  private async waitForRateSlot(work: DeliveryWork, job: DeliverPayload, perSecond: number): Promise<AttemptResult | null> {
+    const slot = await this.store.transaction((sql) => takeRateSlot(sql, work.endpoint_id, perSecond, job.rateSlot !== undefined));
+    if (slot.kind === 'now') return null;
+    await this.store.transaction(async (sql) => {
+      await addJobs(sql, [deliverJob(work.id, job.attempt, slot.at, undefined, slot.at)]);
+      await releaseMany(sql, [{ endpointId: work.endpoint_id, deliveryId: work.id }], this.deps.config.delivery.endpointConcurrency);
+    });
+    return { kind: 'skipped', reason: `rate limited until ${slot.at.toISOString()}`, wakeInMs: slot.waitMs };
   }
 
   /** The endpoint's own policy when it has a valid one, else the global policy. */

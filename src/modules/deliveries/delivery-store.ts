@@ -34,6 +34,7 @@ export interface DeliveryWork {
   disabled_reason: string | null;
   throttled_until: string | Date | null;
   max_concurrency: number | null;
+  rate_limit_per_second: number | null;
   retry_policy: RetryPolicy | null;
   event_type: string;
   version: string;
@@ -131,7 +132,7 @@ export class DeliveryStore {
         `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
                 d.ordering_group, d.sequence, d.parked_at,
                 ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
-                ep.throttled_until, ep.max_concurrency, ep.retry_policy,
+                ep.throttled_until, ep.max_concurrency, ep.rate_limit_per_second, ep.retry_policy,
                 ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
          from deliveries d
          join endpoints ep on ep.id = d.endpoint_id

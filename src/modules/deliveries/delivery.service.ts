@@ -1,13 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { addJobs, execute, notify } from '../../db/sql';
 import { notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
-import { deliverJob } from './deliver-job';
 import { DeliveryAttemptEntity } from './delivery-attempt.entity';
-import { DeliveryStatus } from './delivery-status';
+import type { DeliveryStatus } from './delivery-status';
 import { DeliveryEntity } from './delivery.entity';
+import { requeueDeliveries } from './requeue';
 
 export interface DeliveryListFilter {
   applicationId?: string | null;
@@ -69,23 +68,8 @@ export class DeliveryService {
     const delivery = await this.get(id);
     await new EndpointService(this.em, this.scope).requireEnabled(delivery.endpoint.id);
     await this.em.transactional(async (em) => {
-      const [row] = await execute<{ attempt_count: number }>(
-        em,
-        `update deliveries set status = 'PENDING', next_attempt_at = now(), updated_at = now()
-         where id = ? returning attempt_count`,
-        [id],
-      );
-      if (!row) throw notFound('delivery', id);
-      await addJobs(em, [deliverJob(id, row.attempt_count + 1)]);
-      await notify(em, {
-        kind: 'delivery',
-        deliveryId: id,
-        eventId: delivery.event.id,
-        endpointId: delivery.endpoint.id,
-        applicationId: delivery.application.id,
-        status: DeliveryStatus.PENDING,
-        attempt: null,
-      });
+      const [requeued] = await requeueDeliveries(em, [id]);
+      if (!requeued) throw notFound('delivery', id);
     });
     await this.em.refresh(delivery);
     return delivery;

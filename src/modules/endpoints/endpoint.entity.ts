@@ -24,6 +24,7 @@ export class EndpointEntity {
     | 'failingSince'
     | 'throttledUntil'
     | 'maxConcurrency'
+    | 'rateLimitPerSecond'
     | 'retryPolicy'
     | 'ordered'
     | 'createdAt'
@@ -102,6 +103,10 @@ export class EndpointEntity {
   /** Deliveries in flight at once across all workers; null: ENDPOINT_MAX_CONCURRENCY. */
   @Property({ type: 'integer', nullable: true })
   maxConcurrency: number | null = null;
+
+  /** Attempts started per second at most, across all workers; null: no limit. */
+  @Property({ type: 'integer', nullable: true })
+  rateLimitPerSecond: number | null = null;
 
   /** This endpoint's own retry policy; null: the global one. */
   @Property({ type: 'json', nullable: true })

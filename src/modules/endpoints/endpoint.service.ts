@@ -14,6 +14,7 @@ import { deliverJob } from '../deliveries/deliver-job';
 import { assertEventTypeFilters, matchesEventType } from '../events/event-type';
 import { EndpointEntity } from './endpoint.entity';
 import { validateEndpointUrl } from './endpoint-url';
+import { validateRateLimit } from './endpoint-rate';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_GRACE_SECONDS, secretContext } from './endpoint-secrets';
 
 export interface RegisterEndpoint {
@@ -28,11 +29,15 @@ export interface RegisterEndpoint {
   /** Also sign with ed25519 (`v1a`): a key pair is generated and its public key published on the endpoint. */
   asymmetricSignatures?: boolean | null;
   maxConcurrency?: number | null;
+  rateLimitPerSecond?: number | null;
   retryPolicy?: RetryPolicyInputShape | null;
   ordered?: boolean | null;
 }
 
-export type UpdateEndpoint = Partial<Omit<RegisterEndpoint, 'applicationId' | 'secret'>> & { clearRetryPolicy?: boolean | null };
+export type UpdateEndpoint = Partial<Omit<RegisterEndpoint, 'applicationId' | 'secret'>> & {
+  clearRetryPolicy?: boolean | null;
+  clearRateLimit?: boolean | null;
+};
 
 export interface RetryPolicyInputShape {
   preset?: string | null;
@@ -80,6 +85,7 @@ export class EndpointService {
       headers: validateHeaders(input.headers),
       metadata: input.metadata ?? null,
       maxConcurrency: validateConcurrency(input.maxConcurrency),
+      rateLimitPerSecond: validateRateLimit(input.rateLimitPerSecond),
       retryPolicy: input.retryPolicy ? retryPolicyFromInput(input.retryPolicy) : null,
       ordered: input.ordered ?? false,
     });
@@ -103,6 +109,11 @@ export class EndpointService {
     if (input.headers != null) endpoint.headers = validateHeaders(input.headers);
     if (input.metadata !== undefined) endpoint.metadata = input.metadata ?? null;
     if (input.maxConcurrency != null) endpoint.maxConcurrency = validateConcurrency(input.maxConcurrency);
+    if (input.rateLimitPerSecond != null && input.clearRateLimit) {
+      throw badInput('Give either "rateLimitPerSecond" or "clearRateLimit", not both.', { field: 'rateLimitPerSecond' });
+    }
+    if (input.rateLimitPerSecond != null) endpoint.rateLimitPerSecond = validateRateLimit(input.rateLimitPerSecond);
+    if (input.clearRateLimit) endpoint.rateLimitPerSecond = null;
     if (input.retryPolicy != null && input.clearRetryPolicy) {
       throw badInput('Give either "retryPolicy" or "clearRetryPolicy", not both.', { field: 'retryPolicy' });
     }

@@ -3,6 +3,7 @@ import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '
 import { redactHeaders } from '../../delivery/webhook-request';
 import { ConnectionType } from '../../graphql/pagination';
 import type { EndpointEntity } from './endpoint.entity';
+import { MAX_RATE_LIMIT_PER_SECOND } from './endpoint-rate';
 
 @InputType({ description: 'A retry policy: a preset, optionally with parts replaced. Give delaysMs or the exponential fields, not both.' })
 export class RetryPolicyInput {
@@ -103,6 +104,12 @@ export class EndpointType {
   })
   maxConcurrency!: number | null;
 
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Attempts started per second at most, across all workers (throttled ones wait as scheduled jobs); null: no limit.',
+  })
+  rateLimitPerSecond!: number | null;
+
   @Field(() => GraphQLJSONObject, { nullable: true, description: "This endpoint's retry policy; null: the global one." })
   retryPolicy!: Record<string, unknown> | null;
 
@@ -133,6 +140,7 @@ export class EndpointType {
       failingSince: entity.failingSince,
       throttledUntil: entity.throttledUntil,
       maxConcurrency: entity.maxConcurrency,
+      rateLimitPerSecond: entity.rateLimitPerSecond,
       retryPolicy: entity.retryPolicy as Record<string, unknown> | null,
       ordered: entity.ordered,
       publicKey: entity.publicKey,
@@ -199,6 +207,12 @@ export class RegisterEndpointInput {
   @Field(() => Int, { nullable: true, description: 'Deliveries in flight at once across all workers (default ENDPOINT_MAX_CONCURRENCY).' })
   maxConcurrency?: number;
 
+  @Field(() => Int, {
+    nullable: true,
+    description: `Attempts started per second at most, 1 to ${MAX_RATE_LIMIT_PER_SECOND}, across all workers. Omitted: no limit.`,
+  })
+  rateLimitPerSecond?: number;
+
   @Field(() => RetryPolicyInput, { nullable: true, description: 'Its own retry policy; omitted: the global one.' })
   retryPolicy?: RetryPolicyInput;
 
@@ -231,6 +245,15 @@ export class UpdateEndpointInput {
 
   @Field(() => Int, { nullable: true, description: 'Deliveries in flight at once across all workers (default ENDPOINT_MAX_CONCURRENCY).' })
   maxConcurrency?: number;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: `Attempts started per second at most, 1 to ${MAX_RATE_LIMIT_PER_SECOND}, across all workers. Omitted: unchanged.`,
+  })
+  rateLimitPerSecond?: number;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: remove the rate limit.' })
+  clearRateLimit?: boolean;
 
   @Field(() => RetryPolicyInput, { nullable: true, description: 'Its own retry policy; omitted: the global one.' })
   retryPolicy?: RetryPolicyInput;

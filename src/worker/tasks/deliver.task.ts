@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/logger';
 import { isDeliverPayload } from '../../modules/deliveries/deliver-job';
 import { DeliveryExecutor } from '../../modules/deliveries/delivery-executor.service';
 import { DeliveryStore } from '../../modules/deliveries/delivery-store';
+import type { JobWaker } from '../job-waker';
 
 export interface DeliverTaskDependencies {
   /** The worker's connections: the delivery pipeline runs on them, apart from the ORM's. */
@@ -17,6 +18,7 @@ export interface DeliverTaskDependencies {
   clock: Clock;
   logger: Logger;
   secrets: SecretBox;
+  waker?: JobWaker;
 }
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
@@ -32,6 +34,7 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
     const executor = new DeliveryExecutor(store, deps);
     const result = await executor.run(payload, helpers.job.locked_by ?? 'unknown');
     if (result.kind === 'skipped') {
+      if (result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
       log.debug({ reason: result.reason }, 'delivery job skipped');
     } else {
       log.info(

@@ -1,0 +1,49 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { addJobs, execute, notify } from '../../db/sql';
+import { deliverJob } from './deliver-job';
+import { DeliveryStatus } from './delivery-status';
+
+export interface RequeuedDelivery {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  application_id: string;
+  attempt_count: number;
+}
+
+/**
+ * Queues the next attempt of each delivery now: status back to PENDING, its job, and a notification, on
+ * the caller's transaction. The one requeue both retryDelivery and replayDeadLetters use. With `onlyDead`,
+ * a delivery that is no longer DEAD (retried meanwhile, say) is left alone. Returns what was requeued.
+ */
+export async function requeueDeliveries(
+  em: EntityManager,
+  ids: string[],
+  options: { onlyDead?: boolean } = {},
+): Promise<RequeuedDelivery[]> {
+  if (ids.length === 0) return [];
+  const rows = await execute<RequeuedDelivery>(
+    em,
+    `update deliveries set status = 'PENDING', next_attempt_at = now(), updated_at = now()
+     where id in (select value from json_array_elements_text(?::json)) ${options.onlyDead ? `and status = 'DEAD'` : ''}
+     returning id, event_id, endpoint_id, application_id, attempt_count`,
+    [JSON.stringify(ids)],
+  );
+  await addJobs(
+    em,
+    rows.map((row) => deliverJob(row.id, row.attempt_count + 1)),
+  );
+  await notify(
+    em,
+    rows.map((row) => ({
+      kind: 'delivery' as const,
+      deliveryId: row.id,
+      eventId: row.event_id,
+      endpointId: row.endpoint_id,
+      applicationId: row.application_id,
+      status: DeliveryStatus.PENDING,
+      attempt: null,
+    })),
+  );
+  return rows;
+}
