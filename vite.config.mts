@@ -1,5 +1,26 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { type Plugin, defineConfig, runnerImport } from 'vite';
+
+/**
+ * Fills in the inline script at the top of index.html that sends the first requests before any bundle
+ * has loaded: the same query texts boot.ts would send, and the window the page preselects.
+ */
+function firstLoadQueries(): Plugin {
+  return {
+    name: 'herald-first-load-queries',
+    async transformIndexHtml(html) {
+      const queries = fileURLToPath(new URL('./src/dashboard/queries.ts', import.meta.url));
+      const { module } = await runnerImport<Record<string, unknown>>(queries);
+      const texts = { applications: module.APPLICATIONS, metrics: module.METRICS, endpoints: module.ENDPOINTS };
+      if (Object.values(texts).some((text) => typeof text !== 'string')) throw new Error(`${queries} lacks a query the first load needs`);
+      const preselected = /<option value="(\w+)" selected>/.exec(html)?.[1];
+      if (!preselected) throw new Error('index.html preselects no metrics window');
+      const first = JSON.stringify({ window: preselected, ...texts });
+      // Inside a <script> element: no "</script>" may appear in what is filled in.
+      return html.replace('__HERALD_FIRST_LOAD__', first.replace(/</g, '\\u003c'));
+    },
+  };
+}
 
 // The dashboard is bundled at build time into dist/dashboard and served by Herald at / and /dashboard;
 // nothing is loaded from a CDN at run time.
@@ -7,6 +28,7 @@ export default defineConfig({
   root: fileURLToPath(new URL('./src/dashboard', import.meta.url)),
   base: '/dashboard/',
   logLevel: 'warn',
+  plugins: [firstLoadQueries()],
   build: {
     outDir: fileURLToPath(new URL('./dist/dashboard', import.meta.url)),
     emptyOutDir: true,
