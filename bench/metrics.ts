@@ -32,13 +32,16 @@ const CHROMIUM = '/usr/bin/chromium';
 const config = loadConfig();
 const logger = createLogger({ level: 'warn', pretty: false, name: 'bench' });
 
-function progress(label: string, done: number, total: number): void {
+/** A progress bar with elapsed time and an estimate of what is left; one line per update when not on a terminal. */
+function progress(label: string, done: number, total: number, startedAt: number): void {
   const width = 30;
   const filled = Math.round((done / total) * width);
-  process.stdout.write(
-    `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')}`,
-  );
-  if (done === total) process.stdout.write('\n');
+  const elapsed = (Date.now() - startedAt) / 1000;
+  const left = done > 0 ? (elapsed * (total - done)) / done : 0;
+  const timing = done === total ? `in ${elapsed.toFixed(1)} s` : `${elapsed.toFixed(0)} s, about ${left.toFixed(0)} s left`;
+  const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')} ${timing}`;
+  if (process.stdout.isTTY) process.stdout.write(`\r${line.padEnd(100)}${done === total ? '\n' : ''}`);
+  else console.log(line);
 }
 
 function stats(samples: number[]) {
@@ -155,6 +158,8 @@ async function load(url: string): Promise<void> {
       [ENDPOINTS, APPLICATIONS],
     );
     const spanSeconds = 86_400;
+    const startedAt = Date.now();
+    progress('loading deliveries', 0, DELIVERIES, startedAt);
     for (let start = 1; start <= DELIVERIES; start += CHUNK) {
       const end = Math.min(DELIVERIES, start + CHUNK - 1);
       // One row per delivery: 93% delivered, 5% dead, 1% retrying, 1% not attempted yet; latency skewed low.
@@ -213,7 +218,7 @@ async function load(url: string): Promise<void> {
         );
       }
       await client.query('commit');
-      progress('loading deliveries', end, DELIVERIES);
+      progress('loading deliveries', end, DELIVERIES, startedAt);
     }
     await client.query(
       `insert into endpoint_health (endpoint_id, consecutive_failures, last_error, last_error_at)
