@@ -59,5 +59,7 @@ export default defineConfig({
     outDir: fileURLToPath(new URL('./dist/dashboard', import.meta.url)),
     emptyOutDir: true,
     sourcemap: true,
+    // Every browser the dashboard supports knows modulepreload: no polyfill in the first script.
+    modulePreload: { polyfill: false },
   },
 });

@@ -83,7 +83,9 @@ const TIMELINE = `(() => {
   const result = {};
   const navigation = performance.getEntriesByType('navigation')[0];
   if (navigation) {
+    result['html: response start'] = navigation.responseStart;
     result['html: response end'] = navigation.responseEnd;
+    result['html: parsed (domInteractive)'] = navigation.domInteractive;
     result['html: DOMContentLoaded'] = navigation.domContentLoadedEventEnd;
   }
   const counts = new Map();
