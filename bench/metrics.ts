@@ -88,16 +88,14 @@ const TIMELINE = `(() => {
     result['html: parsed (domInteractive)'] = navigation.domInteractive;
     result['html: DOMContentLoaded'] = navigation.domContentLoadedEventEnd;
   }
-  const counts = new Map();
   for (const entry of performance.getEntriesByType('resource')) {
     const url = new URL(entry.name);
-    const kind = url.pathname === '/graphql' ? 'graphql request' : url.pathname.replace(/-[\\w-]{8}\\./, '.');
-    const count = (counts.get(kind) ?? 0) + 1;
-    counts.set(kind, count);
-    const name = kind === 'graphql request' ? kind + ' #' + count : kind;
+    if (url.pathname === '/graphql') continue;
+    const name = url.pathname.replace(/-[\\w-]{8}\\./, '.');
     result[name + ': start'] = entry.startTime;
     result[name + ': end'] = entry.responseEnd;
   }
+  result.timeOrigin = performance.timeOrigin;
   for (const mark of performance.getEntriesByType('mark')) result['mark ' + mark.name] = mark.startTime;
   for (const paint of performance.getEntriesByType('paint')) result[paint.name] = paint.startTime;
   return result;
@@ -355,11 +353,30 @@ async function main(): Promise<void> {
             const context = await browser.newContext();
             await context.addInitScript(`sessionStorage.setItem('herald.apiKey', ${JSON.stringify(apiKey)})`);
             const page = await context.newPage();
+            // GraphQL requests by operation name (resource timing cannot tell them apart).
+            const operations: Array<{
+              name: string;
+              startTime: number;
+              timing: { requestStart: number; responseStart: number; responseEnd: number };
+            }> = [];
+            page.on('requestfinished', (request) => {
+              if (!request.url().endsWith('/graphql') || request.method() !== 'POST') return;
+              const query = (request.postDataJSON() as { query?: string } | null)?.query ?? '';
+              const timing = request.timing();
+              operations.push({ name: /^(?:query|mutation) (\w+)/.exec(query)?.[1] ?? 'anonymous', startTime: timing.startTime, timing });
+            });
             await page.goto(`${herald.url}/`);
             await page.waitForSelector('#stats[data-total]');
             await page.waitForSelector('#endpoints tr');
             inPage.push(Number(await page.getAttribute('body', 'data-first-metrics-ms')));
-            timelines.push(await page.evaluate<Timeline>(TIMELINE));
+            const { timeOrigin, ...timeline } = await page.evaluate<Timeline>(TIMELINE);
+            for (const operation of operations) {
+              const sent = operation.startTime - (timeOrigin ?? 0);
+              timeline[`${operation.name}: sent`] = sent;
+              timeline[`${operation.name}: first byte`] = sent + operation.timing.responseStart;
+              timeline[`${operation.name}: end`] = sent + operation.timing.responseEnd;
+            }
+            timelines.push(timeline);
             await context.close();
           };
           const inPage: number[] = [];

@@ -1,5 +1,4 @@
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { HeraldApi } from './api';
 import { $, el } from './dom';
 import * as Q from './queries';
