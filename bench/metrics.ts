@@ -236,6 +236,8 @@ async function load(url: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // A shared machine's other work shows in every figure: the report says how busy it was.
+  const loadAtStart = os.loadavg().map((value) => Math.round(value * 100) / 100);
   const database = await openDatabase();
   const results: Array<Record<string, unknown>> = [];
   try {
@@ -402,6 +404,7 @@ async function main(): Promise<void> {
       applications: APPLICATIONS,
       loadSeconds,
       measuredAt: new Date().toISOString(),
+      loadAverage: { atStart: loadAtStart, atEnd: os.loadavg().map((value) => Math.round(value * 100) / 100) },
       results,
     };
     await mkdir('bench/results', { recursive: true });
