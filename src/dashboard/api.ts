@@ -1,18 +1,7 @@
 import { type Client, createClient } from 'graphql-ws';
+import { ApiError, graphqlRequest } from './http';
 
-export interface GraphQLFailure {
-  message: string;
-  extensions?: { code?: string };
-}
-
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
 /**
  * Talks to Herald's GraphQL API with the signed-in key: `Authorization: Bearer` on HTTP, and the same
@@ -27,17 +16,8 @@ export class HeraldApi {
     return `Bearer ${this.apiKey}`;
   }
 
-  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const response = await fetch('/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: this.authorization },
-      body: JSON.stringify({ query, variables }),
-    });
-    const result = (await response.json()) as { data?: T; errors?: GraphQLFailure[] };
-    const error = result.errors?.[0];
-    if (error) throw new ApiError(error.message, error.extensions?.code);
-    if (!result.data) throw new ApiError(`Herald answered HTTP ${response.status} without data.`, undefined);
-    return result.data;
+  request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    return graphqlRequest<T>(this.apiKey, query, variables);
   }
 
   subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void, onError: (error: Error) => void): () => void {

@@ -1,40 +1,9 @@
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
-import './style.css';
-import { ApiError, HeraldApi } from './api';
+import { HeraldApi } from './api';
+import { $, el } from './dom';
 import * as Q from './queries';
+import { type EndpointHealth, type Metrics, percent, showSummary } from './summary';
 
-interface MetricsPoint {
-  at: string;
-  perMinute: number;
-  delivered: number;
-  failed: number;
-  dead: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-}
-interface EndpointHealth {
-  endpointId: string;
-  url: string;
-  enabled: boolean;
-  state: string;
-  successRate: number | null;
-  consecutiveFailures: number;
-  lastError: string | null;
-  disabledReason: string | null;
-}
-interface Metrics {
-  total: number;
-  delivered: number;
-  failed: number;
-  dead: number;
-  successRate: number | null;
-  latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };
-  throughput: MetricsPoint[];
-  queue: { pending: number; scheduled: number; oldestPendingAgeSeconds: number | null };
-  endpoints: EndpointHealth[];
-}
 interface Endpoint {
   id: string;
   url: string;
@@ -75,33 +44,17 @@ interface DeadLetter {
   createdAt: string;
 }
 
-const KEY_STORAGE = 'herald.apiKey';
 const FEED_LIMIT = 200;
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`#${id} is missing from the page`);
-  return found as T;
-};
-
-/** Builds an element; text always goes in as text, so nothing a receiver answered can run as HTML. */
-function el(tag: string, attributes: Record<string, string> = {}, ...children: Array<Node | string | null>): HTMLElement {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  for (const child of children) if (child !== null) element.append(child);
-  return element;
+/**
+ * What the page's first script already asked for, with the scope it asked in (an application key's
+ * own application, or every application for an admin key), so the dashboard does not ask again.
+ */
+export interface FirstLoad {
+  metrics: Promise<{ metrics: Metrics }>;
+  endpoints: Promise<{ endpoints: { nodes: Endpoint[] } }>;
+  window: string;
 }
-
-const percent = (rate: number | null) => (rate === null ? '–' : `${(rate * 100).toFixed(1)}%`);
-const ms = (value: number | null) => (value === null ? '–' : `${Math.round(value)}`);
-const age = (seconds: number | null) =>
-  seconds === null
-    ? 'none'
-    : seconds < 90
-      ? `${Math.round(seconds)} s`
-      : seconds < 5400
-        ? `${Math.round(seconds / 60)} min`
-        : `${(seconds / 3600).toFixed(1)} h`;
 
 class Dashboard {
   private applicationId: string | null = null;
@@ -114,7 +67,7 @@ class Dashboard {
 
   constructor(private readonly api: HeraldApi) {}
 
-  async start(applications: Array<{ id: string; name: string }>): Promise<void> {
+  async start(applications: Array<{ id: string; name: string }>, first: FirstLoad): Promise<void> {
     const select = $<HTMLSelectElement>('app-select');
     select.replaceChildren();
     // An application key sees exactly one application: it is the whole scope, with no "all" choice.
@@ -126,27 +79,32 @@ class Dashboard {
       this.applicationId = select.value || null;
       void this.reload();
     };
-    $<HTMLSelectElement>('window-select').onchange = (event) => {
+    const windowSelect = $<HTMLSelectElement>('window-select');
+    this.window = windowSelect.value;
+    windowSelect.onchange = (event) => {
       this.window = (event.target as HTMLSelectElement).value;
       void this.reload();
     };
+    this.wireForms();
+    // The first answers were asked for without an application id: the key's own application for an
+    // application key, every application for an admin key, which is the same as the one preselected
+    // when there is only one. They stand unless the window was changed in the meantime.
+    await this.reload(first.window === this.window ? first : undefined);
+    // After the first data: the WebSocket handshake does not compete with the first requests.
     this.api.onConnection((connected) => {
       const badge = $('live-status');
       badge.textContent = connected ? 'live' : 'reconnecting…';
       badge.classList.toggle('live', connected);
     });
-    this.wireForms();
-    this.charts = this.createCharts();
-    await this.reload();
   }
 
-  private async reload(): Promise<void> {
+  private async reload(first?: FirstLoad): Promise<void> {
     for (const stop of this.unsubscribe.splice(0)) stop();
     $('feed').replaceChildren();
     const scope = { applicationId: this.applicationId };
     const [{ metrics }] = await Promise.all([
-      this.api.request<{ metrics: Metrics }>(Q.METRICS, { ...scope, window: this.window }),
-      this.loadEndpoints(),
+      first?.metrics ?? this.api.request<{ metrics: Metrics }>(Q.METRICS, { ...scope, window: this.window }),
+      this.loadEndpoints(first?.endpoints),
       this.loadDeadLetters(),
     ]);
     this.showMetrics(metrics);
@@ -171,20 +129,11 @@ class Dashboard {
   }
 
   private showMetrics(metrics: Metrics): void {
-    $('stat-total').textContent = String(metrics.total);
-    $('stat-delivered').textContent = String(metrics.delivered);
-    $('stat-failed').textContent = String(metrics.failed);
-    $('stat-dead').textContent = String(metrics.dead);
-    $('stat-success').textContent = percent(metrics.successRate);
-    $('stat-latency').textContent = `${ms(metrics.latency.p50Ms)} / ${ms(metrics.latency.p95Ms)} / ${ms(metrics.latency.p99Ms)} ms`;
-    $('stat-queue').textContent = `${metrics.queue.pending} / ${metrics.queue.scheduled}`;
-    $('stat-oldest').textContent = age(metrics.queue.oldestPendingAgeSeconds);
-    $('stats').dataset.total = String(metrics.total);
-    // How long the first load took, from navigation start to metrics on screen (the benchmark reads it).
-    document.body.dataset.firstMetricsMs ??= String(Math.round(performance.now()));
+    showSummary(metrics);
     this.health = new Map(metrics.endpoints.map((endpoint) => [endpoint.endpointId, endpoint]));
     this.renderEndpoints();
-    if (!this.charts) return;
+    // Built once the first numbers are on screen: building the charts is the page's longest task.
+    this.charts ??= this.createCharts();
     const x = metrics.throughput.map((point) => new Date(point.at).getTime() / 1000);
     const orNull = (value: number | null) => value as number;
     this.setChart(
@@ -278,8 +227,9 @@ class Dashboard {
     }, 300);
   }
 
-  private async loadEndpoints(): Promise<void> {
-    const { endpoints } = await this.api.request<{ endpoints: { nodes: Endpoint[] } }>(Q.ENDPOINTS, { applicationId: this.applicationId });
+  private async loadEndpoints(preloaded?: FirstLoad['endpoints']): Promise<void> {
+    const { endpoints } = await (preloaded ??
+      this.api.request<{ endpoints: { nodes: Endpoint[] } }>(Q.ENDPOINTS, { applicationId: this.applicationId }));
     this.endpoints = new Map(endpoints.nodes.map((endpoint) => [endpoint.id, endpoint]));
     const deadSelect = $<HTMLSelectElement>('dead-endpoint');
     const chosen = deadSelect.value;
@@ -566,41 +516,22 @@ function splitList(text: string): string[] {
     .filter(Boolean);
 }
 
-async function signIn(apiKey: string): Promise<void> {
+/**
+ * The full dashboard (charts, live feed, endpoints, dead letters), loaded by the page's first script
+ * once the key is accepted. `stop` ends its subscriptions and closes the WebSocket.
+ */
+export function startDashboard(
+  apiKey: string,
+  applications: Array<{ id: string; name: string }>,
+  first: FirstLoad,
+): { started: Promise<void>; stop(): void } {
   const api = new HeraldApi(apiKey);
-  const { applications } = await api.request<{ applications: { nodes: Array<{ id: string; name: string }> } }>(Q.APPLICATIONS);
-  sessionStorage.setItem(KEY_STORAGE, apiKey);
-  $('login').hidden = true;
-  $('app').hidden = false;
   const dashboard = new Dashboard(api);
-  $('sign-out').onclick = () => {
-    dashboard.stop();
-    api.dispose();
-    sessionStorage.removeItem(KEY_STORAGE);
-    location.reload();
+  return {
+    started: dashboard.start(applications, first),
+    stop: () => {
+      dashboard.stop();
+      api.dispose();
+    },
   };
-  await dashboard.start(applications.nodes);
 }
-
-function showLogin(message = ''): void {
-  $('app').hidden = true;
-  $('login').hidden = false;
-  $('login-error').textContent = message;
-}
-
-$<HTMLFormElement>('login-form').onsubmit = (event) => {
-  event.preventDefault();
-  const key = $<HTMLInputElement>('api-key').value.trim();
-  signIn(key).catch((error: unknown) => {
-    const code = error instanceof ApiError ? error.code : undefined;
-    showLogin(
-      code === 'UNAUTHENTICATED' || code === 'FORBIDDEN'
-        ? 'That key was not accepted.'
-        : `Sign-in failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  });
-};
-
-const saved = sessionStorage.getItem(KEY_STORAGE);
-if (saved) signIn(saved).catch(() => showLogin('Your saved key was not accepted; sign in again.'));
-else showLogin();

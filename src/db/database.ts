@@ -78,15 +78,41 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
 /**
  * Applies Herald's migrations and installs graphile-worker's schema. An advisory lock lets many
  * processes start at once against one database.
+ *
+ * Progress is logged step by step, as a line when a step starts and one when it is done, so a
+ * terminal shows what a long migration is doing: the message is for people ("migrating 3/6: <name>",
+ * "migrated 3/6: <name> in 120 ms"), the fields (step, steps, migration, durationMs) for log tools. It
+ * goes through the logger like every other line, so LOG_PRETTY=false output stays one JSON object a line.
  */
 export async function migrate(database: Pick<Database, 'orm' | 'pool'>, logger: Logger): Promise<string[]> {
   const lockClient = await database.pool.connect();
+  const progress = (step: number, steps: number, what: string, fields: Record<string, unknown> = {}) => {
+    const startedAt = performance.now();
+    logger.info({ ...fields, step, steps }, `migrating ${step}/${steps}: ${what}`);
+    return () => {
+      const durationMs = Math.round(performance.now() - startedAt);
+      logger.info({ ...fields, step, steps, durationMs }, `migrated ${step}/${steps}: ${what} in ${durationMs} ms`);
+    };
+  };
   try {
     await lockClient.query("select pg_advisory_lock(hashtext('herald:migrate'))");
-    const applied = await database.orm.getMigrator().up();
-    for (const migration of applied) logger.info({ migration: migration.name }, 'applied migration');
+    const migrator = database.orm.getMigrator();
+    // Counted under the lock: another process may have applied some while this one waited.
+    const pending = await migrator.getPendingMigrations();
+    // graphile-worker's schema is one more step; on an up-to-date database it is a quick check, not shown.
+    const steps = pending.length + 1;
+    // One at a time for the progress, all in one transaction as before: all of them apply, or none.
+    await database.orm.em.getConnection().transactional(async (transaction) => {
+      for (const [index, migration] of pending.entries()) {
+        const done = progress(index + 1, steps, migration.name, { migration: migration.name });
+        await migrator.up({ migrations: [migration.name], transaction });
+        done();
+      }
+    });
+    const done = pending.length > 0 ? progress(steps, steps, "graphile-worker's job queue schema") : null;
     await runMigrations({ pgPool: database.pool, logger: workerLogger(logger) });
-    return applied.map((migration) => migration.name);
+    done?.();
+    return pending.map((migration) => migration.name);
   } finally {
     await lockClient.query("select pg_advisory_unlock(hashtext('herald:migrate'))").catch(() => undefined);
     lockClient.release();

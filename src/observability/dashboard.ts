@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express } from 'express';
 
@@ -7,6 +7,9 @@ function dashboardDirectory(): string | null {
   const candidates = [path.resolve(__dirname, '../../dashboard'), path.resolve(__dirname, '../../dist/dashboard')];
   return candidates.find((candidate) => existsSync(path.join(candidate, 'index.html'))) ?? null;
 }
+
+/** Assets are named by their content's hash: a browser may keep them for good. */
+const ASSET_CACHE = { maxAge: '1y', immutable: true } as const;
 
 /**
  * The live dashboard, built by Vite into dist/dashboard (`npm run build`), served at / and /dashboard
@@ -25,5 +28,35 @@ export function mountDashboard(app: Express): void {
     res.set('cache-control', 'no-cache').sendFile(path.join(directory, 'index.html'));
   };
   app.get(['/', '/dashboard', '/dashboard/'], page);
-  if (directory) app.use('/dashboard', express.static(directory, { index: false, immutable: true, maxAge: '1y' }));
+  if (!directory) return;
+  app.use('/dashboard/assets', precompressed(path.join(directory, 'assets')));
+  app.use('/dashboard', express.static(directory, { index: false, ...ASSET_CACHE }));
+}
+
+const ENCODINGS = [
+  { name: 'br', suffix: '.br' },
+  { name: 'gzip', suffix: '.gz' },
+] as const;
+
+/**
+ * Sends the brotli or gzip copy the build made of a script or style sheet (vite.config.mts) when the
+ * browser accepts it; anything else falls through to the plain files. Only names the build wrote are
+ * looked up, so nothing in a request's path reaches the file system.
+ */
+function precompressed(directory: string): express.RequestHandler {
+  const files = new Set(readdirSync(directory));
+  return (req, res, next) => {
+    const name = req.path.slice(1);
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !/\.(?:js|css)$/.test(name) || !files.has(name)) return next();
+    res.vary('Accept-Encoding');
+    // The smallest the browser takes, whatever order it lists them in.
+    const encoding = ENCODINGS.find(
+      (candidate) => req.acceptsEncodings(candidate.name) === candidate.name && files.has(name + candidate.suffix),
+    );
+    if (!encoding) return next();
+    res.set('content-encoding', encoding.name).type(path.extname(name));
+    res.sendFile(path.join(directory, name + encoding.suffix), ASSET_CACHE, (error) => {
+      if (error && !res.headersSent) next(error);
+    });
+  };
 }

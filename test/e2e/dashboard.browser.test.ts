@@ -227,6 +227,55 @@ describe('the live dashboard in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('brings the dashboard straight back on reload with the key saved in the tab, the first queries sent by the page itself', async () => {
+    const { createApplication: app } = await herald.call(CreateApplicationDocument, { input: { name: 'Reloading shop' } });
+    const { registerEndpoint } = await herald.call(RegisterEndpointDocument, {
+      input: { url: `${receiver.url}/reloading`, applicationId: app.id },
+    });
+    const appKey = await herald.createKey({ name: 'reloading', applicationId: app.id });
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1400 } });
+    const tab = await context.newPage();
+    tab.on('pageerror', (error) => pageErrors.push(error.message));
+    try {
+      await tab.goto(`${herald.url}/`);
+      await tab.fill('#api-key', appKey);
+      await tab.click('#login-form button[type=submit]');
+      await tab.waitForSelector('#live-status.live');
+
+      const operations: string[] = [];
+      tab.on('request', (request) => {
+        if (!request.url().endsWith('/graphql') || request.method() !== 'POST') return;
+        const query = (request.postDataJSON() as { query?: string }).query ?? '';
+        operations.push(/^(?:query|mutation) (\w+)/.exec(query)?.[1] ?? query);
+      });
+      await tab.reload();
+      await tab.waitForSelector('#stats[data-total]');
+      expect(await tab.isHidden('#login')).toBe(true);
+      await tab.waitForSelector(`#endpoints tr[data-endpoint-id="${registerEndpoint.endpoint.id}"]`);
+      await tab.waitForSelector('#chart-throughput[data-updates]');
+      await tab.waitForSelector('#live-status.live');
+      expect(Number(await tab.getAttribute('body', 'data-first-metrics-ms'))).toBeGreaterThan(0);
+      // Each first query once: the answers of the inline script's requests are used, not asked for again.
+      expect([...operations].sort()).toEqual(['DashboardApplications', 'DashboardDeadLetters', 'DashboardEndpoints', 'DashboardMetrics']);
+      // Sent while the HTML was still being parsed, so by the inline script: a module script runs only after that.
+      // (Strings: this file is compiled without the DOM's types.)
+      const sentAt = await tab.evaluate<{ domInteractive: number; first: number }>(`(() => {
+        const navigation = performance.getEntriesByType('navigation')[0];
+        const graphql = performance.getEntriesByType('resource').filter((entry) => new URL(entry.name).pathname === '/graphql');
+        return { domInteractive: navigation.domInteractive, first: Math.min(...graphql.map((entry) => entry.startTime)) };
+      })()`);
+      expect(sentAt.first).toBeLessThan(sentAt.domInteractive);
+
+      await tab.click('#sign-out');
+      await tab.waitForSelector('#login-form:visible');
+      expect(await tab.evaluate("sessionStorage.getItem('herald.apiKey')")).toBeNull();
+      expect(await tab.isHidden('#app')).toBe(true);
+    } finally {
+      await context.close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   async function waitForDeliveries(eventId: string): Promise<void> {
     const deadline = Date.now() + 10_000;
     while (!receiver.requests.some((request) => request.body.includes(eventId))) {

@@ -3,11 +3,19 @@ import pg from 'pg';
 import { inject } from 'vitest';
 
 /** A fresh database cloned from the migrated template: isolated per test file, ready in milliseconds. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  return createDatabase(`template ${inject('pgTemplate')}`);
+}
+
+/** A database with nothing in it, not even Herald's migrations: for what happens on a first start. */
+export function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  return createDatabase('');
+}
+
+async function createDatabase(options: string): Promise<{ url: string; drop(): Promise<void> }> {
   const adminUrl = inject('pgAdminUrl');
-  const template = inject('pgTemplate');
   const name = `test_${randomBytes(6).toString('hex')}`;
-  await withAdmin(adminUrl, (client) => client.query(`create database ${name} template ${template}`));
+  await withAdmin(adminUrl, (client) => client.query(`create database ${name} ${options}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {

@@ -1,0 +1,103 @@
+// Every style sheet in the first one (the charts' too, 2 kB): the lazily loaded code waits for none.
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+import { $ } from './dom';
+import { ApiError, graphqlAnswer, graphqlRequest } from './http';
+import type { FirstLoad } from './main';
+import * as Q from './queries';
+import { showSummary } from './summary';
+
+/**
+ * The page's first script, kept small: it has the applications, the metrics and the endpoints asked
+ * for at once (with a key saved in this tab, index.html's inline script has already sent them), shows
+ * the summary numbers as soon as the metrics answer, and meanwhile loads the rest of the dashboard
+ * (charts, live feed, management), which takes over from there.
+ */
+const KEY_STORAGE = 'herald.apiKey';
+
+/** What index.html's inline script sent: answers still to be read. */
+interface SentFirst {
+  key: string;
+  window: string;
+  applications: Promise<Response>;
+  metrics: Promise<Response>;
+  endpoints: Promise<Response>;
+}
+
+declare global {
+  interface Window {
+    heraldFirstLoad?: SentFirst;
+  }
+}
+
+/** The inline script's requests, used once, and only if they were sent with this key for this window. */
+function takeSentFirst(apiKey: string, chosenWindow: string): SentFirst | undefined {
+  const sent = window.heraldFirstLoad;
+  delete window.heraldFirstLoad;
+  return sent && sent.key === apiKey && sent.window === chosenWindow ? sent : undefined;
+}
+
+let stopDashboard: (() => void) | null = null;
+
+async function signIn(apiKey: string): Promise<void> {
+  const request = <T>(query: string, variables: Record<string, unknown> = {}) => graphqlRequest<T>(apiKey, query, variables);
+  const chosenWindow = $<HTMLSelectElement>('window-select').value;
+  const sent = takeSentFirst(apiKey, chosenWindow);
+  const first: FirstLoad = {
+    window: chosenWindow,
+    metrics: sent ? graphqlAnswer(sent.metrics) : request(Q.METRICS, { window: chosenWindow, applicationId: null }),
+    endpoints: sent ? graphqlAnswer(sent.endpoints) : request(Q.ENDPOINTS, { applicationId: null }),
+  };
+  const applications: Promise<{ applications: { nodes: Array<{ id: string; name: string }> } }> = sent
+    ? graphqlAnswer(sent.applications)
+    : request(Q.APPLICATIONS);
+  const dashboard = import('./main');
+  // An answer means the key was accepted; a refusal surfaces through the applications request below.
+  first.metrics.then(({ metrics }) => {
+    showApp();
+    showSummary(metrics);
+  }, ignore);
+  first.endpoints.catch(ignore);
+  dashboard.catch(ignore);
+  const { applications: visible } = await applications;
+  sessionStorage.setItem(KEY_STORAGE, apiKey);
+  showApp();
+  const started = (await dashboard).startDashboard(apiKey, visible.nodes, first);
+  stopDashboard = started.stop;
+  await started.started;
+}
+
+function ignore(): void {}
+
+function showApp(): void {
+  $('login').hidden = true;
+  $('app').hidden = false;
+}
+
+function showLogin(message = ''): void {
+  $('app').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = message;
+}
+
+function refusal(error: unknown): string {
+  const code = error instanceof ApiError ? error.code : undefined;
+  return code === 'UNAUTHENTICATED' || code === 'FORBIDDEN'
+    ? 'That key was not accepted.'
+    : `Sign-in failed: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+$('sign-out').onclick = () => {
+  stopDashboard?.();
+  sessionStorage.removeItem(KEY_STORAGE);
+  location.reload();
+};
+
+$<HTMLFormElement>('login-form').onsubmit = (event) => {
+  event.preventDefault();
+  signIn($<HTMLInputElement>('api-key').value.trim()).catch((error: unknown) => showLogin(refusal(error)));
+};
+
+const saved = sessionStorage.getItem(KEY_STORAGE);
+if (saved) signIn(saved).catch(() => showLogin('Your saved key was not accepted; sign in again.'));
+else showLogin();
