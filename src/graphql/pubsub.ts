@@ -48,6 +48,22 @@ export function createHeraldPubSub(bufferSize = SUBSCRIBER_BUFFER) {
 }
 export type HeraldPubSub = ReturnType<typeof createHeraldPubSub>;
 
+/**
+ * Work shared by every subscriber of one message: each subscriber receives the same message object, so a load
+ * keyed on it runs once however many subscribers resolve it (and is dropped with the message).
+ */
+export function sharedPerMessage<Message extends object, Value>(): (message: Message, load: () => Promise<Value>) => Promise<Value> {
+  const loads = new WeakMap<Message, Promise<Value>>();
+  return (message, load) => {
+    let value = loads.get(message);
+    if (!value) {
+      value = load();
+      loads.set(message, value);
+    }
+    return value;
+  };
+}
+
 /** An async iterator over pushed values with at most `limit` waiting; past that it fails and unsubscribes. */
 function boundedStream<T>(limit: number, subscribe: (listener: (value: T) => void) => () => void): AsyncIterableIterator<T> {
   const queue: T[] = [];

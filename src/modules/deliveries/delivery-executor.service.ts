@@ -43,7 +43,10 @@ export class DeliveryExecutor {
 
   /** `poolId` identifies the worker holding the job, so a crash sweeper can free what it held. */
   async run(job: DeliverPayload, poolId = 'local'): Promise<AttemptResult> {
-    const start = await this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, poolId, now: this.deps.clock.now() });
+    // A short database outage (a restart) is waited out rather than failed: a failed job backs off for minutes.
+    const start = await retryWhileDatabaseUnavailable(() =>
+      this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, poolId, now: this.deps.clock.now() }),
+    );
     if (start.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${start.limit} deliveries in flight; parked` };
     if (start.kind === 'held') return this.hold(start.work, job, start.reason);
     const work = start.work;

@@ -1,8 +1,9 @@
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
-import { type DeliveryChange, type EventChange, Topic } from '../../graphql/pubsub';
-import { canSee } from '../api-keys/principal';
+import { type DeliveryChange, type EventChange, Topic, sharedPerMessage } from '../../graphql/pubsub';
+import { notFound } from '../../lib/errors';
+import { ALL_APPLICATIONS, canSee } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EndpointType } from '../endpoints/endpoint.type';
 import { EventService } from '../events/event.service';
@@ -10,6 +11,12 @@ import { EventType } from '../events/event.type';
 import { DeliveryStatus } from './delivery-status';
 import { DeliveryService } from './delivery.service';
 import { DeliveryAttemptType, DeliveryConnection, DeliveryFilter, DeliveryType, DeliveryUpdate } from './delivery.type';
+
+const loadEventChange = sharedPerMessage<EventChange, Awaited<ReturnType<EventService['get']>>>();
+const loadDeliveryChange = sharedPerMessage<
+  DeliveryChange,
+  { delivery: Awaited<ReturnType<DeliveryService['get']>>; attempt: Awaited<ReturnType<DeliveryService['attempt']>> | null }
+>();
 
 @ArgsType()
 class DeliveryUpdatedArgs {
@@ -98,10 +105,16 @@ export class DeliveryResolver {
     @Args(() => DeliveryUpdatedArgs) _args: DeliveryUpdatedArgs,
     @Ctx() ctx: GraphQLContext,
   ) {
-    // A fresh fork per message: the operation's identity map would otherwise serve stale rows.
-    const service = new DeliveryService(ctx.orm.em.fork(), ctx.scope);
-    const delivery = await service.get(change.deliveryId);
-    const attempt = change.attempt ? await service.attempt(change.deliveryId, change.attempt) : null;
+    // Loaded once per message for every subscriber (the filter has already checked what each may see), on a
+    // fresh fork: an operation's identity map would otherwise serve stale rows.
+    const { delivery, attempt } = await loadDeliveryChange(change, async () => {
+      const service = new DeliveryService(ctx.orm.em.fork(), ALL_APPLICATIONS);
+      return {
+        delivery: await service.get(change.deliveryId),
+        attempt: change.attempt ? await service.attempt(change.deliveryId, change.attempt) : null,
+      };
+    });
+    if (!canSee(ctx.scope, delivery.application.id)) throw notFound('delivery', change.deliveryId);
     const update = new DeliveryUpdate();
     update.delivery = DeliveryType.from(delivery);
     // The row may have moved on since the notification; report the state this change produced.
@@ -120,6 +133,10 @@ export class DeliveryResolver {
     description: 'Every event as it is published.',
   })
   async eventPublished(@Root() change: EventChange, @Args(() => EventPublishedArgs) _args: EventPublishedArgs, @Ctx() ctx: GraphQLContext) {
-    return EventType.from(await new EventService(ctx.orm.em.fork(), ctx.config, ctx.scope).get(change.eventId));
+    const event = await loadEventChange(change, () =>
+      new EventService(ctx.orm.em.fork(), ctx.config, ALL_APPLICATIONS).get(change.eventId),
+    );
+    if (!canSee(ctx.scope, event.applicationId)) throw notFound('event', change.eventId);
+    return EventType.from(event);
   }
 }
