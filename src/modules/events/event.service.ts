@@ -46,14 +46,8 @@ export const TEST_EVENT_TYPE = 'webhook.test';
 /** Most events publishEvents takes at once. */
 export const MAX_BATCH = 100;
 
-export interface PreparedEvent {
-  applicationId: string;
-  type: string;
-  version: string;
-  payload: string;
-  idempotencyKey: string | null;
-  orderingKey: string | null;
-}
+/** An event ready to be written: what it will store, before the database gives it an id and a time. */
+export type PreparedEvent = Omit<StoredEvent, 'id' | 'createdAt'>;
 
 /** A publish request that passed every check that needs no database; its application is not yet known to exist. */
 interface CheckedEvent extends PreparedEvent {
