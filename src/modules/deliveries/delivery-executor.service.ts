@@ -122,12 +122,16 @@ export class DeliveryExecutor {
 
   /** Over the endpoint's rate: frees the slot just taken and waits for a rate slot as a scheduled job. */
   private async waitForRateSlot(work: DeliveryWork, job: DeliverPayload, perSecond: number): Promise<AttemptResult | null> {
-    const slot = await this.store.transaction((sql) => takeRateSlot(sql, work.endpoint_id, perSecond, job.rateSlot !== undefined));
-    if (slot.kind === 'now') return null;
-    await this.store.transaction(async (sql) => {
-      await addJobs(sql, [deliverJob(work.id, job.attempt, slot.at, undefined, slot.at)]);
-      await releaseMany(sql, [{ endpointId: work.endpoint_id, deliveryId: work.id }], this.deps.config.delivery.endpointConcurrency);
+    // One transaction: the rate slot taken, the job rescheduled for it and the endpoint slot freed commit together.
+    const slot = await this.store.transaction(async (sql) => {
+      const taken = await takeRateSlot(sql, work.endpoint_id, perSecond, job.rateSlot !== undefined);
+      if (taken.kind === 'later') {
+        await addJobs(sql, [deliverJob(work.id, job.attempt, taken.at, undefined, taken.at)]);
+        await releaseMany(sql, [{ endpointId: work.endpoint_id, deliveryId: work.id }], this.deps.config.delivery.endpointConcurrency);
+      }
+      return taken;
     });
+    if (slot.kind === 'now') return null;
     return { kind: 'skipped', reason: `rate limited until ${slot.at.toISOString()}`, wakeInMs: slot.waitMs };
   }
 
