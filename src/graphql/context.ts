@@ -1,4 +1,4 @@
-import type { EventWriter } from '../modules/events/event.service';
+import type { EventReader, EventWriter } from '../modules/events/event.service';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
@@ -23,4 +23,6 @@ export interface GraphQLContext {
   pubSub: HeraldPubSub;
   /** This process's publish writer: concurrent publishes share transactions. */
   eventWriter: EventWriter;
+  /** This process's event loads for subscriptions: a burst of notifications is one query. */
+  eventReader: EventReader;
 }

@@ -1,7 +1,22 @@
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Ctx,
+  Extensions,
+  Field,
+  FieldResolver,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
 import { type DeliveryChange, type EventChange, Topic, sharedPerMessage } from '../../graphql/pubsub';
+import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { notFound } from '../../lib/errors';
 import { ALL_APPLICATIONS, canSee } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
@@ -90,6 +105,7 @@ export class DeliveryResolver {
     return EndpointType.from(await new EndpointService(ctx.em, ctx.scope).get(delivery.endpointId));
   }
 
+  @Extensions({ [SHARED_FAN_OUT]: true })
   @Subscription(() => DeliveryUpdate, {
     topics: Topic.DELIVERY,
     filter: ({ payload, args, context }: { payload: DeliveryChange; args: DeliveryUpdatedArgs; context: GraphQLContext }) =>
@@ -124,6 +140,7 @@ export class DeliveryResolver {
     return update;
   }
 
+  @Extensions({ [SHARED_FAN_OUT]: true })
   @Subscription(() => EventType, {
     topics: Topic.EVENT,
     filter: ({ payload, args, context }: { payload: EventChange; args: EventPublishedArgs; context: GraphQLContext }) =>
@@ -133,9 +150,7 @@ export class DeliveryResolver {
     description: 'Every event as it is published.',
   })
   async eventPublished(@Root() change: EventChange, @Args(() => EventPublishedArgs) _args: EventPublishedArgs, @Ctx() ctx: GraphQLContext) {
-    const event = await loadEventChange(change, () =>
-      new EventService(ctx.orm.em.fork(), ctx.config, ALL_APPLICATIONS).get(change.eventId),
-    );
+    const event = await loadEventChange(change, () => ctx.eventReader.get(change.eventId));
     if (!canSee(ctx.scope, event.applicationId)) throw notFound('event', change.eventId);
     return EventType.from(event);
   }
