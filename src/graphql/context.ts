@@ -1,3 +1,4 @@
+import type { DeliveryReader } from '../modules/deliveries/delivery.service';
 import type { EventReader, EventWriter } from '../modules/events/event.service';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
@@ -25,4 +26,6 @@ export interface GraphQLContext {
   eventWriter: EventWriter;
   /** This process's event loads for subscriptions: a burst of notifications is one query. */
   eventReader: EventReader;
+  /** This process's delivery loads for subscriptions, coalesced the same way. */
+  deliveryReader: DeliveryReader;
 }

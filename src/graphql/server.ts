@@ -31,6 +31,7 @@ import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
 import { mountHttpRoutes } from './routes';
 import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
+import { DeliveryReader } from '../modules/deliveries/delivery.service';
 import { EventReader, EventWriter } from '../modules/events/event.service';
 import { RateLimiter } from './rate-limiter';
 import type { HeraldPubSub } from './pubsub';
@@ -65,6 +66,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
 
   const eventWriter = new EventWriter(() => orm.em.fork(), config);
   const eventReader = new EventReader(() => orm.em.fork());
+  const deliveryReader = new DeliveryReader(() => orm.em.fork());
   const contextFor = (requestId: string, principal: Principal): GraphQLContext => ({
     em: orm.em.fork(),
     orm,
@@ -77,6 +79,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     pubSub: deps.pubSub,
     eventWriter,
     eventReader,
+    deliveryReader,
   });
 
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */

@@ -5,12 +5,16 @@ import { SUBSCRIBER_BUFFER } from '../../src/graphql/pubsub';
 import { DeliveryResolver } from '../../src/modules/deliveries/delivery.resolver';
 import {
   CreateApplicationDocument,
+  DeliveryUpdatedDocument,
+  type DeliveryUpdatedSubscription,
   EventPublishedDocument,
   type EventPublishedSubscription,
   PublishEventsDocument,
+  RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
 import { SubscriptionRecorder, type TestHerald, startTestHerald } from '../helpers/herald';
+import { WebhookReceiver } from '../helpers/receiver';
 
 /**
  * Subscribers with the same operation, variables and tenant scope share one execution per message (see
@@ -24,6 +28,7 @@ describe('subscription fan-out shared between subscribers', () => {
   let appB: string;
   let keysA: string[];
   let keyB: string;
+  let receiver: WebhookReceiver;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -36,10 +41,15 @@ describe('subscription fan-out shared between subscribers', () => {
       await herald.createKey({ name: 'A two', applicationId: appA }),
     ];
     keyB = await herald.createKey({ name: 'B', applicationId: appB });
+    // Every delivery fails once, then succeeds.
+    receiver = await WebhookReceiver.start((request) =>
+      (JSON.parse(request.body) as { attempt: number }).attempt === 1 ? { status: 500 } : { status: 200 },
+    );
   });
   afterAll(async () => {
     vi.restoreAllMocks();
     await herald?.stop();
+    await receiver?.close();
     await database?.drop();
   });
 
@@ -148,5 +158,34 @@ describe('subscription fan-out shared between subscribers', () => {
       expect(before.length).toBeGreaterThan(0);
       expect(before.every((result) => result.errors?.[0]?.extensions?.code === 'NOT_FOUND')).toBe(true);
     }
+  });
+
+  it("streams each delivery's outcomes with their own attempts to every subscriber of a shared group, and none to another tenant", async () => {
+    const record = (key: string) =>
+      new SubscriptionRecorder<DeliveryUpdatedSubscription>(
+        herald.wsClient({ Authorization: `Bearer ${key}` }),
+        DeliveryUpdatedDocument,
+        {},
+      );
+    const [first, second, other] = [record(keysA[0]!), record(keysA[1]!), record(keyB)];
+    await Promise.all([first, second, other].map((recorder) => recorder.ready));
+    await herald.call(RegisterEndpointDocument, { input: { applicationId: appA, url: receiver.url, eventTypes: ['fanout.delivered'] } });
+    const { publishEvents } = await herald.call(PublishEventsDocument, {
+      inputs: Array.from({ length: 6 }, (_, n) => ({ applicationId: appA, type: 'fanout.delivered', data: { n } })),
+    });
+    const outcome = (update: DeliveryUpdatedSubscription['deliveryUpdated']) =>
+      `${update.delivery.eventId} ${update.delivery.status} ${update.attempt?.number ?? '-'} ${update.attempt?.responseStatus ?? '-'}`;
+    const expected = publishEvents.flatMap((event) => [`${event.id} FAILED 1 500`, `${event.id} SUCCEEDED 2 200`]).sort();
+    for (const recorder of [first, second]) {
+      await recorder.waitFor((data) => data.filter((update) => update.deliveryUpdated.delivery.status === 'SUCCEEDED').length >= 6);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const seen = (recorder: SubscriptionRecorder<DeliveryUpdatedSubscription>) =>
+      recorder.data.map((update) => outcome(update.deliveryUpdated)).filter((line) => !line.includes(' PENDING '));
+    expect([...seen(first)].sort()).toEqual(expected);
+    // The same group: the same messages, in the same order.
+    expect(seen(second)).toEqual(seen(first));
+    expect(second.data).toEqual(first.data);
+    expect(other.results).toEqual([]);
   });
 });

@@ -18,20 +18,17 @@ import { PageInput, parsePage } from '../../graphql/pagination';
 import { type DeliveryChange, type EventChange, Topic, sharedPerMessage } from '../../graphql/pubsub';
 import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { notFound } from '../../lib/errors';
-import { ALL_APPLICATIONS, canSee } from '../api-keys/principal';
+import { canSee } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EndpointType } from '../endpoints/endpoint.type';
-import { EventService } from '../events/event.service';
+import { EventService, type StoredEvent } from '../events/event.service';
 import { EventType } from '../events/event.type';
 import { DeliveryStatus } from './delivery-status';
-import { DeliveryService } from './delivery.service';
+import { DeliveryService, type DeliveryWithAttempt } from './delivery.service';
 import { DeliveryAttemptType, DeliveryConnection, DeliveryFilter, DeliveryType, DeliveryUpdate } from './delivery.type';
 
-const loadEventChange = sharedPerMessage<EventChange, Awaited<ReturnType<EventService['get']>>>();
-const loadDeliveryChange = sharedPerMessage<
-  DeliveryChange,
-  { delivery: Awaited<ReturnType<DeliveryService['get']>>; attempt: Awaited<ReturnType<DeliveryService['attempt']>> | null }
->();
+const loadEventChange = sharedPerMessage<EventChange, StoredEvent>();
+const loadDeliveryChange = sharedPerMessage<DeliveryChange, DeliveryWithAttempt>();
 
 @ArgsType()
 class DeliveryUpdatedArgs {
@@ -121,15 +118,8 @@ export class DeliveryResolver {
     @Args(() => DeliveryUpdatedArgs) _args: DeliveryUpdatedArgs,
     @Ctx() ctx: GraphQLContext,
   ) {
-    // Loaded once per message for every subscriber (the filter has already checked what each may see), on a
-    // fresh fork: an operation's identity map would otherwise serve stale rows.
-    const { delivery, attempt } = await loadDeliveryChange(change, async () => {
-      const service = new DeliveryService(ctx.orm.em.fork(), ALL_APPLICATIONS);
-      return {
-        delivery: await service.get(change.deliveryId),
-        attempt: change.attempt ? await service.attempt(change.deliveryId, change.attempt) : null,
-      };
-    });
+    // Loaded once per message for every subscriber (the filter has already checked what each may see).
+    const { delivery, attempt } = await loadDeliveryChange(change, () => ctx.deliveryReader.get(change));
     if (!canSee(ctx.scope, delivery.application.id)) throw notFound('delivery', change.deliveryId);
     const update = new DeliveryUpdate();
     update.delivery = DeliveryType.from(delivery);
