@@ -60,6 +60,8 @@ async function main(): Promise<number> {
   try {
     const received = new Array<number>(clients).fill(0);
     const latencies: number[] = [];
+    // Receipts by send time, to compare with when that publish call returned.
+    const receiptsBySentAt = new Map<number, number[]>();
     // Set when the measured phase starts; receipts of events sent before it count only in the ledger.
     let measuredFrom = Infinity;
     let measured = 0;
@@ -95,6 +97,9 @@ async function main(): Promise<number> {
             if (sentAt < measuredFrom) return;
             measured++;
             latencies.push(now - sentAt);
+            let receipts = receiptsBySentAt.get(sentAt);
+            if (!receipts) receiptsBySentAt.set(sentAt, (receipts = []));
+            receipts.push(now);
             firstReceipt = Math.min(firstReceipt, now);
             lastReceipt = Math.max(lastReceipt, now);
           },
@@ -116,6 +121,7 @@ async function main(): Promise<number> {
     let published = 0;
     let measuredPublished = 0;
     const publishMs: number[] = [];
+    const respondedAt = new Map<number, number>();
     const sends: Promise<void>[] = [];
     for (let b = 0; b < batches; b++) {
       const due = started + b * batchEveryMs;
@@ -133,7 +139,9 @@ async function main(): Promise<number> {
             published += perBatch;
             if (inWarmup) return;
             measuredPublished += perBatch;
-            publishMs.push(monotonicMs() - due);
+            const now = monotonicMs();
+            publishMs.push(now - due);
+            respondedAt.set(due, now);
           },
           (error: unknown) => logger.warn({ err: error }, 'publish failed'),
         ),
@@ -154,6 +162,14 @@ async function main(): Promise<number> {
     const total = received.reduce((a, b) => a + b, 0);
     const latency = percentiles(latencies);
     const publish = percentiles(publishMs);
+    // Receipt minus the return of its publish call: what fan-out adds once the commit is done (negative when
+    // the message overtook the HTTP response; the notification leaves at commit).
+    const afterResponse = percentiles(
+      [...receiptsBySentAt].flatMap(([sentAt, receipts]) => {
+        const responded = respondedAt.get(sentAt);
+        return responded === undefined ? [] : receipts.map((receipt) => receipt - responded);
+      }),
+    );
     const cpu = (group: ProcessUsage) => ({
       name: group.name,
       cpuSeconds: round(group.userSeconds + group.systemSeconds, 2),
@@ -174,6 +190,7 @@ async function main(): Promise<number> {
       messagesPerSecond: measured / Math.max(0.001, (lastReceipt - firstReceipt) / 1000),
       latencyMs: latency,
       publishRoundTripMs: publish,
+      receiptAfterPublishResponseMs: afterResponse,
       processes: usage.map(cpu),
       loadAverage: os.loadavg(),
       void: total !== expected || unparsable > 0,
@@ -186,7 +203,8 @@ async function main(): Promise<number> {
         (result.void ? ' VOID: the ledger does not balance' : ''),
     );
     console.log(
-      `publish round trip (due to response) p50 ${publish?.p50.toFixed(1)} ms p99 ${publish?.p99.toFixed(1)} ms; CPU over the measured phase: ` +
+      `publish round trip (due to response) p50 ${publish?.p50.toFixed(1)} ms p99 ${publish?.p99.toFixed(1)} ms; ` +
+        `receipt after the publish response p50 ${afterResponse?.p50.toFixed(1)} ms p99 ${afterResponse?.p99.toFixed(1)} ms; CPU over the measured phase: ` +
         result.processes.map((group) => `${group.name} ${group.cpuPercentOfOneCore}%`).join(', ') +
         `; load average ${result.loadAverage.map((value) => value.toFixed(2)).join(' ')}`,
     );
