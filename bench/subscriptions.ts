@@ -122,6 +122,8 @@ async function main(): Promise<number> {
     let measuredPublished = 0;
     const publishMs: number[] = [];
     const respondedAt = new Map<number, number>();
+    // How late the harness sent each publish: a busy harness (its clients' messages) delays its own publishes.
+    const issueLagMs: number[] = [];
     const sends: Promise<void>[] = [];
     for (let b = 0; b < batches; b++) {
       const due = started + b * batchEveryMs;
@@ -132,6 +134,7 @@ async function main(): Promise<number> {
         for (const monitor of monitors) monitor.begin();
       }
       const inWarmup = b < warmupBatches;
+      if (!inWarmup) issueLagMs.push(monotonicMs() - due);
       const inputs = Array.from({ length: perBatch }, (_, k) => ({ type: EVENT_TYPE, data: { sentAt: due, seq: b * perBatch + k } }));
       sends.push(
         api.request(PUBLISH, { inputs }).then(
@@ -162,6 +165,7 @@ async function main(): Promise<number> {
     const total = received.reduce((a, b) => a + b, 0);
     const latency = percentiles(latencies);
     const publish = percentiles(publishMs);
+    const issueLag = percentiles(issueLagMs);
     // Receipt minus the return of its publish call: what fan-out adds once the commit is done (negative when
     // the message overtook the HTTP response; the notification leaves at commit).
     const afterResponse = percentiles(
@@ -190,6 +194,7 @@ async function main(): Promise<number> {
       messagesPerSecond: measured / Math.max(0.001, (lastReceipt - firstReceipt) / 1000),
       latencyMs: latency,
       publishRoundTripMs: publish,
+      publishIssueLagMs: issueLag,
       receiptAfterPublishResponseMs: afterResponse,
       processes: usage.map(cpu),
       loadAverage: os.loadavg(),
@@ -203,7 +208,8 @@ async function main(): Promise<number> {
         (result.void ? ' VOID: the ledger does not balance' : ''),
     );
     console.log(
-      `publish round trip (due to response) p50 ${publish?.p50.toFixed(1)} ms p99 ${publish?.p99.toFixed(1)} ms; ` +
+      `publish sent late by p50 ${issueLag?.p50.toFixed(1)} ms p99 ${issueLag?.p99.toFixed(1)} ms; ` +
+        `publish round trip (due to response) p50 ${publish?.p50.toFixed(1)} ms p99 ${publish?.p99.toFixed(1)} ms; ` +
         `receipt after the publish response p50 ${afterResponse?.p50.toFixed(1)} ms p99 ${afterResponse?.p99.toFixed(1)} ms; CPU over the measured phase: ` +
         result.processes.map((group) => `${group.name} ${group.cpuPercentOfOneCore}%`).join(', ') +
         `; load average ${result.loadAverage.map((value) => value.toFixed(2)).join(' ')}`,
