@@ -1,15 +1,16 @@
 // Developer tool: diffs the entities against a database migrated to the latest migration and writes the
 // next migration file into migrations/. Usage: DATABASE_URL=... npm run migration:create
 import 'reflect-metadata';
-import { createOrm } from '../src/db/orm';
+import { createOrm, migratorOf } from '../src/db/orm';
 
 async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('Set DATABASE_URL to a scratch database.');
   const orm = await createOrm(url);
   try {
-    await orm.getMigrator().up();
-    const result = await orm.getMigrator().createMigration('migrations', false, process.argv.includes('--initial'));
+    const migrator = await migratorOf(orm);
+    await migrator.up();
+    const result = await migrator.createMigration('migrations', false, process.argv.includes('--initial'));
     console.log(result.fileName ? `wrote migrations/${result.fileName}` : 'no changes');
     console.log(result.code);
   } finally {

@@ -6,7 +6,8 @@ import type { HeraldConfig } from '../config';
 import type { Logger } from '../lib/logger';
 import { workerLogger } from '../worker/runner';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres';
-import { createOrm } from './orm';
+import { migrations } from '../../migrations';
+import { MIGRATIONS_TABLE, createOrm, migratorOf } from './orm';
 
 export const EMBEDDED_DATABASE = 'herald';
 
@@ -96,16 +97,17 @@ export async function migrate(database: Pick<Database, 'orm' | 'pool'>, logger: 
   };
   try {
     await lockClient.query("select pg_advisory_lock(hashtext('herald:migrate'))");
-    const migrator = database.orm.getMigrator();
-    // Counted under the lock: another process may have applied some while this one waited.
-    const pending = await migrator.getPendingMigrations();
+    // Counted under the lock: another process may have applied some while this one waited. The migrator (and
+    // the migrations) load only when something is to be applied.
+    const migrator = (await unappliedMigrations(lockClient)).length > 0 ? await migratorOf(database.orm) : null;
+    const pending = migrator ? await migrator.getPendingMigrations() : [];
     // graphile-worker's schema is one more step; on an up-to-date database it is a quick check, not shown.
     const steps = pending.length + 1;
     // One at a time for the progress, all in one transaction as before: all of them apply, or none.
     await database.orm.em.getConnection().transactional(async (transaction) => {
       for (const [index, migration] of pending.entries()) {
         const done = progress(index + 1, steps, migration.name, { migration: migration.name });
-        await migrator.up({ migrations: [migration.name], transaction });
+        await migrator!.up({ migrations: [migration.name], transaction });
         done();
       }
     });
@@ -117,4 +119,13 @@ export async function migrate(database: Pick<Database, 'orm' | 'pool'>, logger: 
     await lockClient.query("select pg_advisory_unlock(hashtext('herald:migrate'))").catch(() => undefined);
     lockClient.release();
   }
+}
+
+/** Herald's migrations the database has not applied, by name, in order (all of them on an empty database). */
+export async function unappliedMigrations(db: pg.Pool | pg.PoolClient): Promise<string[]> {
+  const table = await db.query<{ found: string | null }>('select to_regclass($1)::text as found', [MIGRATIONS_TABLE]);
+  const applied = new Set(
+    table.rows[0]?.found ? (await db.query<{ name: string }>(`select name from ${MIGRATIONS_TABLE}`)).rows.map((row) => row.name) : [],
+  );
+  return migrations.map((migration) => migration.name).filter((name) => !applied.has(name));
 }

@@ -1,11 +1,12 @@
-import { MikroORM, type Options, ReflectMetadataProvider } from '@mikro-orm/core';
-import { Migrator } from '@mikro-orm/migrations';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { migrationsList } from '../../migrations';
+import { type IMigrator, MikroORM, type Options, ReflectMetadataProvider } from '@mikro-orm/core';
+import { type MikroORM as PostgreSqlMikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { loadMigrationsList } from '../../migrations';
 import type { Logger } from '../lib/logger';
 import { entities } from './entities';
 
 export const GRAPHILE_WORKER_SCHEMA = 'graphile_worker';
+/** Herald's applied migrations, by name (MikroORM's migration storage). */
+export const MIGRATIONS_TABLE = 'herald_migrations';
 
 export function ormOptions(databaseUrl: string, logger?: Logger, poolSize = 10): Options<PostgreSqlDriver> {
   return {
@@ -18,10 +19,8 @@ export function ormOptions(databaseUrl: string, logger?: Logger, poolSize = 10):
     pool: { min: 0, max: poolSize },
     debug: false,
     logger: (message) => logger?.debug({ orm: message }, 'orm'),
-    extensions: [Migrator],
     migrations: {
-      tableName: 'herald_migrations',
-      migrationsList,
+      tableName: MIGRATIONS_TABLE,
       transactional: true,
       allOrNothing: true,
       snapshot: false,
@@ -35,4 +34,15 @@ export function ormOptions(databaseUrl: string, logger?: Logger, poolSize = 10):
 
 export async function createOrm(databaseUrl: string, logger?: Logger, poolSize?: number): Promise<MikroORM<PostgreSqlDriver>> {
   return MikroORM.init(ormOptions(databaseUrl, logger, poolSize));
+}
+
+/**
+ * The ORM's migrator with Herald's migrations, loaded on first use (see migrations/index.ts): a process that finds
+ * nothing to apply never loads them.
+ */
+export async function migratorOf(orm: PostgreSqlMikroORM): Promise<IMigrator> {
+  const [{ Migrator }, migrationsList] = await Promise.all([import('@mikro-orm/migrations'), loadMigrationsList()]);
+  orm.config.set('migrations', { ...orm.config.get('migrations'), migrationsList });
+  Migrator.register(orm);
+  return orm.getMigrator();
 }

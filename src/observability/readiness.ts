@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { migrationsList } from '../../migrations';
+import { unappliedMigrations } from '../db/database';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -15,18 +15,15 @@ const CHECK_TIMEOUT_MS = 2000;
 export async function checkReadiness(pool: pg.Pool, worker: { running: boolean } | null): Promise<ReadinessReport> {
   const checks = { database: 'ok', migrations: 'ok', worker: worker ? (worker.running ? 'ok' : 'stopped') : 'not run by this process' };
   try {
-    const result = await withTimeout(
-      pool.query<{ applied: string[] | null; worker_schema: string | null }>(
-        `select (select array_agg(name) from herald_migrations) as applied,
-                to_regclass('graphile_worker.migrations')::text as worker_schema`,
-      ),
+    const [missing, worker] = await withTimeout(
+      Promise.all([
+        unappliedMigrations(pool),
+        pool.query<{ schema: string | null }>(`select to_regclass('graphile_worker.migrations')::text as schema`),
+      ]),
       CHECK_TIMEOUT_MS,
     );
-    const row = result.rows[0];
-    const applied = new Set(row?.applied ?? []);
-    const missing = migrationsList.map((migration) => migration.name).filter((name) => !applied.has(name));
     if (missing.length > 0) checks.migrations = `not applied: ${missing.join(', ')}`;
-    else if (!row?.worker_schema) checks.migrations = "graphile-worker's schema is not installed";
+    else if (!worker.rows[0]?.schema) checks.migrations = "graphile-worker's schema is not installed";
   } catch (error) {
     checks.database = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
     checks.migrations = 'unknown (database unreachable)';

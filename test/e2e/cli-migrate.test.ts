@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationsList } from '../../migrations';
+import { migrations } from '../../migrations';
 import { type HeraldProcess, spawnHerald } from '../helpers/cli';
 import { createEmptyDatabase } from '../helpers/database';
 
@@ -43,9 +43,9 @@ describe('`herald migrate` shows its progress', () => {
       // LOG_PRETTY=false: every line stays one JSON object.
       const lines = migrate.output.map((line) => JSON.parse(line) as LogLine);
       const progress = lines.filter((line) => line.step !== undefined);
-      const steps = migrationsList.length + 1;
+      const steps = migrations.length + 1;
       const expected = [
-        ...migrationsList.flatMap((migration, index) => [
+        ...migrations.flatMap((migration, index) => [
           { step: index + 1, steps, migration: migration.name, msg: `migrating ${index + 1}/${steps}: ${migration.name}` },
           {
             step: index + 1,
@@ -79,8 +79,8 @@ describe('`herald migrate` shows its progress', () => {
     const migrate = await run({ DATABASE_URL: database.url, LOG_PRETTY: 'true' });
     // eslint-disable-next-line no-control-regex
     const text = migrate.output.map((line) => line.replace(/\u001b\[[0-9;]*m/g, ''));
-    const steps = migrationsList.length + 1;
-    const first = migrationsList[0]!.name;
+    const steps = migrations.length + 1;
+    const first = migrations[0]!.name;
     expect(text.some((line) => line.includes(`migrating 1/${steps}: ${first}`))).toBe(true);
     expect(text.some((line) => new RegExp(`migrated 1/${steps}: ${first} in \\d+ ms`).test(line))).toBe(true);
     expect(text.some((line) => line.trimStart().startsWith('{'))).toBe(false);
