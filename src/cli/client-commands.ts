@@ -6,26 +6,8 @@ import { buildEnvelope, buildSignedHeaders } from '../delivery/webhook-request';
 import { matchesEventType, matchesVersionPin } from '../modules/events/event-type';
 import { HeraldApiError, HeraldClient } from '../sdk/client';
 import type { AttemptErrorKind, DeliveryStatus, ReplayDeadLettersInput, ReplayFieldsFragment } from '../sdk/generated/graphql';
+import { CLIENT_USAGE } from './client-usage';
 import { renderTable } from './table';
-
-export const CLIENT_COMMANDS = ['listen', 'trigger', 'endpoints', 'events', 'deliveries', 'event-types', 'replay'] as const;
-
-export const CLIENT_USAGE = `Developer commands (talk to a running Herald; --url/HERALD_URL, --api-key/HERALD_API_KEY):
-  listen --forward-to <url> [--endpoint <id>] [--application <id>] [--events <a,b>] [--secret <whsec_>]
-            forward each published event, signed, to a local server and print the outcome
-  trigger <event-type> [--data <json>] [--application <id>] [--version <v>]
-            publish an event; without --data, the catalog's example
-  endpoints [--application <id>]       list endpoints
-  events [--type <t>] [--application <id>] [--limit <n>]
-                                       list recent events
-  deliveries [--status <S>] [--endpoint <id>] [--event <id>] [--limit <n>]
-                                       list recent deliveries
-  event-types                          list the event type catalog
-  replay [--endpoint <id>] [--application <id>] [--event-type <t>] [--since <ISO>] [--until <ISO>]
-         [--error-kind <KIND>] [--dry-run]
-            re-queue the matching dead letters (dead-lettered in [since, until)) and follow the progress;
-            --dry-run only counts them
-  Every one takes --json for machine-readable output.`;
 
 interface Io {
   out: (line: string) => void;
