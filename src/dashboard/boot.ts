@@ -12,7 +12,7 @@ import { showSummary } from './summary';
  * The page's first module script, kept small: it has the applications, the metrics and the endpoints
  * asked for at once (with a key saved in this tab, first-paint.ts, inlined in the page, has already
  * sent them and may have shown the numbers), shows the summary numbers as soon as the metrics answer,
- * and meanwhile loads the rest of the dashboard (charts, live feed, management), which takes over.
+ * then loads the rest of the dashboard (charts, live feed, management), which takes over.
  */
 
 /** first-paint.ts's requests, used once, and only if they were sent with this key for this window. */
@@ -34,12 +34,14 @@ async function signIn(apiKey: string): Promise<void> {
     endpoints: sent ? sent.endpoints : request(Q.ENDPOINTS, { applicationId: null }),
   };
   const applications: SentFirst['applications'] = sent ? sent.applications : request(Q.APPLICATIONS);
-  const dashboard = import('./main');
   // An answer means the key was accepted; a refusal surfaces through the applications request below.
-  first.metrics.then(({ metrics }) => {
+  const shown = first.metrics.then(({ metrics }) => {
     showApp();
     showSummary(metrics);
   }, ignore);
+  // The rest of the dashboard's code is fetched and run once the first numbers are on screen: compiling
+  // it sooner holds up the main thread just when the metrics answer arrives.
+  const dashboard = shown.then(() => import('./main'));
   first.endpoints.catch(ignore);
   dashboard.catch(ignore);
   const { applications: visible } = await applications;
