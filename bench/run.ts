@@ -12,7 +12,7 @@ import { createLogger } from '../src/lib/logger';
 import { type PostFloorResult, type WorkerFloorResult, measurePostFloor, measureWorkerFloor } from './lib/floor';
 import { BenchGraphqlClient } from './lib/graphql-client';
 import { type HeraldTopology, type ManagedProcess, resolveApiKey, startHerald, startProcess, waitForHealthy } from './lib/herald-process';
-import { ProcessGroupMonitor, childPids, round, sampleProcess } from './lib/proc';
+import { ProcessGroupMonitor, childPids, postmasterPid, round, sampleProcess } from './lib/proc';
 import { type PublishCapacityResult, measurePublishCapacity } from './lib/publish-capacity';
 import { BenchReceiver } from './lib/receiver';
 import { type ScenarioResult, type ScenarioSpec, type SystemUnderTest, runScenario } from './lib/scenario';
@@ -193,15 +193,6 @@ async function recreateDatabase(adminUrl: string, name: string): Promise<string>
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
-}
-
-function postmasterPid(dataDir: string): number | null {
-  try {
-    const pid = Number.parseInt(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
-    return Number.isInteger(pid) ? pid : null;
-  } catch {
-    return null;
-  }
 }
 
 interface SystemReport {

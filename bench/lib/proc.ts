@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 
 /** CPU seconds (user/system) and memory of a process, read from /proc (Linux only; null elsewhere or once it exited). */
 export interface ProcessSample {
@@ -137,4 +138,14 @@ export class ProcessGroupMonitor {
 export function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
+}
+
+/** The postmaster's pid from its data directory, or null when it is not running there. */
+export function postmasterPid(dataDir: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    return Number.isInteger(pid) ? pid : null;
+  } catch {
+    return null;
+  }
 }

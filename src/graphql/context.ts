@@ -1,4 +1,5 @@
-import type { EventWriter } from '../modules/events/event.service';
+import type { DeliveryReader } from '../modules/deliveries/delivery.service';
+import type { EventReader, EventWriter } from '../modules/events/event.service';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
@@ -26,4 +27,8 @@ export interface GraphQLContext {
   eventWriter: EventWriter;
   /** This process's recently verified API keys, evicted when a key is revoked. */
   verifiedKeys: VerifiedKeyCache;
+  /** This process's event loads for subscriptions: a burst of notifications is one query. */
+  eventReader: EventReader;
+  /** This process's delivery loads for subscriptions, coalesced the same way. */
+  deliveryReader: DeliveryReader;
 }

@@ -64,6 +64,14 @@ export function sharedPerMessage<Message extends object, Value>(): (message: Mes
   };
 }
 
+/** The error that ends a subscription whose client fell `limit` messages behind. */
+export function subscriberTooSlow(limit: number): HeraldError {
+  return new HeraldError(
+    ErrorCode.SUBSCRIBER_TOO_SLOW,
+    `This subscription fell ${limit} messages behind (its client reads more slowly than messages arrive) and was ended: subscribe again, and read what was missed with a query.`,
+  );
+}
+
 /** An async iterator over pushed values with at most `limit` waiting; past that it fails and unsubscribes. */
 function boundedStream<T>(limit: number, subscribe: (listener: (value: T) => void) => () => void): AsyncIterableIterator<T> {
   const queue: T[] = [];
@@ -79,10 +87,7 @@ function boundedStream<T>(limit: number, subscribe: (listener: (value: T) => voi
     } else if (queue.length < limit) {
       queue.push(value);
     } else {
-      failure = new HeraldError(
-        ErrorCode.SUBSCRIBER_TOO_SLOW,
-        `This subscription fell ${limit} messages behind (its client reads more slowly than messages arrive) and was ended: subscribe again, and read what was missed with a query.`,
-      );
+      failure = subscriberTooSlow(limit);
       // What was queued is still delivered first; then the error ends the subscription.
       unsubscribe();
     }

@@ -7,7 +7,17 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import express, { type ErrorRequestHandler } from 'express';
-import { type ExecutionArgs, GraphQLError, type GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
+import {
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  GraphQLError,
+  type GraphQLSchema,
+  parse,
+  specifiedRules,
+  subscribe,
+  validate,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { HeraldConfig } from '../config';
@@ -22,9 +32,11 @@ import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
 import { mountHttpRoutes } from './routes';
 import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
-import { EventWriter } from '../modules/events/event.service';
+import { DeliveryReader } from '../modules/deliveries/delivery.service';
+import { EventReader, EventWriter } from '../modules/events/event.service';
 import { RateLimiter } from './rate-limiter';
 import type { HeraldPubSub } from './pubsub';
+import { SharedSubscriptions, type SubscriberConnection } from './shared-subscriptions';
 import { mountDashboard } from '../observability/dashboard';
 
 export interface HttpServerHandle {
@@ -56,6 +68,8 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const validationRules = [queryLimitRule(config.graphqlLimits)];
 
   const eventWriter = new EventWriter(() => orm.em.fork(), config);
+  const eventReader = new EventReader(() => orm.em.fork());
+  const deliveryReader = new DeliveryReader(() => orm.em.fork());
   const contextFor = (requestId: string, principal: Principal): GraphQLContext => ({
     em: orm.em.fork(),
     orm,
@@ -68,6 +82,8 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     pubSub: deps.pubSub,
     eventWriter,
     verifiedKeys,
+    eventReader,
+    deliveryReader,
   });
 
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
@@ -83,6 +99,17 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     }
     return principal;
   };
+
+  /** A result as graphql-ws sends it: errors formatted like the HTTP API's. */
+  const formatResult = (result: ExecutionResult): FormattedExecutionResult =>
+    result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : result;
+  const shared = new SharedSubscriptions({
+    format: formatResult,
+    // A fresh fork per message: a long-lived identity map would serve stale rows and grow without end.
+    contextForMessage: (context) => ({ ...(context as GraphQLContext), em: orm.em.fork() }),
+  });
+  /** Operations onSubscribe found shareable, by the arguments graphql-ws hands to `subscribe`. */
+  const shareable = new WeakMap<ExecutionArgs, { key: string; connection: SubscriberConnection }>();
 
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxPayloadBytes * 2 + 65_536 });
   const wsCleanup = useServer<Record<string, unknown>, { requestId?: string; apiKey?: string; principal?: Principal }>(
@@ -102,10 +129,11 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        let principal: Principal;
         try {
           // Checked again for every operation: a key revoked after the socket opened starts nothing new.
-          ctx.extra.principal = await admit(ctx.extra.apiKey);
+          principal = ctx.extra.principal = await admit(ctx.extra.apiKey);
         } catch (error) {
           if (error instanceof HeraldError)
             return [new GraphQLError(error.message, { extensions: { ...error.details, code: error.code } })];
@@ -125,17 +153,25 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
             return withCode(error, typeof heraldCode === 'string' ? heraldCode : 'GRAPHQL_VALIDATION_FAILED');
           });
         }
-        return {
+        const args: ExecutionArgs = {
           schema,
           document,
           variableValues: payload.variables ?? undefined,
           operationName: payload.operationName ?? undefined,
-        } satisfies ExecutionArgs;
+        };
+        const key = shared.keyOf(args, scopeOf(principal), payload.query);
+        if (key) shareable.set(args, { key, connection: { id, socket: ctx.extra.socket, transport: ctx.extra.request.socket } });
+        return args;
       },
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors) return;
-        return { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) };
+      subscribe: (args) => {
+        const share = shareable.get(args);
+        return share ? shared.subscribe(share.key, args, share.connection) : subscribe(args);
       },
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? formatResult(result) : undefined),
+      // graphql-ws wraps what a subscription's stream throws (SUBSCRIBER_TOO_SLOW, say) in a GraphQLError
+      // without our code; format the original like any resolver error.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((error) => (error.originalError ? formatError(error.toJSON(), error.originalError) : error.toJSON())),
     },
     wsServer,
   );

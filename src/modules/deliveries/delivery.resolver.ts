@@ -1,22 +1,34 @@
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Ctx,
+  Extensions,
+  Field,
+  FieldResolver,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
 import { type DeliveryChange, type EventChange, Topic, sharedPerMessage } from '../../graphql/pubsub';
+import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { notFound } from '../../lib/errors';
-import { ALL_APPLICATIONS, canSee } from '../api-keys/principal';
+import { canSee } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EndpointType } from '../endpoints/endpoint.type';
-import { EventService } from '../events/event.service';
+import { EventService, type StoredEvent } from '../events/event.service';
 import { EventType } from '../events/event.type';
 import { DeliveryStatus } from './delivery-status';
-import { DeliveryService } from './delivery.service';
+import { DeliveryService, type DeliveryWithAttempt } from './delivery.service';
 import { DeliveryAttemptType, DeliveryConnection, DeliveryFilter, DeliveryType, DeliveryUpdate } from './delivery.type';
 
-const loadEventChange = sharedPerMessage<EventChange, Awaited<ReturnType<EventService['get']>>>();
-const loadDeliveryChange = sharedPerMessage<
-  DeliveryChange,
-  { delivery: Awaited<ReturnType<DeliveryService['get']>>; attempt: Awaited<ReturnType<DeliveryService['attempt']>> | null }
->();
+const loadEventChange = sharedPerMessage<EventChange, StoredEvent>();
+const loadDeliveryChange = sharedPerMessage<DeliveryChange, DeliveryWithAttempt>();
 
 @ArgsType()
 class DeliveryUpdatedArgs {
@@ -90,6 +102,7 @@ export class DeliveryResolver {
     return EndpointType.from(await new EndpointService(ctx.em, ctx.scope).get(delivery.endpointId));
   }
 
+  @Extensions({ [SHARED_FAN_OUT]: true })
   @Subscription(() => DeliveryUpdate, {
     topics: Topic.DELIVERY,
     filter: ({ payload, args, context }: { payload: DeliveryChange; args: DeliveryUpdatedArgs; context: GraphQLContext }) =>
@@ -105,15 +118,8 @@ export class DeliveryResolver {
     @Args(() => DeliveryUpdatedArgs) _args: DeliveryUpdatedArgs,
     @Ctx() ctx: GraphQLContext,
   ) {
-    // Loaded once per message for every subscriber (the filter has already checked what each may see), on a
-    // fresh fork: an operation's identity map would otherwise serve stale rows.
-    const { delivery, attempt } = await loadDeliveryChange(change, async () => {
-      const service = new DeliveryService(ctx.orm.em.fork(), ALL_APPLICATIONS);
-      return {
-        delivery: await service.get(change.deliveryId),
-        attempt: change.attempt ? await service.attempt(change.deliveryId, change.attempt) : null,
-      };
-    });
+    // Loaded once per message for every subscriber (the filter has already checked what each may see).
+    const { delivery, attempt } = await loadDeliveryChange(change, () => ctx.deliveryReader.get(change));
     if (!canSee(ctx.scope, delivery.application.id)) throw notFound('delivery', change.deliveryId);
     const update = new DeliveryUpdate();
     update.delivery = DeliveryType.from(delivery);
@@ -124,6 +130,7 @@ export class DeliveryResolver {
     return update;
   }
 
+  @Extensions({ [SHARED_FAN_OUT]: true })
   @Subscription(() => EventType, {
     topics: Topic.EVENT,
     filter: ({ payload, args, context }: { payload: EventChange; args: EventPublishedArgs; context: GraphQLContext }) =>
@@ -133,9 +140,7 @@ export class DeliveryResolver {
     description: 'Every event as it is published.',
   })
   async eventPublished(@Root() change: EventChange, @Args(() => EventPublishedArgs) _args: EventPublishedArgs, @Ctx() ctx: GraphQLContext) {
-    const event = await loadEventChange(change, () =>
-      new EventService(ctx.orm.em.fork(), ctx.config, ALL_APPLICATIONS).get(change.eventId),
-    );
+    const event = await loadEventChange(change, () => ctx.eventReader.get(change.eventId));
     if (!canSee(ctx.scope, event.applicationId)) throw notFound('event', change.eventId);
     return EventType.from(event);
   }

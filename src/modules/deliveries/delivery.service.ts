@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Batcher, Rejected } from '../../lib/batcher';
 import { notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
@@ -56,10 +57,6 @@ export class DeliveryService {
     return this.em.find(DeliveryAttemptEntity, { delivery: deliveryId }, { orderBy: { number: 'asc' } });
   }
 
-  async attempt(deliveryId: string, number: number): Promise<DeliveryAttemptEntity | null> {
-    return this.em.findOne(DeliveryAttemptEntity, { delivery: deliveryId, number });
-  }
-
   /**
    * Queues the next attempt of a delivery now, whatever its status: a dead letter gets one more attempt
    * (it returns to DEAD if that fails), a scheduled retry runs at once, a success is sent again.
@@ -73,5 +70,45 @@ export class DeliveryService {
     });
     await this.em.refresh(delivery);
     return delivery;
+  }
+}
+
+/** A delivery as one change notification reported it: the row, and the attempt the change recorded. */
+export interface DeliveryWithAttempt {
+  delivery: DeliveryEntity;
+  attempt: DeliveryAttemptEntity | null;
+}
+
+/**
+ * Loads what delivery notifications refer to, for subscriptions: the loads asked for in one turn of the
+ * event loop (a worker's batch of outcomes notifies together) are two queries, the deliveries and their
+ * attempts. Unscoped: the subscriptions have checked what each subscriber may see.
+ */
+export class DeliveryReader {
+  private readonly batcher: Batcher<{ deliveryId: string; attempt: number | null }, DeliveryWithAttempt>;
+
+  constructor(newEntityManager: () => EntityManager) {
+    this.batcher = new Batcher(async (changes) => {
+      const em = newEntityManager();
+      const deliveries = await em.find(DeliveryEntity, { id: { $in: [...new Set(changes.map((change) => change.deliveryId))] } });
+      const recorded = changes.filter((change) => change.attempt);
+      const attempts =
+        recorded.length === 0
+          ? []
+          : await em.find(DeliveryAttemptEntity, {
+              $or: recorded.map((change) => ({ delivery: change.deliveryId, number: change.attempt! })),
+            });
+      const byId = new Map(deliveries.map((delivery) => [delivery.id, delivery]));
+      const attemptByKey = new Map(attempts.map((attempt) => [`${attempt.delivery.id} ${attempt.number}`, attempt]));
+      return changes.map((change) => {
+        const delivery = byId.get(change.deliveryId);
+        if (!delivery) return new Rejected(notFound('delivery', change.deliveryId));
+        return { delivery, attempt: change.attempt ? (attemptByKey.get(`${change.deliveryId} ${change.attempt}`) ?? null) : null };
+      });
+    });
+  }
+
+  get(change: { deliveryId: string; attempt: number | null }): Promise<DeliveryWithAttempt> {
+    return this.batcher.submit(change);
   }
 }

@@ -1,5 +1,6 @@
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, Extensions, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { type EndpointChange, Topic } from '../../graphql/pubsub';
+import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { canSee } from '../api-keys/principal';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
@@ -55,6 +56,7 @@ export class EndpointResolver {
     return EndpointType.from(endpoint);
   }
 
+  @Extensions({ [SHARED_FAN_OUT]: true })
   @Subscription(() => EndpointStatusChange, {
     topics: Topic.ENDPOINT,
     filter: ({

@@ -355,6 +355,27 @@ async function createDeliveries(
 }
 
 /**
+ * Loads events by id for subscriptions: the loads asked for in one turn of the event loop (the
+ * notifications of one publish transaction arrive together) are one query. Unscoped: the subscriptions
+ * have checked what each subscriber may see.
+ */
+export class EventReader {
+  private readonly batcher: Batcher<string, StoredEvent>;
+
+  constructor(newEntityManager: () => EntityManager) {
+    this.batcher = new Batcher(async (ids) => {
+      const rows = await newEntityManager().find(EventEntity, { id: { $in: [...new Set(ids)] } });
+      const byId = new Map(rows.map((row) => [row.id, toStoredEvent(row)]));
+      return ids.map((id) => byId.get(id) ?? new Rejected(notFound('event', id)));
+    });
+  }
+
+  get(id: string): Promise<StoredEvent> {
+    return this.batcher.submit(id);
+  }
+}
+
+/**
  * Coalesces concurrent publishes (see Batcher) into shared transactions: under load, many publish calls
  * cost one commit. Each publish is still all-or-nothing: a batch that fails is retried event by event.
  */

@@ -1,7 +1,8 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, Extensions, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
 import { type ReplayChange, Topic } from '../../graphql/pubsub';
+import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { ReplayService } from './replay.service';
 import { ReplayConnection, ReplayDeadLettersInput, ReplayType } from './replay.type';
 
@@ -35,6 +36,7 @@ export class ReplayResolver {
     return { ...connection, nodes: connection.nodes.map((node) => ReplayType.from(node)) };
   }
 
+  @Extensions({ [SHARED_FAN_OUT]: true })
   @Subscription(() => ReplayType, {
     topics: Topic.REPLAY,
     filter: ({ payload, args, context }: { payload: ReplayChange; args: { id: string }; context: GraphQLContext }) =>
