@@ -2,27 +2,45 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { type Plugin, defineConfig, runnerImport } from 'vite';
+import { type Plugin, build, defineConfig } from 'vite';
 
 /**
- * Fills in the inline script at the top of index.html that sends the first requests before any bundle
- * has loaded: the same query texts boot.ts would send, and the window the page preselects.
+ * Puts into the page what its first paint needs, so it waits for no other request: first-paint.ts,
+ * bundled into one classic script at the end of <body> (it sends the first requests and shows the first
+ * numbers before the module scripts have loaded), and the style sheet, inlined in place of its <link>.
  */
-function firstLoadQueries(): Plugin {
+function inlineFirstPaint(): Plugin {
   return {
-    name: 'herald-first-load-queries',
-    async transformIndexHtml(html) {
-      const queries = fileURLToPath(new URL('./src/dashboard/queries.ts', import.meta.url));
-      const { module } = await runnerImport<Record<string, unknown>>(queries);
-      const texts = { applications: module.APPLICATIONS, metrics: module.METRICS, endpoints: module.ENDPOINTS };
-      if (Object.values(texts).some((text) => typeof text !== 'string')) throw new Error(`${queries} lacks a query the first load needs`);
-      const preselected = /<option value="(\w+)" selected>/.exec(html)?.[1];
-      if (!preselected) throw new Error('index.html preselects no metrics window');
-      const first = JSON.stringify({ window: preselected, ...texts });
-      // Inside a <script> element: no "</script>" may appear in what is filled in.
-      return html.replace('__HERALD_FIRST_LOAD__', first.replace(/</g, '\\u003c'));
+    name: 'herald-inline-first-paint',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      async handler(html, context) {
+        const entry = fileURLToPath(new URL('./src/dashboard/first-paint.ts', import.meta.url));
+        const built = await build({
+          configFile: false,
+          logLevel: 'warn',
+          build: { write: false, minify: true, lib: { entry, formats: ['iife'], name: 'heraldFirstPaint' } },
+        });
+        const outputs = (Array.isArray(built) ? built : [built]).flatMap((result) => ('output' in result ? result.output : []));
+        const script = outputs.find((output) => output.type === 'chunk')?.code;
+        if (!script) throw new Error(`building ${entry} gave no script`);
+        let page = html.replace('</body>', () => `<script>${inHtml(script)}</script>\n</body>`);
+        const link = /<link rel="stylesheet" crossorigin href="\/dashboard\/([\w./-]+\.css)">/.exec(page);
+        if (!link?.[1]) throw new Error('the dashboard page links no style sheet to inline');
+        const sheet = context.bundle?.[link[1]];
+        if (sheet?.type !== 'asset') throw new Error(`the style sheet ${link[1]} is not in the bundle`);
+        delete context.bundle?.[link[1]];
+        page = page.replace(link[0], () => `<style>${inHtml(String(sheet.source))}</style>`);
+        return page;
+      },
     },
   };
+}
+
+/** Text inside a <script> or <style> element: nothing in it may end the element early. */
+function inHtml(text: string): string {
+  return text.replace(/<\/(script|style)/gi, '<\\/$1');
 }
 
 /**
@@ -54,7 +72,7 @@ export default defineConfig({
   root: fileURLToPath(new URL('./src/dashboard', import.meta.url)),
   base: '/dashboard/',
   logLevel: 'warn',
-  plugins: [firstLoadQueries(), precompress()],
+  plugins: [inlineFirstPaint(), precompress()],
   build: {
     outDir: fileURLToPath(new URL('./dist/dashboard', import.meta.url)),
     emptyOutDir: true,

@@ -13,6 +13,7 @@ import { type PostFloorResult, type WorkerFloorResult, measurePostFloor, measure
 import { BenchGraphqlClient } from './lib/graphql-client';
 import { type HeraldTopology, type ManagedProcess, resolveApiKey, startHerald, startProcess, waitForHealthy } from './lib/herald-process';
 import { ProcessGroupMonitor, childPids, postmasterPid, round, sampleProcess } from './lib/proc';
+import { type PublishCapacityResult, measurePublishCapacity } from './lib/publish-capacity';
 import { BenchReceiver } from './lib/receiver';
 import { type ScenarioResult, type ScenarioSpec, type SystemUnderTest, runScenario } from './lib/scenario';
 import type { ArrivalProcess } from './lib/stats';
@@ -25,6 +26,7 @@ interface Options {
   topology: HeraldTopology;
   baseline: boolean;
   floor: boolean;
+  publish: boolean;
   out: string | null;
   latencyRate: number;
   maxRate: number;
@@ -42,6 +44,7 @@ const USAGE = `npm run bench -- [options]
   --workers N             run herald api + N herald worker processes (default: one herald start)
   --no-baseline           skip the express + Bull + axios baseline
   --no-floor              skip the machine-floor measurements
+  --no-publish            skip the publish capacity measurement (herald api alone, closed loop)
   --latency-rate N        events/s offered in the latency scenario (default 1000; quick 200)
   --max-rate N            events/s offered in the fan-out 1 throughput scenario (full run only; default 2500)
   --fanout10-rate N       events/s offered in the fan-out 10 scenario (default 400; quick 40)
@@ -59,6 +62,7 @@ function parseOptions(argv: string[]): Options {
     topology: { kind: 'start' },
     baseline: true,
     floor: true,
+    publish: true,
     out: null,
     latencyRate: 0,
     maxRate: 0,
@@ -83,6 +87,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--smoke') options.mode = 'smoke';
     else if (arg === '--no-baseline') options.baseline = false;
     else if (arg === '--no-floor') options.floor = false;
+    else if (arg === '--no-publish') options.publish = false;
     else if (arg === '--arrival') {
       const v = value(i++);
       if (v !== 'fixed' && v !== 'poisson') throw new Error(`--arrival is fixed or poisson, not "${v}"`);
@@ -255,6 +260,57 @@ async function benchHerald(
   return report;
 }
 
+/**
+ * How fast the API takes events when nothing else runs: `herald api` alone on a fresh database (no worker,
+ * so deliveries queue up and no delivery work competes), one endpoint matching every event, closed loop,
+ * one event per publishEvent call and 100 per publishEvents call.
+ */
+async function benchPublishCapacity(
+  options: Options,
+  context: { adminUrl: string; receiver: BenchReceiver; log: (line: string) => void },
+): Promise<PublishCapacityResult[]> {
+  const databaseUrl = await recreateDatabase(context.adminUrl, 'publish_bench');
+  const port = await freePort();
+  const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY });
+  const cluster = await startHerald({ databaseUrl, port, topology: { kind: 'split', workers: 0 }, logLevel: options.heraldLogLevel });
+  const client = new BenchGraphqlClient(cluster.url, apiKey.key, 128);
+  const results: PublishCapacityResult[] = [];
+  try {
+    const seconds = { full: 10, quick: 3, smoke: 1 }[options.mode];
+    for (const { eventsPerCall, concurrency } of [
+      { eventsPerCall: 1, concurrency: 64 },
+      { eventsPerCall: 100, concurrency: 8 },
+    ]) {
+      const { createApplication } = await client.request<{ createApplication: { id: string } }>(
+        'mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }',
+        { i: { name: `bench publish ${eventsPerCall}` } },
+      );
+      await client.request('mutation($i: RegisterEndpointInput!) { registerEndpoint(input: $i) { endpoint { id } } }', {
+        i: { applicationId: createApplication.id, url: context.receiver.url('publish-capacity', 0), eventTypes: ['bench.*'] },
+      });
+      const result = await measurePublishCapacity({
+        client,
+        databaseUrl,
+        applicationId: createApplication.id,
+        eventType: 'bench.event',
+        eventsPerCall,
+        concurrency,
+        seconds,
+        payloadBytes: 1024,
+      });
+      context.log(
+        `  ${result.mutation} (${eventsPerCall} per call, ${concurrency} clients): ${result.eventsPerSecond} events/s, ${result.callsPerSecond} calls/s, ` +
+          `p50 ${round(result.latencyMs?.p50 ?? 0, 1)} ms, stored ${result.stored}/${result.acknowledged}${result.balanced ? '' : ` VOID (${result.errors} errors: ${result.firstError ?? 'count differs'})`}`,
+      );
+      results.push(result);
+    }
+  } finally {
+    await client.close();
+    await cluster.stop();
+  }
+  return results;
+}
+
 async function benchBaseline(
   options: Options,
   context: { adminUrl: string; receiver: BenchReceiver; postgresPids: () => number[]; log: (line: string) => void },
@@ -410,6 +466,22 @@ function render(results: BenchResults): string {
     }
   }
   parts.push(table(['process', 'idle RSS MB', 'peak RSS MB (VmHWM, whole run)'], memoryRows));
+  if (results.publish?.length) {
+    parts.push(
+      table(
+        ['publish capacity (herald api alone)', 'clients', 'events/s', 'calls/s', 'call p50 ms', 'call p99 ms', 'stored / acknowledged'],
+        results.publish.map((p) => [
+          `${p.mutation}, ${p.eventsPerCall} per call`,
+          p.concurrency,
+          p.eventsPerSecond,
+          p.callsPerSecond,
+          round(p.latencyMs?.p50 ?? 0, 1),
+          round(p.latencyMs?.p99 ?? 0, 1),
+          `${p.stored} / ${p.acknowledged}${p.balanced ? '' : ' VOID'}`,
+        ]),
+      ),
+    );
+  }
   if (results.floor) {
     const rows: Array<Array<string | number>> = results.floor.worker.map((w) => [
       `graphile-worker no-op jobs (${w.variant})`,
@@ -446,6 +518,7 @@ interface BenchResults {
   baseline: SystemReport | null;
   baselineSkipped: string | null;
   floor: { worker: WorkerFloorResult[]; post: PostFloorResult | null } | null;
+  publish: PublishCapacityResult[] | null;
   ratios: Array<{ name: string; value: number | string }>;
   void: boolean;
 }
@@ -520,6 +593,12 @@ async function main(): Promise<number> {
       baseline = await benchBaseline(options, context);
     }
 
+    let publish: PublishCapacityResult[] | null = null;
+    if (options.publish) {
+      log('Publish capacity (herald api alone, closed loop)');
+      publish = await benchPublishCapacity(options, context);
+    }
+
     let floor: BenchResults['floor'] = null;
     if (options.floor) {
       log('Machine floor');
@@ -557,13 +636,16 @@ async function main(): Promise<number> {
       baseline,
       baselineSkipped,
       floor,
+      publish,
     };
     const results: BenchResults = {
       ...partial,
       finishedAt: new Date().toISOString(),
       ratios: ratios(partial),
       void:
-        [...herald.scenarios, ...(baseline?.scenarios ?? [])].some((s) => s.void) || (floor?.post ? !floor.post.ledger.balanced : false),
+        [...herald.scenarios, ...(baseline?.scenarios ?? [])].some((s) => s.void) ||
+        (floor?.post ? !floor.post.ledger.balanced : false) ||
+        (publish ?? []).some((p) => !p.balanced),
     };
     log('');
     log(render(results));

@@ -30,6 +30,10 @@ export const migrations: ReadonlyArray<{ name: string; load(): Promise<Migration
     name: 'Migration20261130000000_replay',
     load: async () => (await import('./Migration20261130000000_replay.js')).Migration20261130000000_replay,
   },
+  {
+    name: 'Migration20261130100000_api_key_changes',
+    load: async () => (await import('./Migration20261130100000_api_key_changes.js')).Migration20261130100000_api_key_changes,
+  },
 ];
 
 /** The migrations as MikroORM's migrator takes them. */

@@ -5,6 +5,7 @@ import { loadSecretBox } from './config/encryption-key';
 import type { DeliveryNetwork } from './delivery/http-client';
 import { type Database, migrate, openDatabase } from './db/database';
 import { ChangeFeed } from './graphql/change-feed';
+import { VerifiedKeyCache } from './modules/api-keys/verified-key-cache';
 import { createHeraldPubSub } from './graphql/pubsub';
 import { buildHeraldSchema } from './graphql/schema';
 import { type HttpServerHandle, startHttpServer } from './graphql/server';
@@ -73,7 +74,8 @@ export async function startHerald(options: {
     }
     if (roles.api) {
       const pubSub = createHeraldPubSub();
-      feed = new ChangeFeed(database.url, pubSub, logger);
+      const verifiedKeys = new VerifiedKeyCache(config.apiKeyCacheTtlMs);
+      feed = new ChangeFeed(database.url, pubSub, logger, verifiedKeys);
       await feed.start();
       const schema = await buildHeraldSchema(pubSub);
       const prometheus = new HeraldPrometheus(database.pool);
@@ -99,7 +101,7 @@ export async function startHerald(options: {
           }
         });
       };
-      http = await startHttpServer({ schema, pubSub, orm: database.orm, config, logger, probes, secrets });
+      http = await startHttpServer({ schema, pubSub, orm: database.orm, config, logger, probes, secrets, verifiedKeys });
       logger.info({ url: http.url, graphiql: config.graphiql ? `${http.url}/graphiql` : undefined }, 'Herald API listening');
     }
   } catch (error) {

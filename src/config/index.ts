@@ -71,6 +71,7 @@ const environmentSchema = z.object({
     ),
   API_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(300_000),
   API_RATE_LIMIT_BURST: integer(1, 1_000_000).default(10_000),
+  API_KEY_CACHE_TTL_MS: integer(0, 300_000).default(10_000),
   GRAPHQL_MAX_DEPTH: integer(2, 100).default(10),
   GRAPHQL_MAX_COST: integer(10, 10_000_000).default(20_000),
   GRAPHQL_MAX_DOCUMENT_BYTES: integer(256, 1024 * 1024).default(16 * 1024),
@@ -143,6 +144,8 @@ export interface HeraldConfig {
   };
   /** Token bucket per API key and process; perMinute 0 turns it off. */
   rateLimit: { perMinute: number; burst: number };
+  /** How long a verified API key is reused without a query (0: never); changes evict it at once. */
+  apiKeyCacheTtlMs: number;
   graphqlLimits: { maxDepth: number; maxCost: number; maxDocumentBytes: number };
   /** metricsUpdated: a push at least every pushIntervalMs, and no two closer than minPushGapMs. */
   metrics: { pushIntervalMs: number; minPushGapMs: number };
@@ -202,6 +205,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     encryptionKey: e.HERALD_ENCRYPTION_KEY ? parseEncryptionKey(e.HERALD_ENCRYPTION_KEY) : undefined,
     ssrf: { allowCidrs: e.SSRF_ALLOW_CIDRS, allowLoopback: e.NODE_ENV === 'development' && !e.DATABASE_URL },
     rateLimit: { perMinute: e.API_RATE_LIMIT_PER_MINUTE, burst: e.API_RATE_LIMIT_BURST },
+    apiKeyCacheTtlMs: e.API_KEY_CACHE_TTL_MS,
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES },
     metrics: { pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS, minPushGapMs: e.METRICS_MIN_PUSH_GAP_MS },
   };

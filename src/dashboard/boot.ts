@@ -2,35 +2,20 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { $ } from './dom';
-import { ApiError, graphqlAnswer, graphqlRequest } from './http';
+import { KEY_STORAGE, type SentFirst, showApp } from './first-load';
+import { ApiError, graphqlRequest } from './http';
 import type { FirstLoad } from './main';
 import * as Q from './queries';
 import { showSummary } from './summary';
 
 /**
- * The page's first script, kept small: it has the applications, the metrics and the endpoints asked
- * for at once (with a key saved in this tab, index.html's inline script has already sent them), shows
- * the summary numbers as soon as the metrics answer, and meanwhile loads the rest of the dashboard
- * (charts, live feed, management), which takes over from there.
+ * The page's first module script, kept small: it has the applications, the metrics and the endpoints
+ * asked for at once (with a key saved in this tab, first-paint.ts, inlined in the page, has already
+ * sent them and may have shown the numbers), shows the summary numbers as soon as the metrics answer,
+ * then loads the rest of the dashboard (charts, live feed, management), which takes over.
  */
-const KEY_STORAGE = 'herald.apiKey';
 
-/** What index.html's inline script sent: answers still to be read. */
-interface SentFirst {
-  key: string;
-  window: string;
-  applications: Promise<Response>;
-  metrics: Promise<Response>;
-  endpoints: Promise<Response>;
-}
-
-declare global {
-  interface Window {
-    heraldFirstLoad?: SentFirst;
-  }
-}
-
-/** The inline script's requests, used once, and only if they were sent with this key for this window. */
+/** first-paint.ts's requests, used once, and only if they were sent with this key for this window. */
 function takeSentFirst(apiKey: string, chosenWindow: string): SentFirst | undefined {
   const sent = window.heraldFirstLoad;
   delete window.heraldFirstLoad;
@@ -45,18 +30,18 @@ async function signIn(apiKey: string): Promise<void> {
   const sent = takeSentFirst(apiKey, chosenWindow);
   const first: FirstLoad = {
     window: chosenWindow,
-    metrics: sent ? graphqlAnswer(sent.metrics) : request(Q.METRICS, { window: chosenWindow, applicationId: null }),
-    endpoints: sent ? graphqlAnswer(sent.endpoints) : request(Q.ENDPOINTS, { applicationId: null }),
+    metrics: sent ? sent.metrics : request(Q.METRICS, { window: chosenWindow, applicationId: null }),
+    endpoints: sent ? sent.endpoints : request(Q.ENDPOINTS, { applicationId: null }),
   };
-  const applications: Promise<{ applications: { nodes: Array<{ id: string; name: string }> } }> = sent
-    ? graphqlAnswer(sent.applications)
-    : request(Q.APPLICATIONS);
-  const dashboard = import('./main');
+  const applications: SentFirst['applications'] = sent ? sent.applications : request(Q.APPLICATIONS);
   // An answer means the key was accepted; a refusal surfaces through the applications request below.
-  first.metrics.then(({ metrics }) => {
+  const shown = first.metrics.then(({ metrics }) => {
     showApp();
     showSummary(metrics);
   }, ignore);
+  // The rest of the dashboard's code is fetched and run once the first numbers are on screen: compiling
+  // it sooner holds up the main thread just when the metrics answer arrives.
+  const dashboard = shown.then(() => import('./main'));
   first.endpoints.catch(ignore);
   dashboard.catch(ignore);
   const { applications: visible } = await applications;
@@ -68,11 +53,6 @@ async function signIn(apiKey: string): Promise<void> {
 }
 
 function ignore(): void {}
-
-function showApp(): void {
-  $('login').hidden = true;
-  $('app').hidden = false;
-}
 
 function showLogin(message = ''): void {
   $('app').hidden = true;

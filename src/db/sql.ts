@@ -111,6 +111,8 @@ export type ChangeMessage =
       attempt: number | null;
     }
   | { kind: 'event'; eventId: string; applicationId: string; type: string }
+  /** An API key changed or was deleted (sent by a trigger on api_keys, whatever changed it). */
+  | { kind: 'api-key'; keyId: string }
   | { kind: 'endpoint'; endpointId: string; applicationId: string; change: 'DISABLED' | 'ENABLED'; reason: string | null }
   /** A replay's progress or end; applicationId null: an admin's replay across applications. */
   | { kind: 'replay'; replayId: string; applicationId: string | null; status: string };

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { type ChangeMessage, NOTIFY_CHANNEL } from '../db/sql';
 import type { Logger } from '../lib/logger';
+import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 import { type HeraldPubSub, Topic } from './pubsub';
 
 /**
@@ -19,6 +20,8 @@ export class ChangeFeed {
     private readonly url: string,
     private readonly pubSub: HeraldPubSub,
     private readonly logger: Logger,
+    /** Told of every API key change, and of whether changes are being heard at all. */
+    private readonly verifiedKeys?: VerifiedKeyCache,
   ) {
     this.connectedOnce = new Promise((resolve) => (this.resolveConnected = resolve));
   }
@@ -46,6 +49,7 @@ export class ChangeFeed {
       await client.connect();
       await client.query(`listen ${NOTIFY_CHANNEL}`);
       this.client = client;
+      this.verifiedKeys?.setChangesHeard(true);
       if (failures > 0) this.logger.info('change feed reconnected');
       this.resolveConnected();
     } catch (error) {
@@ -56,6 +60,8 @@ export class ChangeFeed {
 
   private reconnect(client: pg.Client, failures: number): void {
     if (this.client === client) this.client = null;
+    // Changes made while no one listens go unheard: nothing cached may be trusted until LISTEN is back.
+    this.verifiedKeys?.setChangesHeard(false);
     client.removeAllListeners();
     client.on('error', () => undefined);
     void client.end().catch(() => undefined);
@@ -80,10 +86,12 @@ export class ChangeFeed {
     else if (message.kind === 'event') this.pubSub.publish(Topic.EVENT, message);
     else if (message.kind === 'endpoint') this.pubSub.publish(Topic.ENDPOINT, message);
     else if (message.kind === 'replay') this.pubSub.publish(Topic.REPLAY, message);
+    else if (message.kind === 'api-key') this.verifiedKeys?.evict(message.keyId);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.verifiedKeys?.setChangesHeard(false);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = null;

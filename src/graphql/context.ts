@@ -6,6 +6,7 @@ import type { SecretBox } from '../lib/encryption';
 import type { Logger } from '../lib/logger';
 import type { Principal, TenantScope } from '../modules/api-keys/principal';
 import type { HeraldPubSub } from './pubsub';
+import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 
 /** What every resolver receives: one EntityManager fork per operation, never a global one. */
 export interface GraphQLContext {
@@ -24,6 +25,8 @@ export interface GraphQLContext {
   pubSub: HeraldPubSub;
   /** This process's publish writer: concurrent publishes share transactions. */
   eventWriter: EventWriter;
+  /** This process's recently verified API keys, evicted when a key is revoked. */
+  verifiedKeys: VerifiedKeyCache;
   /** This process's event loads for subscriptions: a burst of notifications is one query. */
   eventReader: EventReader;
   /** This process's delivery loads for subscriptions, coalesced the same way. */

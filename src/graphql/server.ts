@@ -26,6 +26,7 @@ import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { ApiKeyService } from '../modules/api-keys/api-key.service';
 import { type Principal, scopeOf } from '../modules/api-keys/principal';
+import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
@@ -51,12 +52,14 @@ export interface HttpServerDependencies {
   config: HeraldConfig;
   logger: Logger;
   secrets: SecretBox;
+  /** Keys verified recently (kept current by the change feed); revocations through this API evict at once. */
+  verifiedKeys: VerifiedKeyCache;
   /** Extra probes mounted beside the API (health, readiness). */
   probes?: (app: express.Express) => void;
 }
 
 export async function startHttpServer(deps: HttpServerDependencies): Promise<HttpServerHandle> {
-  const { schema, orm, config, logger, secrets } = deps;
+  const { schema, orm, config, logger, secrets, verifiedKeys } = deps;
   const app = express();
   app.disable('x-powered-by');
   const server = http.createServer(app);
@@ -78,13 +81,14 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     secrets,
     pubSub: deps.pubSub,
     eventWriter,
+    verifiedKeys,
     eventReader,
     deliveryReader,
   });
 
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
   const admit = async (presented: string | undefined): Promise<Principal> => {
-    const principal = await new ApiKeyService(orm.em.fork()).authenticate(presented);
+    const principal = await new ApiKeyService(orm.em.fork(), verifiedKeys).authenticate(presented);
     const retryAfterSeconds = rateLimiter.take(principal.keyId);
     if (retryAfterSeconds > 0) {
       throw new HeraldError(
@@ -116,7 +120,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
         ctx.extra.requestId = randomUUID();
         ctx.extra.apiKey = credentialFromConnectionParams(ctx.connectionParams);
         try {
-          ctx.extra.principal = await new ApiKeyService(orm.em.fork()).authenticate(ctx.extra.apiKey);
+          ctx.extra.principal = await new ApiKeyService(orm.em.fork(), verifiedKeys).authenticate(ctx.extra.apiKey);
           return true;
         } catch (error) {
           if (!(error instanceof HeraldError)) throw error;

@@ -40,6 +40,15 @@ describe('npm run bench -- --smoke', () => {
         }>;
         idleRssBytes: Record<string, number>;
       };
+      publish: Array<{
+        mutation: string;
+        eventsPerCall: number;
+        calls: number;
+        eventsPerSecond: number;
+        stored: number;
+        acknowledged: number;
+        balanced: boolean;
+      }>;
     };
     expect(results.void).toBe(false);
     const [scenario] = results.herald.scenarios;
@@ -59,5 +68,18 @@ describe('npm run bench -- --smoke', () => {
     const herald = scenario!.processes.find((p) => p.name === 'herald start');
     expect(herald!.peakRssBytes).toBeGreaterThan(20 * 2 ** 20);
     expect(results.herald.idleRssBytes['herald start']).toBeGreaterThan(20 * 2 ** 20);
+
+    // Publish capacity: both mutations measured, and every acknowledged event is stored.
+    expect(results.publish.map((p) => [p.mutation, p.eventsPerCall])).toEqual([
+      ['publishEvent', 1],
+      ['publishEvents', 100],
+    ]);
+    for (const publish of results.publish) {
+      expect(publish.calls).toBeGreaterThan(0);
+      expect(publish.eventsPerSecond).toBeGreaterThan(0);
+      expect(publish.stored).toBe(publish.acknowledged);
+      expect(publish.stored).toBeGreaterThanOrEqual(publish.calls * publish.eventsPerCall);
+      expect(publish.balanced).toBe(true);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type DocumentNode, Kind, type OperationDefinitionNode, print } from 'graphql';
 import { createClient } from 'graphql-ws';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildHeraldSchema } from '../../src/graphql/schema';
@@ -361,6 +362,82 @@ describe('tenant isolation: an application key sees and changes only its own app
     expect(events.data.map((update) => update.eventPublished.applicationId)).toEqual([a.app]);
     expect(new Set(deliveries.data.map((update) => update.deliveryUpdated.delivery.applicationId))).toEqual(new Set([a.app]));
     expect(askedForB.results).toEqual([]);
+  });
+});
+
+describe('verified keys are reused, and forgotten as soon as the key changes anywhere', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  let sql: pg.Client;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url, { config: { apiKeyCacheTtlMs: 60_000 } });
+    sql = new pg.Client({ connectionString: database.url });
+    await sql.connect();
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await herald?.stop();
+    await database?.drop();
+  });
+
+  const status = async (key: string) => {
+    const response = await fetch(`${herald.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: '{ currentApiKey { id } }' }),
+    });
+    const body = (await response.json()) as { errors?: Array<{ message: string; extensions: { code: string } }> };
+    return body.errors ? `${body.errors[0]!.extensions.code}: ${body.errors[0]!.message}` : 'OK';
+  };
+  const named = (name: string) =>
+    sql.query('select id from api_keys where name = $1', [name]).then((result) => result.rows[0].id as string);
+
+  it('a verified key is answered without reading api_keys again (an edit that fires no trigger goes unseen)', async () => {
+    const key = await herald.createKey({ name: 'cached' });
+    expect(await status(key)).toBe('OK');
+    // With triggers off (replica role) the row changes without telling anyone: a fresh lookup would now fail.
+    await sql.query('begin');
+    await sql.query('set local session_replication_role = replica');
+    await sql.query("update api_keys set key_hash = 'no longer this key' where id = $1", [await named('cached')]);
+    await sql.query('commit');
+    expect(await status(key)).toBe('OK');
+  });
+
+  it('a key revoked by another process (plain SQL here) is refused once the notification arrives, in well under the cache lifetime', async () => {
+    const key = await herald.createKey({ name: 'revoked elsewhere' });
+    expect(await status(key)).toBe('OK');
+    const revokedAt = Date.now();
+    await sql.query('update api_keys set revoked_at = now() where id = $1', [await named('revoked elsewhere')]);
+    const refused = await waitUntil(
+      () => status(key),
+      (answer) => answer !== 'OK',
+      2000,
+      10,
+    );
+    expect(refused).toMatch(/^UNAUTHENTICATED: .*revoked/);
+    expect(Date.now() - revokedAt).toBeLessThan(2000);
+  });
+
+  it('a cached key is refused once its expiry passes', async () => {
+    const key = await herald.createKey({ name: 'expiring' });
+    await sql.query("update api_keys set expires_at = now() + interval '1 second' where id = $1", [await named('expiring')]);
+    expect(await status(key)).toBe('OK');
+    const refused = await waitUntil(
+      () => status(key),
+      (answer) => answer !== 'OK',
+      3000,
+      50,
+    );
+    expect(refused).toMatch(/^UNAUTHENTICATED: .*expired/);
+  });
+
+  it('a key revoked through the API is refused on the very next request', async () => {
+    const key = await herald.createKey({ name: 'revoked here' });
+    expect(await status(key)).toBe('OK');
+    await herald.call(RevokeApiKeyDocument, { id: await named('revoked here') });
+    expect(await status(key)).toMatch(/^UNAUTHENTICATED: .*revoked/);
   });
 });
 

@@ -17,7 +17,7 @@ export class ApiKeyResolver {
   @Mutation(() => ApiKeyType, { description: 'Revokes an API key by id or prefix (admin keys only); it stops working at once.' })
   async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
     requireAdmin(ctx.principal, 'Revoking API keys');
-    return ApiKeyType.from(await new ApiKeyService(ctx.em).revoke(id));
+    return ApiKeyType.from(await new ApiKeyService(ctx.em, ctx.verifiedKeys).revoke(id));
   }
 
   @Query(() => ApiKeyConnection, { description: 'Every API key, newest first, by prefix only (admin keys only).' })

@@ -6,6 +6,7 @@ import { type Connection, type PageRequest, toConnection } from '../../graphql/p
 import { ApplicationService } from '../applications/application.service';
 import { ApiKeyEntity, ApiKeyKind } from './api-key.entity';
 import type { Principal } from './principal';
+import type { VerifiedKey, VerifiedKeyCache } from './verified-key-cache';
 
 /** `hk_` + 8 characters shown as the prefix + `_` + 43 characters (256 bits) of secret. */
 const KEY_PATTERN = /^hk_([0-9a-z]{8})_([A-Za-z0-9_-]{43})$/;
@@ -38,7 +39,11 @@ function generateKey(): { key: string; prefix: string } {
  * revocable and expiring.
  */
 export class ApiKeyService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    /** This process's recently verified keys: consulted by authenticate, evicted by revoke. */
+    private readonly verifiedKeys?: VerifiedKeyCache,
+  ) {}
 
   async create(input: CreateApiKey, now: Date = new Date()): Promise<{ apiKey: ApiKeyEntity; key: string }> {
     const name = input.name.trim();
@@ -85,6 +90,8 @@ export class ApiKeyService {
     if (!apiKey) throw notFound('API key', idOrPrefix);
     apiKey.revokedAt ??= now;
     await this.em.flush();
+    // Other processes hear of it from the table's trigger; this one forgets the key now.
+    this.verifiedKeys?.evict(apiKey.id);
     return apiKey;
   }
 
@@ -98,6 +105,22 @@ export class ApiKeyService {
     if (!KEY_PATTERN.test(presented)) {
       throw unauthenticated('The API key is malformed: it should look like hk_xxxxxxxx_... exactly as it was shown when created.');
     }
+    const keyHash = hashApiKey(presented);
+    const key = this.verifiedKeys?.lookup(keyHash) ?? (await this.lookUp(keyHash));
+    if (key.expiresAt !== null && key.expiresAt <= now.getTime()) {
+      throw unauthenticated('The API key has expired: create a new one (herald keys create).');
+    }
+    if (key.lastUsedAt === null || now.getTime() - key.lastUsedAt > LAST_USED_RESOLUTION_MS) {
+      await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, key.principal.keyId]);
+      key.lastUsedAt = now.getTime();
+      this.verifiedKeys?.touched(keyHash, key.lastUsedAt);
+    }
+    return key.principal;
+  }
+
+  /** The key with this hash from the database, remembered when valid; UNAUTHENTICATED when unknown or revoked. */
+  private async lookUp(keyHash: string): Promise<VerifiedKey> {
+    const version = this.verifiedKeys?.version();
     const [row] = await execute<{
       id: string;
       name: string;
@@ -106,18 +129,16 @@ export class ApiKeyService {
       expires_at: string | Date | null;
       revoked_at: string | Date | null;
       last_used_at: string | Date | null;
-    }>(this.em, 'select id, name, kind, application_id, expires_at, revoked_at, last_used_at from api_keys where key_hash = ?', [
-      hashApiKey(presented),
-    ]);
+    }>(this.em, 'select id, name, kind, application_id, expires_at, revoked_at, last_used_at from api_keys where key_hash = ?', [keyHash]);
     if (!row) throw unauthenticated('The API key is not valid: check that it was copied whole, or create a new one (herald keys create).');
     if (row.revoked_at) throw unauthenticated('The API key has been revoked: use another key, or create a new one (herald keys create).');
-    if (row.expires_at && new Date(row.expires_at).getTime() <= now.getTime()) {
-      throw unauthenticated('The API key has expired: create a new one (herald keys create).');
-    }
-    if (!row.last_used_at || now.getTime() - new Date(row.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
-      await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, row.id]);
-    }
-    return { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id };
+    const key: VerifiedKey = {
+      principal: { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id },
+      expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
+      lastUsedAt: row.last_used_at ? new Date(row.last_used_at).getTime() : null,
+    };
+    if (version !== undefined) this.verifiedKeys?.remember(keyHash, key, version);
+    return key;
   }
 
   /**
