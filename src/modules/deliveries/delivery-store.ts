@@ -1,17 +1,27 @@
 import type pg from 'pg';
 import type { HeraldConfig } from '../../config';
-import { type ChangeMessage, type Sql, addJobs, execute, inTransaction, notify, toDate } from '../../db/sql';
+import {
+  type ChangeMessage,
+  type Sql,
+  type SqlFragment,
+  addJobs,
+  execute,
+  executeWrites,
+  inTransaction,
+  notifyQuery,
+  toDate,
+} from '../../db/sql';
 import type { AttemptOutcome } from '../../delivery/attempt-outcome';
 import type { AttemptVerdict } from '../../delivery/response-classifier';
 import type { RetryPolicy } from '../../delivery/retry-policy';
 import { Batcher } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
 import type { PreviousSecret } from '../endpoints/endpoint.entity';
-import { type RolledUpOutcome, rollUpOutcomes } from '../metrics/delivery-rollup';
+import { type RolledUpOutcome, rollUpWrites } from '../metrics/delivery-rollup';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 import { admitInTransaction, releaseMany } from './endpoint-gate';
-import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealth } from './endpoint-health';
+import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealthWrites } from './endpoint-health';
 import { advanceGroup } from './ordering';
 
 /** A delivery with what its attempt needs: the endpoint and the event. */
@@ -125,11 +135,12 @@ export class DeliveryStore {
    * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
    */
   private async startBatch(requests: StartRequest[]): Promise<Start[]> {
-    return inTransaction(this.pool, async (tx) => {
-      await execute(tx, 'set local synchronous_commit = off');
-      const rows = await execute<DeliveryWork>(
-        tx,
-        `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
+    return inTransaction(
+      this.pool,
+      async (tx) => {
+        const rows = await execute<DeliveryWork>(
+          tx,
+          `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
                 d.ordering_group, d.sequence, d.parked_at,
                 ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
                 ep.throttled_until, ep.max_concurrency, ep.rate_limit_per_second, ep.retry_policy,
@@ -138,32 +149,34 @@ export class DeliveryStore {
          join endpoints ep on ep.id = d.endpoint_id
          join events ev on ev.id = d.event_id
          where d.id in (select json_array_elements_text(?::json))`,
-        [JSON.stringify(requests.map((request) => request.deliveryId))],
-      );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      const screened = requests.map((request) => {
-        const work = byId.get(request.deliveryId) ?? null;
-        return { request, work, reason: holdReason(work, request.attempt, request.now) };
-      });
-      const candidates = screened.filter((entry) => entry.reason === null && entry.work);
-      const admissions = await admitInTransaction(
-        tx,
-        candidates.map(({ request, work }) => ({
-          deliveryId: work!.id,
-          endpointId: work!.endpoint_id,
-          limit: this.limitOf(work!),
-          poolId: request.poolId,
-          parkedAt: work!.parked_at,
-        })),
-      );
-      const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
-      return screened.map(({ request, work, reason }): Start => {
-        if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
-        return admissionOf.get(request)!.kind === 'admitted'
-          ? { kind: 'admitted', work }
-          : { kind: 'parked', work, limit: this.limitOf(work) };
-      });
-    });
+          [JSON.stringify(requests.map((request) => request.deliveryId))],
+        );
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        const screened = requests.map((request) => {
+          const work = byId.get(request.deliveryId) ?? null;
+          return { request, work, reason: holdReason(work, request.attempt, request.now) };
+        });
+        const candidates = screened.filter((entry) => entry.reason === null && entry.work);
+        const admissions = await admitInTransaction(
+          tx,
+          candidates.map(({ request, work }) => ({
+            deliveryId: work!.id,
+            endpointId: work!.endpoint_id,
+            limit: this.limitOf(work!),
+            poolId: request.poolId,
+            parkedAt: work!.parked_at,
+          })),
+        );
+        const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
+        return screened.map(({ request, work, reason }): Start => {
+          if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
+          return admissionOf.get(request)!.kind === 'admitted'
+            ? { kind: 'admitted', work }
+            : { kind: 'parked', work, limit: this.limitOf(work) };
+        });
+      },
+      { synchronousCommit: false },
+    );
   }
 
   private limitOf(work: DeliveryWork): number {
@@ -213,18 +226,21 @@ export class DeliveryStore {
     });
   }
 
-  /** The attempts, metrics, next jobs, endpoint health, FIFO successors and notifications of recorded attempts. */
+  /**
+   * The attempts, metrics, next jobs, endpoint health, FIFO successors and notifications of recorded attempts.
+   * In the common case (every attempt succeeded, no FIFO group) that is two statements: the attempts with their
+   * rollups, then the health reset with the notifications; the rows are locked in the order they always were.
+   */
   private async writeConsequences(em: Sql, recorded: AttemptRecord[]): Promise<void> {
-    await execute(
-      em,
-      `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
+    const attempts: SqlFragment = {
+      text: `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
                                       response_body, response_body_truncated, duration_ms, error_kind, error_message)
        select id, delivery_id, number, attempted_at, url, request_headers, response_status, response_body,
               response_body_truncated, duration_ms, error_kind, error_message
        from json_to_recordset(?::json) as r(id text, delivery_id text, number int, attempted_at timestamptz, url text,
                                             request_headers jsonb, response_status int, response_body text,
                                             response_body_truncated boolean, duration_ms int, error_kind text, error_message text)`,
-      [
+      params: [
         JSON.stringify(
           recorded.map((record) => ({
             id: newId(IdPrefix.attempt),
@@ -242,16 +258,15 @@ export class DeliveryStore {
           })),
         ),
       ],
-    );
-    await rollUpOutcomes(em, recorded.map(rolledUp));
+    };
+    await executeWrites(em, [attempts, ...rollUpWrites(recorded.map(rolledUp))]);
     await addJobs(
       em,
       recorded
         .filter((record) => record.status === DeliveryStatus.FAILED && record.nextAttemptAt)
         .map((record) => deliverJob(record.work.id, record.attempt + 1, record.nextAttemptAt!)),
     );
-    const messages: ChangeMessage[] = [];
-    for (const change of await this.writeEndpointHealth(em, recorded)) messages.push(change);
+    const { messages, healthy } = await this.writeEndpointHealth(em, recorded);
     for (const record of recorded) {
       if (record.work.ordering_group && record.status !== DeliveryStatus.FAILED) await advanceGroup(em, record.work.ordering_group);
       messages.push({
@@ -264,14 +279,14 @@ export class DeliveryStore {
         attempt: record.attempt,
       });
     }
-    await notify(em, messages);
+    await executeWrites(em, resetEndpointHealthWrites(healthy), notifyQuery(messages));
   }
 
   /**
-   * Endpoints whose attempts in the batch all succeeded are reset in one statement (the common case);
-   * the others go through the health rules attempt by attempt, in order.
+   * Endpoints whose attempts in the batch all succeeded (the common case) are returned as `healthy`, for the
+   * caller to reset in its last statement; the others go through the health rules attempt by attempt, in order.
    */
-  private async writeEndpointHealth(em: Sql, recorded: AttemptRecord[]): Promise<ChangeMessage[]> {
+  private async writeEndpointHealth(em: Sql, recorded: AttemptRecord[]): Promise<{ messages: ChangeMessage[]; healthy: string[] }> {
     const byEndpoint = new Map<string, AttemptRecord[]>();
     for (const record of recorded) {
       const list = byEndpoint.get(record.work.endpoint_id) ?? [];
@@ -296,8 +311,7 @@ export class DeliveryStore {
         if (change) messages.push(endpointMessage(record.work, change));
       }
     }
-    await resetEndpointHealth(em, healthy);
-    return messages;
+    return { messages, healthy };
   }
 }
 

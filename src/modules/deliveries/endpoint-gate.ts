@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Sql, addJobs, execute } from '../../db/sql';
+import { type Sql, addJobs, execute, executeWrites } from '../../db/sql';
 import { deliverJob } from './deliver-job';
 
 /**
@@ -97,14 +97,20 @@ export async function releaseMany(em: Sql, slots: { endpointId: string; delivery
   if (slots.length === 0) return 0;
   const endpointIds = [...new Set(slots.map((slot) => slot.endpointId))].sort();
   await lockEndpoints(em, endpointIds);
-  await execute(em, 'delete from endpoint_inflight where delivery_id in (select json_array_elements_text(?::json))', [
-    JSON.stringify(slots.map((slot) => slot.deliveryId)),
-  ]);
-  const withParked = await execute<{ endpoint_id: string }>(
+  // One statement, after the locks: its snapshot sees every parking committed before them.
+  const withParked = await executeWrites<{ endpoint_id: string }>(
     em,
-    `select distinct endpoint_id from deliveries
-     where endpoint_id in (select json_array_elements_text(?::json)) and parked_at is not null`,
-    [JSON.stringify(endpointIds)],
+    [
+      {
+        text: 'delete from endpoint_inflight where delivery_id in (select json_array_elements_text(?::json))',
+        params: [JSON.stringify(slots.map((slot) => slot.deliveryId))],
+      },
+    ],
+    {
+      text: `select distinct endpoint_id from deliveries
+             where endpoint_id in (select json_array_elements_text(?::json)) and parked_at is not null`,
+      params: [JSON.stringify(endpointIds)],
+    },
   );
   let woken = 0;
   for (const { endpoint_id } of withParked) woken += await wakeParked(em, endpoint_id, defaultLimit);
