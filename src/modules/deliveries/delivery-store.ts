@@ -21,6 +21,7 @@ import { type RolledUpOutcome, rollUpWrites } from '../metrics/delivery-rollup';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 import { admitInTransaction, releaseMany } from './endpoint-gate';
+import { EndpointWaiters } from './endpoint-waiters';
 import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealthWrites } from './endpoint-health';
 import { advanceGroup } from './ordering';
 
@@ -71,15 +72,20 @@ export interface StartRequest {
   /** The worker pool holding the job, so a crash sweeper can free the slot it takes. */
   poolId: string;
   now: Date;
+  /** May wait in memory for a slot this process frees (see EndpointWaiters) instead of parking at once. */
+  mayWait?: boolean;
 }
 
 /**
- * A job's delivery, loaded, and what it may do: `admitted` holds a slot of its endpoint; `parked` found the
- * endpoint full (its job ends; a freed slot wakes it); `held` may not be attempted now (see holdReason).
+ * A job's delivery, loaded, and what it may do: `admitted` holds a slot of its endpoint (`release` reports it
+ * freed, to this process's waiters); `parked` found the endpoint full (its job ends; a freed slot wakes it);
+ * `waiting` found it full and holds a claim to wait for a slot this process frees, then start again (nothing
+ * was written); `held` may not be attempted now (see holdReason).
  */
 export type Start =
-  | { kind: 'admitted'; work: DeliveryWork }
+  | { kind: 'admitted'; work: DeliveryWork; release: () => void }
   | { kind: 'parked'; work: DeliveryWork; limit: number }
+  | { kind: 'waiting'; work: DeliveryWork }
   | { kind: 'held'; work: DeliveryWork | null; reason: HoldReason };
 
 /** One attempt's outcome and what it decided, ready to be written. */
@@ -107,12 +113,16 @@ export interface AttemptRecord {
 export class DeliveryStore {
   private readonly starts = new Batcher<StartRequest, Start>((requests) => this.startBatch(requests));
   private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
+  /** This process's deliveries waiting for slots it holds. */
+  readonly waiters: EndpointWaiters;
 
   constructor(
     /** The worker's own connections (not the ORM's, which the API shares in `herald start`). */
     private readonly pool: pg.Pool,
     private readonly config: Pick<HeraldConfig, 'delivery'>,
-  ) {}
+  ) {
+    this.waiters = new EndpointWaiters(config.delivery.slotWaitMs);
+  }
 
   /** Runs rarer per-delivery work (dead-lettering, rescheduling) in one transaction on the store's connections. */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
@@ -135,6 +145,17 @@ export class DeliveryStore {
    * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
    */
   private async startBatch(requests: StartRequest[]): Promise<Start[]> {
+    const claimed: string[] = [];
+    try {
+      return await this.startInTransaction(requests, claimed);
+    } catch (error) {
+      // Nothing was decided: the claims to wait go back.
+      for (const endpointId of claimed) this.waiters.unclaim(endpointId);
+      throw error;
+    }
+  }
+
+  private startInTransaction(requests: StartRequest[], claimed: string[]): Promise<Start[]> {
     return inTransaction(
       this.pool,
       async (tx) => {
@@ -165,14 +186,21 @@ export class DeliveryStore {
             limit: this.limitOf(work!),
             poolId: request.poolId,
             parkedAt: work!.parked_at,
+            mayWait: request.mayWait === true,
           })),
+          (admission) => {
+            const waits = admission.mayWait && this.waiters.claim(admission.endpointId);
+            if (waits) claimed.push(admission.endpointId);
+            return waits;
+          },
         );
         const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
         return screened.map(({ request, work, reason }): Start => {
           if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
-          return admissionOf.get(request)!.kind === 'admitted'
-            ? { kind: 'admitted', work }
-            : { kind: 'parked', work, limit: this.limitOf(work) };
+          const admission = admissionOf.get(request)!;
+          if (admission.kind === 'admitted') return { kind: 'admitted', work, release: this.waiters.admitted(work.endpoint_id) };
+          if (admission.kind === 'waiting') return { kind: 'waiting', work };
+          return { kind: 'parked', work, limit: this.limitOf(work) };
         });
       },
       { synchronousCommit: false },

@@ -9,7 +9,7 @@ import { deliverJob } from './deliver-job';
  * check and change of one endpoint's rows happens under that endpoint's advisory transaction lock, so
  * a park and a wake-up can never miss each other.
  */
-export type Admission = { kind: 'admitted' } | { kind: 'parked' };
+export type Admission = { kind: 'admitted' } | { kind: 'parked' } | { kind: 'waiting' };
 
 export interface AdmissionRequest {
   deliveryId: string;
@@ -35,9 +35,15 @@ async function lockEndpoints(em: Sql, endpointIds: string[]): Promise<void> {
 /**
  * Admits each delivery into a slot of its endpoint, first come first served, or parks it when the endpoint
  * is full. Call in a transaction: the endpoints stay locked until it ends. `parkedAt` says which deliveries
- * were parked before, so only rows whose parking changes are written.
+ * were parked before, so only rows whose parking changes are written. `waits` is asked about each delivery
+ * that found its endpoint full: true leaves it as it was (`waiting`: its caller waits for a slot in memory and
+ * asks again), false parks it.
  */
-export async function admitInTransaction(tx: Sql, requests: (AdmissionRequest & { parkedAt: unknown })[]): Promise<Admission[]> {
+export async function admitInTransaction<R extends AdmissionRequest & { parkedAt: unknown }>(
+  tx: Sql,
+  requests: R[],
+  waits: (request: R) => boolean = () => false,
+): Promise<Admission[]> {
   if (requests.length === 0) return [];
   await lockEndpoints(
     tx,
@@ -74,9 +80,14 @@ export async function admitInTransaction(tx: Sql, requests: (AdmissionRequest & 
     ],
   );
   const admittedIds = new Set(admitted.map((row) => row.delivery_id));
+  const admissions = requests.map((request): Admission => {
+    if (admittedIds.has(request.deliveryId)) return { kind: 'admitted' };
+    return request.parkedAt == null && waits(request) ? { kind: 'waiting' } : { kind: 'parked' };
+  });
   const changed = requests
-    .map((request) => ({ id: request.deliveryId, admitted: admittedIds.has(request.deliveryId), wasParked: request.parkedAt != null }))
-    .filter((change) => change.admitted === change.wasParked);
+    .map((request, index) => ({ id: request.deliveryId, kind: admissions[index]!.kind, wasParked: request.parkedAt != null }))
+    .filter((change) => change.kind !== 'waiting' && (change.kind === 'admitted') === change.wasParked)
+    .map((change) => ({ id: change.id, admitted: change.kind === 'admitted' }));
   if (changed.length > 0) {
     await execute(
       tx,
@@ -86,7 +97,7 @@ export async function admitInTransaction(tx: Sql, requests: (AdmissionRequest & 
       [JSON.stringify(changed)],
     );
   }
-  return requests.map((request) => (admittedIds.has(request.deliveryId) ? { kind: 'admitted' } : { kind: 'parked' }));
+  return admissions;
 }
 
 /**
