@@ -140,6 +140,9 @@ export class DeliveryStore {
   }
 
   /**
+   * A batch's rows are found by `id = any(array(...))`, which the planner answers from the primary key, while
+   * `id in (select ... from json...)` is estimated at 100 rows and often planned as a scan of the whole table.
+   *
    * One transaction for the batch: load, then admit what may be attempted. Its commit is not waited for
    * (synchronous_commit off): each job's completion is a later, durable commit, and WAL is flushed in order,
    * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
@@ -169,7 +172,7 @@ export class DeliveryStore {
          from deliveries d
          join endpoints ep on ep.id = d.endpoint_id
          join events ev on ev.id = d.event_id
-         where d.id in (select json_array_elements_text(?::json))`,
+         where d.id = any(array(select json_array_elements_text(?::json)))`,
           [JSON.stringify(requests.map((request) => request.deliveryId))],
         );
         const byId = new Map(rows.map((row) => [row.id, row]));
@@ -216,13 +219,17 @@ export class DeliveryStore {
       // Guarded by the attempt count: an attempt another worker already recorded changes nothing.
       const updated = await execute<{ id: string }>(
         em,
-        `update deliveries d set status = v.status, attempt_count = v.attempt, last_attempt_at = v.attempted_at,
+        `with v as (
+           select * from json_to_recordset(?::json) as v(id text, status text, attempt int, attempted_at timestamptz,
+                                                         status_code int, error_kind text, last_error text,
+                                                         next_attempt_at timestamptz, ok boolean)
+         )
+         update deliveries d set status = v.status, attempt_count = v.attempt, last_attempt_at = v.attempted_at,
                 last_status_code = v.status_code, last_error_kind = v.error_kind, last_error = v.last_error,
                 next_attempt_at = v.next_attempt_at,
                 succeeded_at = case when v.ok then v.attempted_at else d.succeeded_at end, updated_at = now()
-         from json_to_recordset(?::json) as v(id text, status text, attempt int, attempted_at timestamptz, status_code int,
-                                              error_kind text, last_error text, next_attempt_at timestamptz, ok boolean)
-         where d.id = v.id and d.attempt_count = v.attempt - 1
+         from v
+         where d.id = any(array(select id from v)) and d.id = v.id and d.attempt_count = v.attempt - 1
          returning d.id`,
         [
           JSON.stringify(

@@ -91,9 +91,9 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
   if (changed.length > 0) {
     await execute(
       tx,
-      `update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
-       from json_to_recordset(?::json) as v(id text, admitted boolean)
-       where d.id = v.id`,
+      `with v as (select * from json_to_recordset(?::json) as v(id text, admitted boolean))
+       update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
+       from v where d.id = any(array(select id from v)) and d.id = v.id`,
       [JSON.stringify(changed)],
     );
   }
