@@ -14,7 +14,7 @@ import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
 import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { ApiKeyService } from '../modules/api-keys/api-key.service';
+import { ApiKeyAuthenticator } from '../modules/api-keys/api-key.service';
 import { type Principal, scopeOf } from '../modules/api-keys/principal';
 import type { GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
@@ -66,9 +66,10 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     eventWriter,
   });
 
+  const authenticator = new ApiKeyAuthenticator(() => orm.em.fork());
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
   const admit = async (presented: string | undefined): Promise<Principal> => {
-    const principal = await new ApiKeyService(orm.em.fork()).authenticate(presented);
+    const principal = await authenticator.authenticate(presented);
     const retryAfterSeconds = rateLimiter.take(principal.keyId);
     if (retryAfterSeconds > 0) {
       throw new HeraldError(
@@ -89,7 +90,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
         ctx.extra.requestId = randomUUID();
         ctx.extra.apiKey = credentialFromConnectionParams(ctx.connectionParams);
         try {
-          ctx.extra.principal = await new ApiKeyService(orm.em.fork()).authenticate(ctx.extra.apiKey);
+          ctx.extra.principal = await authenticator.authenticate(ctx.extra.apiKey);
           return true;
         } catch (error) {
           if (!(error instanceof HeraldError)) throw error;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute } from '../../db/sql';
+import { Batcher } from '../../lib/batcher';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
 import { ApplicationService } from '../applications/application.service';
@@ -89,35 +90,8 @@ export class ApiKeyService {
   }
 
   /** The principal a presented key stands for; UNAUTHENTICATED, saying what to do, otherwise. */
-  async authenticate(presented: string | null | undefined, now: Date = new Date()): Promise<Principal> {
-    if (!presented) {
-      throw unauthenticated(
-        'This API needs an API key: send the header "Authorization: Bearer <key>" (over graphql-ws, in the connection_init payload).',
-      );
-    }
-    if (!KEY_PATTERN.test(presented)) {
-      throw unauthenticated('The API key is malformed: it should look like hk_xxxxxxxx_... exactly as it was shown when created.');
-    }
-    const [row] = await execute<{
-      id: string;
-      name: string;
-      kind: ApiKeyKind;
-      application_id: string | null;
-      expires_at: string | Date | null;
-      revoked_at: string | Date | null;
-      last_used_at: string | Date | null;
-    }>(this.em, 'select id, name, kind, application_id, expires_at, revoked_at, last_used_at from api_keys where key_hash = ?', [
-      hashApiKey(presented),
-    ]);
-    if (!row) throw unauthenticated('The API key is not valid: check that it was copied whole, or create a new one (herald keys create).');
-    if (row.revoked_at) throw unauthenticated('The API key has been revoked: use another key, or create a new one (herald keys create).');
-    if (row.expires_at && new Date(row.expires_at).getTime() <= now.getTime()) {
-      throw unauthenticated('The API key has expired: create a new one (herald keys create).');
-    }
-    if (!row.last_used_at || now.getTime() - new Date(row.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
-      await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, row.id]);
-    }
-    return { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id };
+  authenticate(presented: string | null | undefined, now: Date = new Date()): Promise<Principal> {
+    return authenticateKey(presented, now, async (hash) => (await lookUpKeys(this.em, [hash]))[0] ?? null, this.em);
   }
 
   /**
@@ -133,6 +107,73 @@ export class ApiKeyService {
       return key;
     });
   }
+}
+
+interface ApiKeyRow {
+  key_hash: string;
+  id: string;
+  name: string;
+  kind: ApiKeyKind;
+  application_id: string | null;
+  expires_at: string | Date | null;
+  revoked_at: string | Date | null;
+  last_used_at: string | Date | null;
+}
+
+/**
+ * Authenticates the API's requests. Concurrent requests share one lookup (see Batcher), which changes nothing
+ * for revocation: a lookup is sent after every request in it arrived, so it sees every revocation committed
+ * before any of them, exactly as a lookup of its own would. Under load that is one query for many requests
+ * instead of one each.
+ */
+export class ApiKeyAuthenticator {
+  private readonly lookups = new Batcher<string, ApiKeyRow | null>(async (hashes) => {
+    const rows = await lookUpKeys(this.em(), hashes);
+    const byHash = new Map(rows.map((row) => [row.key_hash, row]));
+    return hashes.map((hash) => byHash.get(hash) ?? null);
+  });
+
+  /** `em` gives a fresh EntityManager fork for each query. */
+  constructor(private readonly em: () => EntityManager) {}
+
+  authenticate(presented: string | null | undefined, now: Date = new Date()): Promise<Principal> {
+    return authenticateKey(presented, now, (hash) => this.lookups.submit(hash), this.em());
+  }
+}
+
+function lookUpKeys(em: EntityManager, hashes: string[]): Promise<ApiKeyRow[]> {
+  return execute<ApiKeyRow>(
+    em,
+    `select key_hash, id, name, kind, application_id, expires_at, revoked_at, last_used_at from api_keys
+     where key_hash = any(array(select json_array_elements_text(?::json)))`,
+    [JSON.stringify([...new Set(hashes)])],
+  );
+}
+
+async function authenticateKey(
+  presented: string | null | undefined,
+  now: Date,
+  lookUp: (hash: string) => Promise<ApiKeyRow | null>,
+  em: EntityManager,
+): Promise<Principal> {
+  if (!presented) {
+    throw unauthenticated(
+      'This API needs an API key: send the header "Authorization: Bearer <key>" (over graphql-ws, in the connection_init payload).',
+    );
+  }
+  if (!KEY_PATTERN.test(presented)) {
+    throw unauthenticated('The API key is malformed: it should look like hk_xxxxxxxx_... exactly as it was shown when created.');
+  }
+  const row = await lookUp(hashApiKey(presented));
+  if (!row) throw unauthenticated('The API key is not valid: check that it was copied whole, or create a new one (herald keys create).');
+  if (row.revoked_at) throw unauthenticated('The API key has been revoked: use another key, or create a new one (herald keys create).');
+  if (row.expires_at && new Date(row.expires_at).getTime() <= now.getTime()) {
+    throw unauthenticated('The API key has expired: create a new one (herald keys create).');
+  }
+  if (!row.last_used_at || now.getTime() - new Date(row.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
+    await execute(em, 'update api_keys set last_used_at = ? where id = ?', [now, row.id]);
+  }
+  return { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id };
 }
 
 function unauthenticated(message: string): HeraldError {
