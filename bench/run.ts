@@ -274,7 +274,11 @@ async function benchHerald(
           return { ok: true };
         },
       };
-      report.scenarios.push(await runLogged(spec, system, context));
+      const result = await runLogged(spec, system, context);
+      report.scenarios.push(result);
+      // What Herald said is the first thing to read about a run that did not balance.
+      if (result.void)
+        for (const member of cluster.processes) context.log(`    ${member.name}, last output:\n${member.output.slice(-40).join('\n')}`);
     }
     for (const member of cluster.processes) report.lifetimePeakRssBytes[member.name] = sampleProcess(member.child.pid!)?.peakRssBytes ?? 0;
   } finally {
