@@ -32,6 +32,8 @@ interface Options {
   maxRate: number;
   fanout10Rate: number;
   steadySeconds: number | null;
+  /** Scenario ids to run (f1-latency, f1-max, f10); empty: all of the mode's. */
+  only: string[];
   heraldLogLevel: string;
   concurrency: number;
 }
@@ -49,6 +51,7 @@ const USAGE = `npm run bench -- [options]
   --max-rate N            events/s offered in the fan-out 1 throughput scenario (full run only; default 2500)
   --fanout10-rate N       events/s offered in the fan-out 10 scenario (default 400; quick 40)
   --steady S              seconds of steady phase for every scenario (default 60 for latency, 20 for throughput)
+  --only IDS              run only these scenarios, comma-separated: f1-latency, f1-max, f10 (f1-max in full runs)
   --out FILE              where to write the JSON (default bench/results/, quick and smoke runs in bench/results/tmp/)
 
 Environment: HERALD_BENCH_API_KEY (sent as Authorization: Bearer), HERALD_BENCH_DATABASE_URL (an admin URL of a
@@ -68,6 +71,7 @@ function parseOptions(argv: string[]): Options {
     maxRate: 0,
     fanout10Rate: 0,
     steadySeconds: null,
+    only: [],
     heraldLogLevel: process.env.HERALD_BENCH_LOG_LEVEL ?? 'warn',
     concurrency: Number(process.env.WORKER_CONCURRENCY ?? 64),
   };
@@ -97,6 +101,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--max-rate') options.maxRate = positive(i++);
     else if (arg === '--fanout10-rate') options.fanout10Rate = positive(i++);
     else if (arg === '--steady') options.steadySeconds = positive(i++);
+    else if (arg === '--only') options.only = value(i++).split(',');
     else if (arg === '--out') options.out = path.resolve(value(i++));
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
@@ -124,13 +129,14 @@ function plan(options: Options, system: 'herald' | 'baseline'): ScenarioSpec[] {
   if (options.mode === 'smoke') {
     return [{ ...common, id: `${system}-smoke`, fanout: 2, rate: options.latencyRate, steadyMs: steady(0, 0, 2) }];
   }
-  return [
+  const all = [
     { ...common, id: `${system}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 6, 0) },
     ...(options.mode === 'full'
       ? [{ ...common, id: `${system}-f1-max`, fanout: 1, rate: options.maxRate, steadyMs: steady(20, 5, 0) }]
       : []),
     { ...common, id: `${system}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 5, 0) },
   ];
+  return options.only.length === 0 ? all : all.filter((spec) => options.only.includes(spec.id.slice(system.length + 1)));
 }
 
 async function redisReachable(host: string, port: number): Promise<boolean> {
@@ -195,6 +201,19 @@ async function recreateDatabase(adminUrl: string, name: string): Promise<string>
   return url.toString();
 }
 
+async function dataDirectory(adminUrl: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ setting: string }>(`select setting from pg_settings where name = 'data_directory'`);
+    return rows[0]?.setting ?? null;
+  } catch {
+    return null;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 interface SystemReport {
   system: 'herald' | 'baseline';
   topology?: string;
@@ -250,7 +269,11 @@ async function benchHerald(
           return { ok: true };
         },
       };
-      report.scenarios.push(await runLogged(spec, system, context));
+      const result = await runLogged(spec, system, context);
+      report.scenarios.push(result);
+      // What Herald said is the first thing to read about a run that did not balance.
+      if (result.void)
+        for (const member of cluster.processes) context.log(`    ${member.name}, last output:\n${member.output.slice(-40).join('\n')}`);
     }
     for (const member of cluster.processes) report.lifetimePeakRssBytes[member.name] = sampleProcess(member.child.pid!)?.peakRssBytes ?? 0;
   } finally {
@@ -573,7 +596,9 @@ async function main(): Promise<number> {
   } else {
     log('PostgreSQL: HERALD_BENCH_DATABASE_URL');
   }
-  const pgMaster = embeddedDir ? postmasterPid(embeddedDir) : null;
+  // An external server on this machine is measured too when its data directory is readable here.
+  const postgresDir = embeddedDir ?? (await dataDirectory(adminUrl));
+  const pgMaster = postgresDir ? postmasterPid(postgresDir) : null;
   const postgresPids = () => (pgMaster ? [pgMaster, ...childPids(pgMaster)] : []);
   const receiver = await BenchReceiver.start();
   const context = { adminUrl, receiver, postgresPids, log };

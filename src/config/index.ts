@@ -41,6 +41,7 @@ const environmentSchema = z.object({
   ENDPOINT_DISABLE_AFTER_FAILING_MS: integer(0, 365 * 86_400_000).default(5 * 86_400_000),
   ENDPOINT_MAX_CONCURRENCY: integer(1, 1000).default(32),
   ENDPOINT_THROTTLE_PAUSE_MS: integer(0, 86_400_000).default(5000),
+  ENDPOINT_SLOT_WAIT_MS: integer(0, 10_000).default(100),
   WORKER_HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(10_000),
   WORKER_DEAD_AFTER_MS: integer(500, 3_600_000).default(60_000),
   REPLAY_RATE_PER_SECOND: integer(1, 100_000).default(200),
@@ -120,6 +121,11 @@ export interface HeraldConfig {
     endpointConcurrency: number;
     /** How long a throttling answer (429, 502, 503, 504) without Retry-After pauses its endpoint. */
     throttlePauseMs: number;
+    /**
+     * How long a delivery finding its endpoint full may wait in its worker for a slot that worker frees, before
+     * parking (0: park at once). Only while the worker's deliveries to that endpoint hold their slots for less.
+     */
+    slotWaitMs: number;
   };
   replay: {
     /** Dead letters a replayDeadLetters run re-queues per second at most, across all workers. */
@@ -196,6 +202,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       disableAfterFailingMs: e.ENDPOINT_DISABLE_AFTER_FAILING_MS,
       endpointConcurrency: e.ENDPOINT_MAX_CONCURRENCY,
       throttlePauseMs: e.ENDPOINT_THROTTLE_PAUSE_MS,
+      slotWaitMs: e.ENDPOINT_SLOT_WAIT_MS,
     },
     replay: { ratePerSecond: e.REPLAY_RATE_PER_SECOND },
     retention: { maxAgeMs: Math.round(e.RETENTION_MAX_AGE_DAYS * 86_400_000), batchSize: e.RETENTION_BATCH_SIZE },

@@ -14,29 +14,69 @@ export type Sql = EntityManager | SqlClient;
  */
 export async function execute<T = Record<string, unknown>>(sql: Sql, text: string, params: unknown[] = []): Promise<T[]> {
   if ('getConnection' in sql) return sql.getConnection().execute<T[]>(text, params as never[], 'all', sql.getTransactionContext());
-  const result = await sql.query(numbered(text), params);
+  const result = await sql.query(prepared(text, params));
   return result.rows as T[];
 }
 
-const numberedCache = new Map<string, string>();
-
-/** `?` placeholders as pg's `$1, $2, ...` (our SQL has no `?` of its own: knex would read it as a placeholder too). */
-function numbered(text: string): string {
-  let converted = numberedCache.get(text);
-  if (converted === undefined) {
-    let index = 0;
-    converted = text.replace(/\?/g, () => `$${++index}`);
-    if (numberedCache.size < 1000) numberedCache.set(text, converted);
-  }
-  return converted;
+interface PreparedText {
+  name: string | undefined;
+  text: string;
 }
 
-/** Runs `work` in a transaction on a client of `pool`: committed if it returns, rolled back if it throws. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+const preparedCache = new Map<string, PreparedText>();
+const PREPARED_MAX = 1000;
+
+/**
+ * `?` placeholders as pg's `$1, $2, ...` (our SQL has no `?` of its own: knex would read it as a placeholder
+ * too), as a named statement: each connection parses it once and PostgreSQL can reuse its plan, instead of
+ * parsing and planning every execution (planning the hot path's json_to_recordset statements cost more CPU
+ * than running them). Texts past the cache's size run unnamed.
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let entry = preparedCache.get(text);
+  if (entry === undefined) {
+    let index = 0;
+    const numberedText = text.replace(/\?/g, () => `$${++index}`);
+    entry = { name: preparedCache.size < PREPARED_MAX ? `herald_${preparedCache.size}` : undefined, text: numberedText };
+    if (entry.name) preparedCache.set(text, entry);
+  }
+  return entry.name ? { name: entry.name, text: entry.text, values } : { text: entry.text, values };
+}
+
+/** A piece of SQL with its `?` parameters in order, for a caller that joins several into one statement. */
+export interface SqlFragment {
+  text: string;
+  params: unknown[];
+}
+
+/**
+ * Runs writes as data-modifying CTEs of one statement, then `last` (a query, `select 1` by default): one round
+ * trip instead of one per write. Each write runs once and to completion whether or not anything reads it, all
+ * see the same snapshot, so they must touch different rows (different tables here).
+ */
+export async function executeWrites<T = Record<string, unknown>>(
+  sql: Sql,
+  writes: SqlFragment[],
+  last: SqlFragment = { text: 'select 1', params: [] },
+): Promise<T[]> {
+  if (writes.length === 0) return execute<T>(sql, last.text, last.params);
+  const ctes = writes.map((write, index) => `w${index} as (${write.text})`).join(',\n');
+  return execute<T>(sql, `with ${ctes}\n${last.text}`, [...writes.flatMap((write) => write.params), ...last.params]);
+}
+
+/**
+ * Runs `work` in a transaction on a client of `pool`: committed if it returns, rolled back if it throws.
+ * `synchronousCommit: false` makes its commit not wait for the disk (set in the same round trip as `begin`).
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+  options: { synchronousCommit?: boolean } = {},
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('begin');
+    await client.query(options.synchronousCommit === false ? 'begin; set local synchronous_commit = off' : 'begin');
     const result = await work(client);
     await client.query('commit');
     return result;
@@ -92,11 +132,17 @@ export const NOTIFY_CHANNEL = 'herald_changes';
 export async function notify(em: Sql, message: ChangeMessage | ChangeMessage[]): Promise<void> {
   const messages = Array.isArray(message) ? message : [message];
   if (messages.length === 0) return;
+  const query = notifyQuery(messages);
+  await execute(em, query.text, query.params);
+}
+
+/** The query that queues the messages' notifications (see notify), to end a statement of executeWrites. */
+export function notifyQuery(messages: ChangeMessage[]): SqlFragment {
   // One NOTIFY per message keeps each under PostgreSQL's 8000-byte payload limit: ids only.
-  await execute(em, `select pg_notify(?, m) from json_array_elements_text(?::json) as m`, [
-    NOTIFY_CHANNEL,
-    JSON.stringify(messages.map((m) => JSON.stringify(m))),
-  ]);
+  return {
+    text: `select pg_notify(?, m) from json_array_elements_text(?::json) as m`,
+    params: [NOTIFY_CHANNEL, JSON.stringify(messages.map((m) => JSON.stringify(m)))],
+  };
 }
 
 /** What a NOTIFY carries: ids and the new state, so listeners filter before loading anything. */

@@ -25,6 +25,11 @@ export class WorkerHeartbeat {
     this.poolIds.add(poolId);
   }
 
+  /** A released pool stops beating: what it still holds is swept like a dead worker's. */
+  removePool(poolId: string): void {
+    this.poolIds.delete(poolId);
+  }
+
   start(): void {
     this.timer = setInterval(() => {
       if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = null));

@@ -66,33 +66,56 @@ export async function startWorker(deps: {
     heartbeat.addPool(workerPool.id);
     waker.attach(workerPool);
   });
-  const runner: Runner = await run(
-    {
-      pgPool: deps.pool,
-      concurrency: deps.config.worker.concurrency,
-      pollInterval: deps.config.worker.pollIntervalMs,
-      noHandleSignals: true,
-      logger: workerLogger(deps.logger),
-      events,
-      taskList: {
-        [DELIVER_TASK]: createDeliverTask({ ...deps, http, waker }),
-        [PURGE_TASK]: createPurgeTask(deps),
-        [REPLAY_TASK]: createReplayTask({ ...deps, waker }),
-      },
-      parsedCronItems: parseCronItems([{ task: PURGE_TASK, match: '7 * * * *', options: { backfillPeriod: 0 } }]),
-      gracefulShutdownAbortTimeout: deps.config.shutdownGraceMs,
-      ...throughputPreset(deps.config.worker),
-    },
-    // No overrides: an override list (even an empty one) would replace parsedCronItems above.
-    undefined,
-    undefined,
-  );
-  heartbeat.start();
+  let stopping = false;
   let running = true;
-  void runner.promise.catch((error: unknown) => {
-    running = false;
-    deps.logger.error({ err: error }, 'worker stopped with an error');
+  // A pool released by a failure (not by stop) stops beating, so the sweeper frees what it still held.
+  events.on('pool:release', ({ workerPool }) => {
+    if (!stopping) heartbeat.removePool(workerPool.id);
   });
+  const options: RunnerOptions = {
+    pgPool: deps.pool,
+    concurrency: deps.config.worker.concurrency,
+    pollInterval: deps.config.worker.pollIntervalMs,
+    noHandleSignals: true,
+    logger: workerLogger(deps.logger),
+    events,
+    taskList: {
+      [DELIVER_TASK]: createDeliverTask({ ...deps, http, waker }),
+      [PURGE_TASK]: createPurgeTask(deps),
+      [REPLAY_TASK]: createReplayTask({ ...deps, waker }),
+    },
+    parsedCronItems: parseCronItems([{ task: PURGE_TASK, match: '7 * * * *', options: { backfillPeriod: 0 } }]),
+    gracefulShutdownAbortTimeout: deps.config.shutdownGraceMs,
+    ...throughputPreset(deps.config.worker),
+  };
+  // No overrides: an override list (even an empty one) would replace parsedCronItems above.
+  let runner: Runner = await run(options, undefined, undefined);
+  /**
+   * graphile-worker shuts its pool down after an error it cannot place, such as a deadlock between its batched
+   * job completion and a transaction that re-keys a job (waking a parked delivery): the process would stay up
+   * with no worker. A new pool is started instead; what the old one still held is swept once it stops beating.
+   */
+  const restartOnFailure = (current: Runner): void => {
+    void current.promise.catch(async (error: unknown) => {
+      if (stopping) return;
+      deps.logger.error({ err: error }, 'worker stopped with an error; starting a new one');
+      for (let wait = 1000; !stopping; wait = Math.min(30_000, wait * 2)) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        if (stopping) return;
+        try {
+          runner = await run(options, undefined, undefined);
+          running = true;
+          restartOnFailure(runner);
+          return;
+        } catch (startError) {
+          running = false;
+          deps.logger.error({ err: startError }, 'could not start a new worker; trying again');
+        }
+      }
+    });
+  };
+  restartOnFailure(runner);
+  heartbeat.start();
   deps.logger.info(
     {
       concurrency: deps.config.worker.concurrency,
@@ -106,10 +129,11 @@ export async function startWorker(deps: {
       return running;
     },
     stop: async () => {
-      if (!running) return;
+      if (stopping) return;
+      stopping = true;
       running = false;
       waker.stop();
-      await runner.stop();
+      await runner.stop().catch(() => undefined);
       await runner.promise.catch(() => undefined);
       await heartbeat.stop();
       await http.close();

@@ -131,6 +131,27 @@ describe('authentication: every operation needs a valid API key', () => {
     expect(response.status).toBe(401);
   });
 
+  it('requests sent at once with valid, revoked, expired and unknown keys each get their own answer', async () => {
+    const unknownKey = `hk_zzzzzzzz_${'A'.repeat(43)}`;
+    const keys = [herald.adminKey, revokedKey, expiredKey, unknownKey, herald.adminKey, revokedKey];
+    const answers = await Promise.all(
+      keys.map(async (key) => {
+        const response = await fetch(`${herald.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query: '{ applications(page: { first: 1 }) { nodes { id } } }' }),
+        });
+        const body = (await response.json()) as { errors?: Array<{ message: string }> };
+        return { status: response.status, message: body.errors?.[0]?.message ?? null };
+      }),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([200, 401, 401, 401, 200, 401]);
+    expect(answers[1]!.message).toMatch(/revoked/);
+    expect(answers[2]!.message).toMatch(/expired/);
+    expect(answers[3]!.message).toMatch(/not valid/);
+    expect(answers[5]!.message).toMatch(/revoked/);
+  });
+
   async function connectionOutcome(
     connectionParams: Record<string, unknown> | undefined,
   ): Promise<{ code: number; reason: string } | 'open'> {

@@ -1,17 +1,28 @@
 import type pg from 'pg';
 import type { HeraldConfig } from '../../config';
-import { type ChangeMessage, type Sql, addJobs, execute, inTransaction, notify, toDate } from '../../db/sql';
+import {
+  type ChangeMessage,
+  type Sql,
+  type SqlFragment,
+  addJobs,
+  execute,
+  executeWrites,
+  inTransaction,
+  notifyQuery,
+  toDate,
+} from '../../db/sql';
 import type { AttemptOutcome } from '../../delivery/attempt-outcome';
 import type { AttemptVerdict } from '../../delivery/response-classifier';
 import type { RetryPolicy } from '../../delivery/retry-policy';
 import { Batcher } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
 import type { PreviousSecret } from '../endpoints/endpoint.entity';
-import { type RolledUpOutcome, rollUpOutcomes } from '../metrics/delivery-rollup';
+import { type RolledUpOutcome, rollUpWrites } from '../metrics/delivery-rollup';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 import { admitInTransaction, releaseMany } from './endpoint-gate';
-import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealth } from './endpoint-health';
+import { EndpointWaiters } from './endpoint-waiters';
+import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealthWrites } from './endpoint-health';
 import { advanceGroup } from './ordering';
 
 /** A delivery with what its attempt needs: the endpoint and the event. */
@@ -61,15 +72,20 @@ export interface StartRequest {
   /** The worker pool holding the job, so a crash sweeper can free the slot it takes. */
   poolId: string;
   now: Date;
+  /** May wait in memory for a slot this process frees (see EndpointWaiters) instead of parking at once. */
+  mayWait?: boolean;
 }
 
 /**
- * A job's delivery, loaded, and what it may do: `admitted` holds a slot of its endpoint; `parked` found the
- * endpoint full (its job ends; a freed slot wakes it); `held` may not be attempted now (see holdReason).
+ * A job's delivery, loaded, and what it may do: `admitted` holds a slot of its endpoint (`release` reports it
+ * freed, to this process's waiters); `parked` found the endpoint full (its job ends; a freed slot wakes it);
+ * `waiting` found it full and holds a claim to wait for a slot this process frees, then start again (nothing
+ * was written); `held` may not be attempted now (see holdReason).
  */
 export type Start =
-  | { kind: 'admitted'; work: DeliveryWork }
+  | { kind: 'admitted'; work: DeliveryWork; release: () => void }
   | { kind: 'parked'; work: DeliveryWork; limit: number }
+  | { kind: 'waiting'; work: DeliveryWork }
   | { kind: 'held'; work: DeliveryWork | null; reason: HoldReason };
 
 /** One attempt's outcome and what it decided, ready to be written. */
@@ -97,12 +113,16 @@ export interface AttemptRecord {
 export class DeliveryStore {
   private readonly starts = new Batcher<StartRequest, Start>((requests) => this.startBatch(requests));
   private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
+  /** This process's deliveries waiting for slots it holds. */
+  readonly waiters: EndpointWaiters;
 
   constructor(
     /** The worker's own connections (not the ORM's, which the API shares in `herald start`). */
     private readonly pool: pg.Pool,
     private readonly config: Pick<HeraldConfig, 'delivery'>,
-  ) {}
+  ) {
+    this.waiters = new EndpointWaiters(config.delivery.slotWaitMs);
+  }
 
   /** Runs rarer per-delivery work (dead-lettering, rescheduling) in one transaction on the store's connections. */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
@@ -120,16 +140,31 @@ export class DeliveryStore {
   }
 
   /**
+   * A batch's rows are found by `id = any(array(...))`, which the planner answers from the primary key, while
+   * `id in (select ... from json...)` is estimated at 100 rows and often planned as a scan of the whole table.
+   *
    * One transaction for the batch: load, then admit what may be attempted. Its commit is not waited for
    * (synchronous_commit off): each job's completion is a later, durable commit, and WAL is flushed in order,
    * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
    */
   private async startBatch(requests: StartRequest[]): Promise<Start[]> {
-    return inTransaction(this.pool, async (tx) => {
-      await execute(tx, 'set local synchronous_commit = off');
-      const rows = await execute<DeliveryWork>(
-        tx,
-        `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
+    const claimed: string[] = [];
+    try {
+      return await this.startInTransaction(requests, claimed);
+    } catch (error) {
+      // Nothing was decided: the claims to wait go back.
+      for (const endpointId of claimed) this.waiters.unclaim(endpointId);
+      throw error;
+    }
+  }
+
+  private startInTransaction(requests: StartRequest[], claimed: string[]): Promise<Start[]> {
+    return inTransaction(
+      this.pool,
+      async (tx) => {
+        const rows = await execute<DeliveryWork>(
+          tx,
+          `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
                 d.ordering_group, d.sequence, d.parked_at,
                 ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
                 ep.throttled_until, ep.max_concurrency, ep.rate_limit_per_second, ep.retry_policy,
@@ -137,33 +172,42 @@ export class DeliveryStore {
          from deliveries d
          join endpoints ep on ep.id = d.endpoint_id
          join events ev on ev.id = d.event_id
-         where d.id in (select json_array_elements_text(?::json))`,
-        [JSON.stringify(requests.map((request) => request.deliveryId))],
-      );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      const screened = requests.map((request) => {
-        const work = byId.get(request.deliveryId) ?? null;
-        return { request, work, reason: holdReason(work, request.attempt, request.now) };
-      });
-      const candidates = screened.filter((entry) => entry.reason === null && entry.work);
-      const admissions = await admitInTransaction(
-        tx,
-        candidates.map(({ request, work }) => ({
-          deliveryId: work!.id,
-          endpointId: work!.endpoint_id,
-          limit: this.limitOf(work!),
-          poolId: request.poolId,
-          parkedAt: work!.parked_at,
-        })),
-      );
-      const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
-      return screened.map(({ request, work, reason }): Start => {
-        if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
-        return admissionOf.get(request)!.kind === 'admitted'
-          ? { kind: 'admitted', work }
-          : { kind: 'parked', work, limit: this.limitOf(work) };
-      });
-    });
+         where d.id = any(array(select json_array_elements_text(?::json)))`,
+          [JSON.stringify(requests.map((request) => request.deliveryId))],
+        );
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        const screened = requests.map((request) => {
+          const work = byId.get(request.deliveryId) ?? null;
+          return { request, work, reason: holdReason(work, request.attempt, request.now) };
+        });
+        const candidates = screened.filter((entry) => entry.reason === null && entry.work);
+        const admissions = await admitInTransaction(
+          tx,
+          candidates.map(({ request, work }) => ({
+            deliveryId: work!.id,
+            endpointId: work!.endpoint_id,
+            limit: this.limitOf(work!),
+            poolId: request.poolId,
+            parkedAt: work!.parked_at,
+            mayWait: request.mayWait === true,
+          })),
+          (admission) => {
+            const waits = admission.mayWait && this.waiters.claim(admission.endpointId);
+            if (waits) claimed.push(admission.endpointId);
+            return waits;
+          },
+        );
+        const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
+        return screened.map(({ request, work, reason }): Start => {
+          if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
+          const admission = admissionOf.get(request)!;
+          if (admission.kind === 'admitted') return { kind: 'admitted', work, release: this.waiters.admitted(work.endpoint_id) };
+          if (admission.kind === 'waiting') return { kind: 'waiting', work };
+          return { kind: 'parked', work, limit: this.limitOf(work) };
+        });
+      },
+      { synchronousCommit: false },
+    );
   }
 
   private limitOf(work: DeliveryWork): number {
@@ -175,13 +219,17 @@ export class DeliveryStore {
       // Guarded by the attempt count: an attempt another worker already recorded changes nothing.
       const updated = await execute<{ id: string }>(
         em,
-        `update deliveries d set status = v.status, attempt_count = v.attempt, last_attempt_at = v.attempted_at,
+        `with v as (
+           select * from json_to_recordset(?::json) as v(id text, status text, attempt int, attempted_at timestamptz,
+                                                         status_code int, error_kind text, last_error text,
+                                                         next_attempt_at timestamptz, ok boolean)
+         )
+         update deliveries d set status = v.status, attempt_count = v.attempt, last_attempt_at = v.attempted_at,
                 last_status_code = v.status_code, last_error_kind = v.error_kind, last_error = v.last_error,
                 next_attempt_at = v.next_attempt_at,
                 succeeded_at = case when v.ok then v.attempted_at else d.succeeded_at end, updated_at = now()
-         from json_to_recordset(?::json) as v(id text, status text, attempt int, attempted_at timestamptz, status_code int,
-                                              error_kind text, last_error text, next_attempt_at timestamptz, ok boolean)
-         where d.id = v.id and d.attempt_count = v.attempt - 1
+         from v
+         where d.id = any(array(select id from v)) and d.id = v.id and d.attempt_count = v.attempt - 1
          returning d.id`,
         [
           JSON.stringify(
@@ -213,18 +261,21 @@ export class DeliveryStore {
     });
   }
 
-  /** The attempts, metrics, next jobs, endpoint health, FIFO successors and notifications of recorded attempts. */
+  /**
+   * The attempts, metrics, next jobs, endpoint health, FIFO successors and notifications of recorded attempts.
+   * In the common case (every attempt succeeded, no FIFO group) that is two statements: the attempts with their
+   * rollups, then the health reset with the notifications; the rows are locked in the order they always were.
+   */
   private async writeConsequences(em: Sql, recorded: AttemptRecord[]): Promise<void> {
-    await execute(
-      em,
-      `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
+    const attempts: SqlFragment = {
+      text: `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
                                       response_body, response_body_truncated, duration_ms, error_kind, error_message)
        select id, delivery_id, number, attempted_at, url, request_headers, response_status, response_body,
               response_body_truncated, duration_ms, error_kind, error_message
        from json_to_recordset(?::json) as r(id text, delivery_id text, number int, attempted_at timestamptz, url text,
                                             request_headers jsonb, response_status int, response_body text,
                                             response_body_truncated boolean, duration_ms int, error_kind text, error_message text)`,
-      [
+      params: [
         JSON.stringify(
           recorded.map((record) => ({
             id: newId(IdPrefix.attempt),
@@ -242,16 +293,15 @@ export class DeliveryStore {
           })),
         ),
       ],
-    );
-    await rollUpOutcomes(em, recorded.map(rolledUp));
+    };
+    await executeWrites(em, [attempts, ...rollUpWrites(recorded.map(rolledUp))]);
     await addJobs(
       em,
       recorded
         .filter((record) => record.status === DeliveryStatus.FAILED && record.nextAttemptAt)
         .map((record) => deliverJob(record.work.id, record.attempt + 1, record.nextAttemptAt!)),
     );
-    const messages: ChangeMessage[] = [];
-    for (const change of await this.writeEndpointHealth(em, recorded)) messages.push(change);
+    const { messages, healthy } = await this.writeEndpointHealth(em, recorded);
     for (const record of recorded) {
       if (record.work.ordering_group && record.status !== DeliveryStatus.FAILED) await advanceGroup(em, record.work.ordering_group);
       messages.push({
@@ -264,14 +314,14 @@ export class DeliveryStore {
         attempt: record.attempt,
       });
     }
-    await notify(em, messages);
+    await executeWrites(em, resetEndpointHealthWrites(healthy), notifyQuery(messages));
   }
 
   /**
-   * Endpoints whose attempts in the batch all succeeded are reset in one statement (the common case);
-   * the others go through the health rules attempt by attempt, in order.
+   * Endpoints whose attempts in the batch all succeeded (the common case) are returned as `healthy`, for the
+   * caller to reset in its last statement; the others go through the health rules attempt by attempt, in order.
    */
-  private async writeEndpointHealth(em: Sql, recorded: AttemptRecord[]): Promise<ChangeMessage[]> {
+  private async writeEndpointHealth(em: Sql, recorded: AttemptRecord[]): Promise<{ messages: ChangeMessage[]; healthy: string[] }> {
     const byEndpoint = new Map<string, AttemptRecord[]>();
     for (const record of recorded) {
       const list = byEndpoint.get(record.work.endpoint_id) ?? [];
@@ -296,8 +346,7 @@ export class DeliveryStore {
         if (change) messages.push(endpointMessage(record.work, change));
       }
     }
-    await resetEndpointHealth(em, healthy);
-    return messages;
+    return { messages, healthy };
   }
 }
 

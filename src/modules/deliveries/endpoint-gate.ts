@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Sql, addJobs, execute } from '../../db/sql';
+import { type Sql, addJobs, execute, executeWrites } from '../../db/sql';
 import { deliverJob } from './deliver-job';
 
 /**
@@ -9,7 +9,7 @@ import { deliverJob } from './deliver-job';
  * check and change of one endpoint's rows happens under that endpoint's advisory transaction lock, so
  * a park and a wake-up can never miss each other.
  */
-export type Admission = { kind: 'admitted' } | { kind: 'parked' };
+export type Admission = { kind: 'admitted' } | { kind: 'parked' } | { kind: 'waiting' };
 
 export interface AdmissionRequest {
   deliveryId: string;
@@ -35,9 +35,15 @@ async function lockEndpoints(em: Sql, endpointIds: string[]): Promise<void> {
 /**
  * Admits each delivery into a slot of its endpoint, first come first served, or parks it when the endpoint
  * is full. Call in a transaction: the endpoints stay locked until it ends. `parkedAt` says which deliveries
- * were parked before, so only rows whose parking changes are written.
+ * were parked before, so only rows whose parking changes are written. `waits` is asked about each delivery
+ * that found its endpoint full: true leaves it as it was (`waiting`: its caller waits for a slot in memory and
+ * asks again), false parks it.
  */
-export async function admitInTransaction(tx: Sql, requests: (AdmissionRequest & { parkedAt: unknown })[]): Promise<Admission[]> {
+export async function admitInTransaction<R extends AdmissionRequest & { parkedAt: unknown }>(
+  tx: Sql,
+  requests: R[],
+  waits: (request: R) => boolean = () => false,
+): Promise<Admission[]> {
   if (requests.length === 0) return [];
   await lockEndpoints(
     tx,
@@ -74,19 +80,24 @@ export async function admitInTransaction(tx: Sql, requests: (AdmissionRequest & 
     ],
   );
   const admittedIds = new Set(admitted.map((row) => row.delivery_id));
+  const admissions = requests.map((request): Admission => {
+    if (admittedIds.has(request.deliveryId)) return { kind: 'admitted' };
+    return request.parkedAt == null && waits(request) ? { kind: 'waiting' } : { kind: 'parked' };
+  });
   const changed = requests
-    .map((request) => ({ id: request.deliveryId, admitted: admittedIds.has(request.deliveryId), wasParked: request.parkedAt != null }))
-    .filter((change) => change.admitted === change.wasParked);
+    .map((request, index) => ({ id: request.deliveryId, kind: admissions[index]!.kind, wasParked: request.parkedAt != null }))
+    .filter((change) => change.kind !== 'waiting' && (change.kind === 'admitted') === change.wasParked)
+    .map((change) => ({ id: change.id, admitted: change.kind === 'admitted' }));
   if (changed.length > 0) {
     await execute(
       tx,
-      `update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
-       from json_to_recordset(?::json) as v(id text, admitted boolean)
-       where d.id = v.id`,
+      `with v as (select * from json_to_recordset(?::json) as v(id text, admitted boolean))
+       update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
+       from v where d.id = any(array(select id from v)) and d.id = v.id`,
       [JSON.stringify(changed)],
     );
   }
-  return requests.map((request) => (admittedIds.has(request.deliveryId) ? { kind: 'admitted' } : { kind: 'parked' }));
+  return admissions;
 }
 
 /**
@@ -97,14 +108,20 @@ export async function releaseMany(em: Sql, slots: { endpointId: string; delivery
   if (slots.length === 0) return 0;
   const endpointIds = [...new Set(slots.map((slot) => slot.endpointId))].sort();
   await lockEndpoints(em, endpointIds);
-  await execute(em, 'delete from endpoint_inflight where delivery_id in (select json_array_elements_text(?::json))', [
-    JSON.stringify(slots.map((slot) => slot.deliveryId)),
-  ]);
-  const withParked = await execute<{ endpoint_id: string }>(
+  // One statement, after the locks: its snapshot sees every parking committed before them.
+  const withParked = await executeWrites<{ endpoint_id: string }>(
     em,
-    `select distinct endpoint_id from deliveries
-     where endpoint_id in (select json_array_elements_text(?::json)) and parked_at is not null`,
-    [JSON.stringify(endpointIds)],
+    [
+      {
+        text: 'delete from endpoint_inflight where delivery_id in (select json_array_elements_text(?::json))',
+        params: [JSON.stringify(slots.map((slot) => slot.deliveryId))],
+      },
+    ],
+    {
+      text: `select distinct endpoint_id from deliveries
+             where endpoint_id in (select json_array_elements_text(?::json)) and parked_at is not null`,
+      params: [JSON.stringify(endpointIds)],
+    },
   );
   let woken = 0;
   for (const { endpoint_id } of withParked) woken += await wakeParked(em, endpoint_id, defaultLimit);

@@ -1,5 +1,5 @@
 import type { HeraldConfig } from '../../config';
-import { type Sql, execute, toDate } from '../../db/sql';
+import { type Sql, type SqlFragment, execute, executeWrites, toDate } from '../../db/sql';
 import { disableReason } from '../../delivery/endpoint-health-policy';
 import type { AttemptVerdict } from '../../delivery/response-classifier';
 
@@ -10,14 +10,21 @@ export interface EndpointHealthChange {
 
 /** A success clears the endpoints' failure counts (a write only where there is something to clear). */
 export async function resetEndpointHealth(em: Sql, endpointIds: string[]): Promise<void> {
-  if (endpointIds.length === 0) return;
-  await execute(
-    em,
-    `update endpoints set consecutive_failures = 0, failing_since = null, consecutive_dead_letters = 0
-     where id in (select json_array_elements_text(?::json))
-       and (consecutive_failures <> 0 or failing_since is not null or consecutive_dead_letters <> 0)`,
-    [JSON.stringify(endpointIds)],
-  );
+  const writes = resetEndpointHealthWrites(endpointIds);
+  if (writes.length > 0) await executeWrites(em, writes);
+}
+
+/** The write of resetEndpointHealth, for a caller that runs it in a statement of its own (executeWrites). */
+export function resetEndpointHealthWrites(endpointIds: string[]): SqlFragment[] {
+  if (endpointIds.length === 0) return [];
+  return [
+    {
+      text: `update endpoints set consecutive_failures = 0, failing_since = null, consecutive_dead_letters = 0
+             where id in (select json_array_elements_text(?::json))
+               and (consecutive_failures <> 0 or failing_since is not null or consecutive_dead_letters <> 0)`,
+      params: [JSON.stringify(endpointIds)],
+    },
+  ];
 }
 
 /**

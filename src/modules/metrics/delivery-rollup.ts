@@ -1,4 +1,4 @@
-import { type Sql, execute } from '../../db/sql';
+import { type Sql, type SqlFragment, executeWrites } from '../../db/sql';
 import { LATENCY_BUCKET_COLUMNS, latencyBucketIndex } from './latency-histogram';
 
 /** What one attempt (or a dead-lettering without one) did to a delivery, as the rollups count it. */
@@ -23,9 +23,15 @@ const BUCKET_RECORD_TYPES = LATENCY_BUCKET_COLUMNS.map((column) => `"${column}" 
  * bucket first: one statement per table however many outcomes, and each hot row is updated once.
  */
 export async function rollUpOutcomes(em: Sql, outcomes: RolledUpOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
-  for (const rollup of ROLLUPS) await upsertRollup(em, rollup, sumByBucket(rollup, outcomes));
-  await upsertHealth(em, outcomes);
+  const writes = rollUpWrites(outcomes);
+  if (writes.length > 0) await executeWrites(em, writes);
+}
+
+/** The writes of rollUpOutcomes, for a caller that runs them in a statement of its own (executeWrites). */
+export function rollUpWrites(outcomes: RolledUpOutcome[]): SqlFragment[] {
+  if (outcomes.length === 0) return [];
+  const health = upsertHealth(outcomes);
+  return [...ROLLUPS.map((rollup) => upsertRollup(rollup, sumByBucket(rollup, outcomes))), ...(health ? [health] : [])];
 }
 
 export function rollUpOutcome(em: Sql, outcome: RolledUpOutcome): Promise<void> {
@@ -87,14 +93,13 @@ function sumByBucket(rollup: Rollup, outcomes: RolledUpOutcome[]): BucketSum[] {
   );
 }
 
-async function upsertRollup(em: Sql, rollup: Rollup, sums: BucketSum[]): Promise<void> {
+function upsertRollup(rollup: Rollup, sums: BucketSum[]): SqlFragment {
   const rows = sums.map(({ buckets, ...sum }) => ({
     ...sum,
     ...Object.fromEntries(LATENCY_BUCKET_COLUMNS.map((column, index) => [column, buckets[index]])),
   }));
-  await execute(
-    em,
-    `insert into ${rollup.table} as m (endpoint_id, ${rollup.bucketColumn}, application_id, attempts, delivered, failed, dead,
+  return {
+    text: `insert into ${rollup.table} as m (endpoint_id, ${rollup.bucketColumn}, application_id, attempts, delivered, failed, dead,
                                        latency_sum_ms, latency_max_ms, ${BUCKET_LIST})
      select endpoint_id, bucket, application_id, attempts, delivered, failed, dead, latency_sum_ms, latency_max_ms, ${BUCKET_LIST}
      from json_to_recordset(?::json) as r(endpoint_id text, bucket timestamptz, application_id text, attempts int, delivered int,
@@ -104,8 +109,8 @@ async function upsertRollup(em: Sql, rollup: Rollup, sums: BucketSum[]): Promise
        failed = m.failed + excluded.failed, dead = m.dead + excluded.dead,
        latency_sum_ms = m.latency_sum_ms + excluded.latency_sum_ms,
        latency_max_ms = greatest(m.latency_max_ms, excluded.latency_max_ms), ${BUCKET_UPDATES}`,
-    [JSON.stringify(rows)],
-  );
+    params: [JSON.stringify(rows)],
+  };
 }
 
 /**
@@ -113,7 +118,7 @@ async function upsertRollup(em: Sql, rollup: Rollup, sums: BucketSum[]): Promise
  * consecutive failures, each failure adds one. An outcome without an attempt (a disabled endpoint) says
  * nothing about the endpoint's health.
  */
-async function upsertHealth(em: Sql, outcomes: RolledUpOutcome[]): Promise<void> {
+function upsertHealth(outcomes: RolledUpOutcome[]): SqlFragment | null {
   const health = new Map<
     string,
     {
@@ -140,12 +145,11 @@ async function upsertHealth(em: Sql, outcomes: RolledUpOutcome[]): Promise<void>
       row.last_error_at = outcome.at;
     }
   }
-  if (health.size === 0) return;
+  if (health.size === 0) return null;
   const rows = [...health.values()].sort((a, b) => (a.endpoint_id < b.endpoint_id ? -1 : 1));
   // A row with a success in the batch restarts the count from the failures after it; one without adds to it.
-  await execute(
-    em,
-    `insert into endpoint_health as h (endpoint_id, consecutive_failures, last_success_at, last_error, last_error_at)
+  return {
+    text: `insert into endpoint_health as h (endpoint_id, consecutive_failures, last_success_at, last_error, last_error_at)
      select endpoint_id, failures_since_success, last_success_at, last_error, last_error_at
      from json_to_recordset(?::json) as r(endpoint_id text, failures_since_success int, last_success_at timestamptz,
                                           last_error text, last_error_at timestamptz)
@@ -155,6 +159,6 @@ async function upsertHealth(em: Sql, outcomes: RolledUpOutcome[]): Promise<void>
        last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
        last_error = case when excluded.last_error_at is not null then excluded.last_error else h.last_error end,
        last_error_at = coalesce(excluded.last_error_at, h.last_error_at)`,
-    [JSON.stringify(rows)],
-  );
+    params: [JSON.stringify(rows)],
+  };
 }
