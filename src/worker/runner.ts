@@ -62,7 +62,9 @@ export async function startWorker(deps: {
   const waker = new JobWaker();
   // The pool id is what graphile-worker writes into locked_by: the heartbeat vouches for it.
   const events: WorkerEvents = new EventEmitter();
+  let currentPoolId: string | null = null;
   events.on('pool:create', ({ workerPool }) => {
+    currentPoolId = workerPool.id;
     heartbeat.addPool(workerPool.id);
     waker.attach(workerPool);
   });
@@ -95,25 +97,40 @@ export async function startWorker(deps: {
    * job completion and a transaction that re-keys a job (waking a parked delivery): the process would stay up
    * with no worker. A new pool is started instead; what the old one still held is swept once it stops beating.
    */
-  const restartOnFailure = (current: Runner): void => {
-    void current.promise.catch(async (error: unknown) => {
-      if (stopping) return;
-      deps.logger.error({ err: error }, 'worker stopped with an error; starting a new one');
-      for (let wait = 1000; !stopping; wait = Math.min(30_000, wait * 2)) {
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        if (stopping) return;
-        try {
-          runner = await run(options, undefined, undefined);
-          running = true;
-          restartOnFailure(runner);
-          return;
-        } catch (startError) {
-          running = false;
-          deps.logger.error({ err: startError }, 'could not start a new worker; trying again');
-        }
+  let replacing = false;
+  const replace = async (error: unknown): Promise<void> => {
+    if (stopping || replacing) return;
+    replacing = true;
+    running = false;
+    deps.logger.error({ err: error }, 'worker stopped with an error; starting a new one');
+    for (let wait = 1000; !stopping; wait = Math.min(30_000, wait * 2)) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (stopping) break;
+      try {
+        runner = await run(options, undefined, undefined);
+        running = true;
+        restartOnFailure(runner);
+        break;
+      } catch (startError) {
+        deps.logger.error({ err: startError }, 'could not start a new worker; trying again');
       }
+    }
+    replacing = false;
+  };
+  const restartOnFailure = (current: Runner): void => {
+    void current.promise.catch((error: unknown) => {
+      if (runner === current) void replace(error);
     });
   };
+  // A pool can also shut itself down after an error and then never settle its promise (its local queue could
+  // not be handed back while PostgreSQL restarted): the process would stay up with no worker. Its shutdown
+  // starting, not by our stop, is reason enough to start a new pool; it stops beating, so the sweeper frees
+  // what it held.
+  events.on('pool:gracefulShutdown', ({ workerPool, message }) => {
+    if (stopping || workerPool.id !== currentPoolId) return;
+    heartbeat.removePool(workerPool.id);
+    void replace(new Error(`the worker pool shut itself down: ${message}`));
+  });
   restartOnFailure(runner);
   heartbeat.start();
   deps.logger.info(
