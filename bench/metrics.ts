@@ -69,9 +69,13 @@ async function measure(label: string, work: () => Promise<unknown>, runs = RUNS)
   await work(); // warm-up: plans cached, pages in memory
   const samples: number[] = [];
   for (let run = 0; run < runs; run += 1) samples.push(await time(work));
-  const result = stats(samples);
-  console.log(`${label.padEnd(58)} median ${String(result.medianMs).padStart(7)} ms   p95 ${String(result.p95Ms).padStart(7)} ms`);
-  return { label, ...result };
+  const result = { label, ...stats(samples) };
+  printStat(result);
+  return result;
+}
+
+function printStat(entry: { label: string; medianMs: number; p95Ms: number }): void {
+  console.log(`${entry.label.padEnd(58)} median ${String(entry.medianMs).padStart(7)} ms   p95 ${String(entry.p95Ms).padStart(7)} ms`);
 }
 
 type Timeline = Record<string, number>;
@@ -258,7 +262,7 @@ async function main(): Promise<void> {
   const database = await openDatabase();
   const results: Array<Record<string, unknown>> = [];
   const show = (entry: { label: string; medianMs: number; p95Ms: number }) => {
-    console.log(`${entry.label.padEnd(58)} median ${String(entry.medianMs).padStart(7)} ms   p95 ${String(entry.p95Ms).padStart(7)} ms`);
+    printStat(entry);
     results.push(entry);
   };
   try {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { BenchGraphqlClient } from './graphql-client';
+import { benchEventData } from './scenario';
 import { type Percentiles, percentiles } from './stats';
 
 export interface PublishCapacityResult {
@@ -42,12 +43,8 @@ export async function measurePublishCapacity(options: {
   payloadBytes: number;
 }): Promise<PublishCapacityResult> {
   const { client, applicationId, eventType, eventsPerCall } = options;
-  const padding = 'x'.repeat(Math.max(0, options.payloadBytes - 120));
-  const input = (seq: number) => ({
-    applicationId,
-    type: eventType,
-    data: { seq, sentAt: Date.now(), orderId: `ORD-${seq}`, amount: 99.99, currency: 'USD', padding },
-  });
+  const eventData = benchEventData(options.payloadBytes);
+  const input = (seq: number) => ({ applicationId, type: eventType, data: eventData(seq, Date.now(), 'publish-capacity') });
   let seq = 0;
   const call = (): Promise<unknown> => {
     if (eventsPerCall === 1) return client.request(PUBLISH_ONE, { i: input(seq++) });

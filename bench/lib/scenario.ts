@@ -58,13 +58,19 @@ export interface SystemUnderTest {
   monitors: ProcessGroupMonitor[];
 }
 
+/** The benchmark's event data: an order of about `payloadBytes` bytes of JSON, carrying its send time. */
+export function benchEventData(payloadBytes: number): (seq: number, sentAt: number, scenario: string) => Record<string, unknown> {
+  const padding = 'x'.repeat(Math.max(0, payloadBytes - 120));
+  return (seq, sentAt, scenario) => ({ seq, sentAt, scenario, orderId: `ORD-${seq}`, amount: 99.99, currency: 'USD', padding });
+}
+
 /**
  * One open-loop run against one system: warm-up, steady phase (measured), drain. Latency and rates count
  * the steady phase; the ledger counts every event, warm-up included.
  */
 export async function runScenario(spec: ScenarioSpec, receiver: BenchReceiver, system: SystemUnderTest): Promise<ScenarioResult> {
   const schedule = arrivalSchedule(spec.rate, spec.warmupMs + spec.steadyMs, spec.arrival, seededRandom(spec.rate * 7919 + spec.fanout));
-  const padding = 'x'.repeat(Math.max(0, spec.payloadBytes - 120));
+  const eventData = benchEventData(spec.payloadBytes);
   let monitorsStarted = false;
   const startMonitors = setTimeout(() => {
     monitorsStarted = true;
@@ -78,9 +84,7 @@ export async function runScenario(spec: ScenarioSpec, receiver: BenchReceiver, s
     spec.warmupMs + spec.steadyMs + 5,
   );
 
-  const loop = await runOpenLoop(schedule, (seq, dueAt) =>
-    system.publish(seq, { seq, sentAt: dueAt, scenario: spec.id, orderId: `ORD-${seq}`, amount: 99.99, currency: 'USD', padding }),
-  );
+  const loop = await runOpenLoop(schedule, (seq, dueAt) => system.publish(seq, eventData(seq, dueAt, spec.id)));
   const steadyStart = loop.startedAt + spec.warmupMs;
   const steadyEnd = steadyStart + spec.steadyMs;
   await sleep(Math.max(0, steadyEnd - monotonicMs()));
