@@ -118,8 +118,9 @@ export async function releaseMany(em: Sql, slots: { endpointId: string; delivery
       },
     ],
     {
-      text: `select distinct endpoint_id from deliveries
-             where endpoint_id in (select json_array_elements_text(?::json)) and parked_at is not null`,
+      // One probe of the parked index per endpoint: a join over `deliveries` was planned as a scan of the whole table.
+      text: `select e.endpoint_id from json_array_elements_text(?::json) as e(endpoint_id)
+             where exists (select 1 from deliveries d where d.endpoint_id = e.endpoint_id and d.parked_at is not null)`,
       params: [JSON.stringify(endpointIds)],
     },
   );
