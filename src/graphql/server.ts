@@ -5,7 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import express, { type ErrorRequestHandler } from 'express';
 import {
   type ExecutionArgs,
@@ -70,25 +70,34 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const eventWriter = new EventWriter(() => orm.em.fork(), config);
   const eventReader = new EventReader(() => orm.em.fork());
   const deliveryReader = new DeliveryReader(() => orm.em.fork());
-  const contextFor = (requestId: string, principal: Principal): GraphQLContext => ({
-    em: orm.em.fork(),
-    orm,
-    config,
-    logger: logger.child({ requestId, apiKey: principal.keyId }),
-    requestId,
-    principal,
-    scope: scopeOf(principal),
-    secrets,
-    pubSub: deps.pubSub,
-    eventWriter,
-    verifiedKeys,
-    eventReader,
-    deliveryReader,
-  });
+  // The entity manager and the logger are made on first use: a publish needs neither (its writer has its own).
+  const contextFor = (requestId: string, principal: Principal): GraphQLContext => {
+    let em: EntityManager | undefined;
+    let requestLogger: Logger | undefined;
+    return {
+      get em() {
+        return (em ??= orm.em.fork());
+      },
+      orm,
+      config,
+      get logger() {
+        return (requestLogger ??= logger.child({ requestId, apiKey: principal.keyId }));
+      },
+      requestId,
+      principal,
+      scope: scopeOf(principal),
+      secrets,
+      pubSub: deps.pubSub,
+      eventWriter,
+      verifiedKeys,
+      eventReader,
+      deliveryReader,
+    };
+  };
 
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
   const admit = async (presented: string | undefined): Promise<Principal> => {
-    const principal = await new ApiKeyService(orm.em.fork(), verifiedKeys).authenticate(presented);
+    const principal = await new ApiKeyService(() => orm.em.fork(), verifiedKeys).authenticate(presented);
     const retryAfterSeconds = rateLimiter.take(principal.keyId);
     if (retryAfterSeconds > 0) {
       throw new HeraldError(
@@ -120,7 +129,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
         ctx.extra.requestId = randomUUID();
         ctx.extra.apiKey = credentialFromConnectionParams(ctx.connectionParams);
         try {
-          ctx.extra.principal = await new ApiKeyService(orm.em.fork(), verifiedKeys).authenticate(ctx.extra.apiKey);
+          ctx.extra.principal = await new ApiKeyService(() => orm.em.fork(), verifiedKeys).authenticate(ctx.extra.apiKey);
           return true;
         } catch (error) {
           if (!(error instanceof HeraldError)) throw error;
@@ -216,15 +225,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     next();
   });
 
-  if (config.graphiql) {
-    const graphiql = graphiqlHandlers();
-    app.use(graphiql.assets);
-    app.get('/graphiql', graphiql.page);
-  }
-  mountDashboard(app);
-  deps.probes?.(app);
-  mountHttpRoutes(app, { orm, config, logger });
-
+  // First after the request id: the API's requests pass no other route's matching (or the dashboard's files).
   app.use(
     '/graphql',
     express.json({ limit: config.maxPayloadBytes * 2 + 65_536 }),
@@ -250,6 +251,15 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       },
     }),
   );
+  if (config.graphiql) {
+    const graphiql = graphiqlHandlers();
+    app.use(graphiql.assets);
+    app.get('/graphiql', graphiql.page);
+  }
+  mountDashboard(app);
+  deps.probes?.(app);
+  mountHttpRoutes(app, { orm, config, logger });
+
   app.use(jsonErrors(logger));
 
   await new Promise<void>((resolve, reject) => {

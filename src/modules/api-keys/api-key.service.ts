@@ -39,11 +39,18 @@ function generateKey(): { key: string; prefix: string } {
  * revocable and expiring.
  */
 export class ApiKeyService {
+  private forked: EntityManager | undefined;
+
   constructor(
-    private readonly em: EntityManager,
+    /** An entity manager, or how to make one: authenticating a recently verified key needs none. */
+    private readonly entityManager: EntityManager | (() => EntityManager),
     /** This process's recently verified keys: consulted by authenticate, evicted by revoke. */
     private readonly verifiedKeys?: VerifiedKeyCache,
   ) {}
+
+  private get em(): EntityManager {
+    return (this.forked ??= typeof this.entityManager === 'function' ? this.entityManager() : this.entityManager);
+  }
 
   async create(input: CreateApiKey, now: Date = new Date()): Promise<{ apiKey: ApiKeyEntity; key: string }> {
     const name = input.name.trim();
