@@ -15,19 +15,37 @@ export type Sql = EntityManager | SqlClient;
 export async function execute<T = Record<string, unknown>>(sql: Sql, text: string, params: unknown[] = []): Promise<T[]> {
   if ('getConnection' in sql) {
     const connection = await transactionConnection(sql);
-    if (!connection) return sql.getConnection().execute<T[]>(text, params as never[], 'all', sql.getTransactionContext());
-    sql = connection;
+    if (connection) return (await connection.query(prepared(text, params))).rows as T[];
+    if (sql.getTransactionContext()) return sql.getConnection().execute<T[]>(text, params as never[], 'all', sql.getTransactionContext());
+    return onPooledConnection(sql, async (pooled) => (await pooled.query(prepared(text, params))).rows as T[]);
   }
   const result = await sql.query(prepared(text, params));
   return result.rows as T[];
 }
 
+interface KnexPoolClient {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+}
+
+/** Runs `work` on a connection of the entity manager's pool, in no transaction: each statement commits alone. */
+async function onPooledConnection<T>(em: EntityManager, work: (connection: SqlClient) => Promise<T>): Promise<T> {
+  const client = em.getConnection().getKnex().client as KnexPoolClient;
+  const connection = (await client.acquireConnection()) as SqlClient;
+  try {
+    return await work(connection);
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
 /**
- * The pg connection an entity manager's transaction holds, or null outside a transaction. Statements in a
- * transaction run on it directly, as prepared statements with their values as parameters: through the ORM
- * every value is quoted into the text (a 1 KB payload escaped character by character) and every statement
- * parsed and planned again, which was a quarter of the API's CPU per publish. knex gives its transaction a
- * client whose `acquireConnection` resolves to the transaction's own connection.
+ * The pg connection an entity manager's transaction holds, or null outside a transaction. Statements run on
+ * pg connections directly (the transaction's, or a pooled one outside a transaction), as prepared statements
+ * with their values as parameters: through the ORM every value is quoted into the text (a 1 KB payload escaped
+ * character by character) and every statement parsed and planned again, which was a quarter of the API's CPU
+ * per publish. knex gives its transaction a client whose `acquireConnection` resolves to the transaction's own
+ * connection.
  */
 async function transactionConnection(em: EntityManager): Promise<SqlClient | null> {
   const transaction = em.getTransactionContext<{ client?: { transacting?: boolean; acquireConnection?: () => Promise<unknown> } }>();
@@ -126,22 +144,28 @@ export interface JobSpec {
  */
 export async function addJobs(em: Sql, jobs: JobSpec[]): Promise<void> {
   if (jobs.length === 0) return;
-  const specs = jobs.map((job) => ({
-    identifier: job.identifier,
-    payload: job.payload,
-    queue_name: job.queueName ?? null,
-    run_at: job.runAt?.toISOString() ?? null,
-    max_attempts: job.maxAttempts ?? null,
-    job_key: job.jobKey ?? null,
-    priority: job.priority ?? null,
-    flags: null,
-  }));
   await execute(
     em,
     `select 1 from graphile_worker.add_jobs(
        (select array_agg(spec) from json_populate_recordset(null::graphile_worker.job_spec, ?::json) as spec)
      )`,
-    [JSON.stringify(specs)],
+    [jobSpecsJson(jobs)],
+  );
+}
+
+/** Jobs as the JSON of graphile_worker.job_spec records (for json_populate_recordset). */
+export function jobSpecsJson(jobs: JobSpec[]): string {
+  return JSON.stringify(
+    jobs.map((job) => ({
+      identifier: job.identifier,
+      payload: job.payload,
+      queue_name: job.queueName ?? null,
+      run_at: job.runAt?.toISOString() ?? null,
+      max_attempts: job.maxAttempts ?? null,
+      job_key: job.jobKey ?? null,
+      priority: job.priority ?? null,
+      flags: null,
+    })),
   );
 }
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { addJobs, execute, notify, toDate } from '../../db/sql';
+import { type ChangeMessage, NOTIFY_CHANNEL, type Sql, addJobs, execute, jobSpecsJson, notify, toDate } from '../../db/sql';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { Batcher, Rejected } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
@@ -72,7 +72,7 @@ export class EventService {
   async publish(input: PublishEvent): Promise<PublishResult> {
     const checked = this.check(input, null);
     if (this.writer) return this.writer.write(checked);
-    const [result] = await this.em.transactional(async (em) => writeEvents(em, await resolveEvents(em, this.config, [checked], true)));
+    const [result] = await publishPrepared(this.em, await resolveEvents(this.em, this.config, [checked], true));
     return result!;
   }
 
@@ -85,7 +85,7 @@ export class EventService {
       throw badInput(`"inputs" must hold 1 to ${MAX_BATCH} events; split larger batches.`, { field: 'inputs' });
     }
     const checked = inputs.map((input, index) => this.check(input, index));
-    return this.em.transactional(async (em) => writeEvents(em, await resolveEvents(em, this.config, checked, true)));
+    return publishPrepared(this.em, await resolveEvents(this.em, this.config, checked, true));
   }
 
   /** Every check of one input that needs no database: names, sizes, and the key's application scope. */
@@ -203,6 +203,35 @@ function fromRow(row: EventRow): StoredEvent {
   };
 }
 
+interface EndpointRow {
+  id: string;
+  application_id: string;
+  event_types: string[];
+  event_versions: Record<string, string>;
+  ordered: boolean;
+}
+
+/** The enabled endpoints of these applications, with what their filters need. */
+async function endpointsOf(em: Sql, applicationIds: string[]): Promise<EndpointRow[]> {
+  if (applicationIds.length === 0) return [];
+  return execute<EndpointRow>(
+    em,
+    `select id, application_id, event_types, event_versions, ordered from endpoints
+     where application_id in (select json_array_elements_text(?::json)) and enabled order by id`,
+    [JSON.stringify(applicationIds)],
+  );
+}
+
+/** The endpoints whose filters take the event. */
+function matchingEndpoints(endpoints: EndpointRow[], event: Pick<PreparedEvent, 'applicationId' | 'type' | 'version'>): EndpointRow[] {
+  return endpoints.filter(
+    (endpoint) =>
+      endpoint.application_id === event.applicationId &&
+      matchesEventType(endpoint.event_types, event.type) &&
+      matchesVersionPin(endpoint.event_versions, event.type, event.version),
+  );
+}
+
 /**
  * Events' writes on the caller's transaction: the events, their deliveries, their jobs and the notifications,
  * a few statements however many events. Results come back in input order.
@@ -210,32 +239,10 @@ function fromRow(row: EventRow): StoredEvent {
 export async function writeEvents(em: EntityManager, prepared: PreparedEvent[]): Promise<PublishResult[]> {
   const events = await insertEvents(em, prepared);
   const fresh = events.filter((event) => event.inserted);
-  const applicationIds = [...new Set(fresh.map((event) => event.row.applicationId))];
-  const endpoints =
-    applicationIds.length === 0
-      ? []
-      : await execute<{
-          id: string;
-          application_id: string;
-          event_types: string[];
-          event_versions: Record<string, string>;
-          ordered: boolean;
-        }>(
-          em,
-          `select id, application_id, event_types, event_versions, ordered from endpoints
-           where application_id in (select json_array_elements_text(?::json)) and enabled order by id`,
-          [JSON.stringify(applicationIds)],
-        );
+  const endpoints = await endpointsOf(em, [...new Set(fresh.map((event) => event.row.applicationId))]);
   const fanOut = fresh.map(({ row }) => ({
     event: row,
-    endpoints: endpoints
-      .filter(
-        (endpoint) =>
-          endpoint.application_id === row.applicationId &&
-          matchesEventType(endpoint.event_types, row.type) &&
-          matchesVersionPin(endpoint.event_versions, row.type, row.version),
-      )
-      .map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered })),
+    endpoints: matchingEndpoints(endpoints, row).map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered })),
   }));
   const deliveryIds = await createDeliveries(em, fanOut);
   const idsByEvent = new Map(fanOut.map((entry, index) => [entry.event.id, deliveryIds[index]!]));
@@ -244,6 +251,101 @@ export async function writeEvents(em: EntityManager, prepared: PreparedEvent[]):
       ? { event: row, deduplicated: false, deliveryIds: idsByEvent.get(row.id)! }
       : { event: row, deduplicated: true, deliveryIds: [] },
   );
+}
+
+/**
+ * Writes events with the fewest round trips: their endpoints are read in one query, then the events, their
+ * deliveries, their jobs and their notifications are one statement, which commits on its own (all of it or
+ * none: a statement is atomic). Only deliveries of a FIFO group need more (their sequence numbers are taken
+ * under the group's lock), and go through writeEvents in a transaction. Results come back in input order.
+ */
+export async function publishPrepared(em: EntityManager, prepared: PreparedEvent[]): Promise<PublishResult[]> {
+  if (prepared.length === 0) return [];
+  const endpoints = await endpointsOf(em, [...new Set(prepared.map((event) => event.applicationId))]);
+  const candidates = prepared.map((event) => ({ id: newId(IdPrefix.event), event, endpoints: matchingEndpoints(endpoints, event) }));
+  const grouped = candidates.some(({ event, endpoints: matched }) =>
+    matched.some((endpoint) => orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey) !== null),
+  );
+  if (grouped) return em.transactional((tx) => writeEvents(tx, prepared));
+
+  const deliveries = candidates.flatMap(({ id, event, endpoints: matched }) =>
+    matched.map((endpoint) => ({
+      id: newId(IdPrefix.delivery),
+      event_id: id,
+      endpoint_id: endpoint.id,
+      application_id: event.applicationId,
+      event_type: event.type,
+    })),
+  );
+  const messages: ChangeMessage[] = candidates.map(({ id, event }) => ({
+    kind: 'event',
+    eventId: id,
+    applicationId: event.applicationId,
+    type: event.type,
+  }));
+  // Deliveries, jobs and notifications are kept only for the events actually inserted (not deduplicated).
+  const inserted = await execute<EventRow>(
+    em,
+    `with ev as (
+       insert into events (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
+       select id, application_id, type, version, payload, idempotency_key, ordering_key, now()
+       from json_to_recordset(?::json) as e(id text, application_id text, type text, version text, payload text,
+                                            idempotency_key text, ordering_key text)
+       on conflict (application_id, idempotency_key) do nothing
+       returning *
+     ), dl as (
+       insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at,
+                               created_at, updated_at)
+       select d.id, d.event_id, d.endpoint_id, d.application_id, d.event_type, 'PENDING', 0, now(), now(), now()
+       from json_to_recordset(?::json) as d(id text, event_id text, endpoint_id text, application_id text, event_type text)
+       where d.event_id in (select id from ev)
+       returning id
+     ), jobs as (
+       select graphile_worker.add_jobs(array(
+         select spec from json_populate_recordset(null::graphile_worker.job_spec, ?::json) as spec
+         where spec.payload ->> 'deliveryId' in (select id from dl)
+       ))
+     ), notes as (
+       select pg_notify(?, m) from json_array_elements_text(?::json) as m
+       where m::json ->> 'eventId' in (select id from ev)
+     )
+     select ev.*, (select count(*) from jobs) as jobs, (select count(*) from notes) as notes from ev`,
+    [
+      JSON.stringify(
+        candidates.map(({ id, event }) => ({
+          id,
+          application_id: event.applicationId,
+          type: event.type,
+          version: event.version,
+          payload: event.payload,
+          idempotency_key: event.idempotencyKey,
+          ordering_key: event.orderingKey,
+        })),
+      ),
+      JSON.stringify(deliveries),
+      jobSpecsJson(deliveries.map((delivery) => deliverJob(delivery.id, 1))),
+      NOTIFY_CHANNEL,
+      JSON.stringify(messages.map((message) => JSON.stringify(message))),
+    ],
+  );
+  const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
+  const existing = await findByIdempotencyKey(
+    em,
+    candidates.filter(({ id }) => !insertedById.has(id)).map(({ event }) => event),
+  );
+  const deliveryIdsByEvent = new Map<string, string[]>();
+  for (const delivery of deliveries) {
+    const ids = deliveryIdsByEvent.get(delivery.event_id) ?? [];
+    ids.push(delivery.id);
+    deliveryIdsByEvent.set(delivery.event_id, ids);
+  }
+  return candidates.map(({ id, event }) => {
+    const row = insertedById.get(id);
+    if (row) return { event: row, deduplicated: false, deliveryIds: deliveryIdsByEvent.get(id) ?? [] };
+    const earlier = existing.get(`${event.applicationId} ${event.idempotencyKey}`);
+    if (!earlier) throw new Error('idempotency conflict without an existing event');
+    return { event: earlier, deduplicated: true, deliveryIds: [] };
+  });
 }
 
 /**
@@ -272,17 +374,12 @@ async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise
     [JSON.stringify(candidates)],
   );
   const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
-  const missing = candidates.filter((candidate) => !insertedById.has(candidate.id));
-  const existingByKey = new Map<string, StoredEvent>();
-  if (missing.length > 0) {
-    const existing = await execute<EventRow>(
-      em,
-      `select e.* from events e join json_to_recordset(?::json) as k(application_id text, idempotency_key text)
-         on e.application_id = k.application_id and e.idempotency_key = k.idempotency_key`,
-      [JSON.stringify(missing.map(({ application_id, idempotency_key }) => ({ application_id, idempotency_key })))],
-    );
-    for (const row of existing) existingByKey.set(`${row.application_id} ${row.idempotency_key}`, fromRow(row));
-  }
+  const existingByKey = await findByIdempotencyKey(
+    em,
+    candidates
+      .filter((candidate) => !insertedById.has(candidate.id))
+      .map((candidate) => ({ applicationId: candidate.application_id, idempotencyKey: candidate.idempotency_key })),
+  );
   return candidates.map((candidate) => {
     const row = insertedById.get(candidate.id);
     if (row) return { row, inserted: true };
@@ -290,6 +387,23 @@ async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise
     if (!earlier) throw new Error('idempotency conflict without an existing event');
     return { row: earlier, inserted: false };
   });
+}
+
+/** The stored events with these idempotency keys, by `applicationId idempotencyKey`. */
+async function findByIdempotencyKey(
+  em: Sql,
+  keys: Array<Pick<PreparedEvent, 'applicationId' | 'idempotencyKey'>>,
+): Promise<Map<string, StoredEvent>> {
+  const byKey = new Map<string, StoredEvent>();
+  if (keys.length === 0) return byKey;
+  const rows = await execute<EventRow>(
+    em,
+    `select e.* from events e join json_to_recordset(?::json) as k(application_id text, idempotency_key text)
+       on e.application_id = k.application_id and e.idempotency_key = k.idempotency_key`,
+    [JSON.stringify(keys.map((key) => ({ application_id: key.applicationId, idempotency_key: key.idempotencyKey })))],
+  );
+  for (const row of rows) byKey.set(`${row.application_id} ${row.idempotency_key}`, fromRow(row));
+  return byKey;
 }
 
 /**
@@ -383,17 +497,14 @@ export class EventWriter {
   private readonly batcher: Batcher<CheckedEvent, PublishResult>;
 
   constructor(newEntityManager: () => EntityManager, config: Pick<HeraldConfig, 'catalogStrict'>) {
-    this.batcher = new Batcher(
-      (checked) =>
-        newEntityManager().transactional(async (em) => {
-          const resolved = await resolveEvents(em, config, checked, false);
-          const valid = resolved.filter((event): event is PreparedEvent => !(event instanceof Error));
-          const written = await writeEvents(em, valid);
-          let next = 0;
-          return resolved.map((event) => (event instanceof Error ? new Rejected(event) : written[next++]!));
-        }),
-      MAX_BATCH,
-    );
+    this.batcher = new Batcher(async (checked) => {
+      const em = newEntityManager();
+      const resolved = await resolveEvents(em, config, checked, false);
+      const valid = resolved.filter((event): event is PreparedEvent => !(event instanceof Error));
+      const written = await publishPrepared(em, valid);
+      let next = 0;
+      return resolved.map((event) => (event instanceof Error ? new Rejected(event) : written[next++]!));
+    }, MAX_BATCH);
   }
 
   write(checked: CheckedEvent): Promise<PublishResult> {
