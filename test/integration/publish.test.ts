@@ -3,6 +3,7 @@ import {
   CreateApplicationDocument,
   DeliveriesDocument,
   PublishEventDocument,
+  PublishEventsDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
@@ -65,6 +66,39 @@ describe('publishEvent: one transaction, idempotent', () => {
     const received = receiver.requests.filter((r) => r.headers['webhook-id'] === first.publishEvent.id);
     expect(received).toHaveLength(2);
     expect(await counts(applicationId)).toMatchObject({ events: 1, deliveries: 2 });
+  });
+
+  it('deduplicates a key repeated within one publishEvents call and fans out only the events it inserted', async () => {
+    const applicationId = await applicationWithEndpoints(2);
+    const earlier = await herald.call(PublishEventDocument, {
+      input: { type: 'order.created', data: { orderId: 'dedup-0' }, applicationId, idempotencyKey: 'earlier' },
+    });
+    const { publishEvents } = await herald.call(PublishEventsDocument, {
+      inputs: [
+        { type: 'order.created', data: { orderId: 'dedup-1' }, applicationId, idempotencyKey: 'batch-key' },
+        { type: 'order.created', data: { orderId: 'dedup-2' }, applicationId, idempotencyKey: 'batch-key' },
+        { type: 'order.created', data: { orderId: 'dedup-3' }, applicationId, idempotencyKey: 'earlier' },
+        { type: 'order.created', data: { orderId: 'dedup-4' }, applicationId },
+      ],
+    });
+    expect(publishEvents).toHaveLength(4);
+    expect(publishEvents[1]!.id).toBe(publishEvents[0]!.id);
+    expect(publishEvents[2]!.id).toBe(earlier.publishEvent.id);
+    expect(new Set(publishEvents.map((event) => event.id)).size).toBe(3);
+    // The earlier event's 2 deliveries, and 2 for each of the 2 events this call inserted: each with its job.
+    expect(await counts(applicationId)).toEqual({ events: 3, deliveries: 6, jobs: expect.any(Number) as number });
+    await waitUntil(
+      () => counts(applicationId),
+      (c) => c.jobs === 0,
+    );
+    const [row] = await query<{ n: string }>(
+      database.url,
+      `select count(*) as n from deliveries where application_id = $1 and status = 'SUCCEEDED'`,
+      [applicationId],
+    );
+    expect(Number(row!.n)).toBe(6);
+    const ids = new Set([earlier.publishEvent.id, ...publishEvents.map((event) => event.id)]);
+    expect(receiver.requests.filter((r) => ids.has(String(r.headers['webhook-id'])))).toHaveLength(6);
   });
 
   it('lets concurrent publishes with one key create exactly one event', async () => {
