@@ -7,10 +7,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Pool } from 'undici';
-import { type EmbeddedPostgresHandle, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { createLogger } from '../src/lib/logger';
 import { type PostFloorResult, type WorkerFloorResult, measurePostFloor, measureWorkerFloor } from './lib/floor';
 import { BenchGraphqlClient } from './lib/graphql-client';
+import { startPostgresServer } from './lib/postgres-server';
 import { type HeraldTopology, type ManagedProcess, resolveApiKey, startHerald, startProcess, waitForHealthy } from './lib/herald-process';
 import { ProcessGroupMonitor, childPids, postmasterPid, round, sampleProcess } from './lib/proc';
 import { type PublishCapacityResult, measurePublishCapacity } from './lib/publish-capacity';
@@ -36,6 +37,8 @@ interface Options {
   only: string[];
   heraldLogLevel: string;
   concurrency: number;
+  /** A folder with `initdb` and `postgres` to run the bench's PostgreSQL from instead of the embedded one. */
+  postgresBin: string | null;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -53,9 +56,13 @@ const USAGE = `npm run bench -- [options]
   --steady S              seconds of steady phase for every scenario (default 60 for latency, 20 for throughput)
   --only IDS              run only these scenarios, comma-separated: f1-latency, f1-max, f10 (f1-max in full runs)
   --out FILE              where to write the JSON (default bench/results/, quick and smoke runs in bench/results/tmp/)
+  --postgres-bin DIR      run the bench's PostgreSQL from DIR/initdb and DIR/postgres (same settings, temporary data
+                          directory) instead of the embedded one, whose npm binary is built -Os; for example Debian's
+                          -O2 build: --postgres-bin /usr/lib/postgresql/15/bin
 
 Environment: HERALD_BENCH_API_KEY (sent as Authorization: Bearer), HERALD_BENCH_DATABASE_URL (an admin URL of a
-PostgreSQL to use instead of the embedded one), HERALD_BENCH_LOG_LEVEL (Herald's LOG_LEVEL, default warn),
+PostgreSQL to use instead of the embedded one), HERALD_BENCH_POSTGRES_BIN (as --postgres-bin),
+HERALD_BENCH_LOG_LEVEL (Herald's LOG_LEVEL, default warn),
 WORKER_CONCURRENCY (Herald's, also given to the baseline; default 64, Herald's own default).`;
 
 function parseOptions(argv: string[]): Options {
@@ -74,6 +81,7 @@ function parseOptions(argv: string[]): Options {
     only: [],
     heraldLogLevel: process.env.HERALD_BENCH_LOG_LEVEL ?? 'warn',
     concurrency: Number(process.env.WORKER_CONCURRENCY ?? 64),
+    postgresBin: process.env.HERALD_BENCH_POSTGRES_BIN ? path.resolve(process.env.HERALD_BENCH_POSTGRES_BIN) : null,
   };
   const value = (i: number) => {
     const v = argv[i + 1];
@@ -103,10 +111,14 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--steady') options.steadySeconds = positive(i++);
     else if (arg === '--only') options.only = value(i++).split(',');
     else if (arg === '--out') options.out = path.resolve(value(i++));
+    else if (arg === '--postgres-bin') options.postgresBin = path.resolve(value(i++));
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`Unknown option "${arg}"\n\n${USAGE}`);
+  }
+  if (options.postgresBin && process.env.HERALD_BENCH_DATABASE_URL) {
+    throw new Error('--postgres-bin (or HERALD_BENCH_POSTGRES_BIN) and HERALD_BENCH_DATABASE_URL both choose the PostgreSQL: set one');
   }
   if (options.mode === 'smoke') {
     options.baseline = false;
@@ -201,16 +213,72 @@ async function recreateDatabase(adminUrl: string, name: string): Promise<string>
   return url.toString();
 }
 
-async function dataDirectory(adminUrl: string): Promise<string | null> {
+type PostgresSource = 'embedded' | 'postgres-bin' | 'url';
+
+interface PostgresInfo {
+  source: PostgresSource;
+  /** `select version()`. */
+  version: string | null;
+  /** The compiler flags of the server's build (the pg_config view; null where the role may not read it). */
+  cflags: string | null;
+}
+
+/**
+ * What the server reports about itself: its build decides much of its CPU per delivery (the embedded npm
+ * binary is built -Os), and the data directory finds its processes for the CPU figures. Each is null
+ * when it cannot be read here.
+ */
+async function inspectPostgres(adminUrl: string): Promise<{ version: string | null; cflags: string | null; dataDir: string | null }> {
   const client = new pg.Client({ connectionString: adminUrl });
+  const setting = async (sql: string) => {
+    try {
+      return (await client.query<{ setting: string }>(sql)).rows[0]?.setting ?? null;
+    } catch {
+      return null;
+    }
+  };
   try {
     await client.connect();
-    const { rows } = await client.query<{ setting: string }>(`select setting from pg_settings where name = 'data_directory'`);
-    return rows[0]?.setting ?? null;
+    return {
+      version: await setting('select version() as setting'),
+      cflags: await setting(`select setting from pg_config where name = 'CFLAGS'`),
+      dataDir: await setting(`select setting from pg_settings where name = 'data_directory'`),
+    };
   } catch {
-    return null;
+    return { version: null, cflags: null, dataDir: null };
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** "15.18 (CFLAGS -Os)": the version number and the optimisation flag that wins (gcc takes the last -O). */
+function describeBuild(info: PostgresInfo): string {
+  const version = info.version ? (/^PostgreSQL (\S+)/.exec(info.version)?.[1] ?? info.version) : 'unknown version';
+  if (info.cflags === null) return `${version} (CFLAGS not readable)`;
+  const optimisation = [...info.cflags.matchAll(/(?:^|\s)(-O\S*)/g)].pop()?.[1];
+  return `${version} (CFLAGS ${optimisation ?? 'without -O'})`;
+}
+
+/** The bench's own PostgreSQL, or none when HERALD_BENCH_DATABASE_URL names one. */
+async function startPostgres(
+  options: Options,
+): Promise<{ source: PostgresSource; server: { adminUrl: string; port: number; dataDir: string; stop(): Promise<void> } | null }> {
+  if (options.postgresBin) return { source: 'postgres-bin', server: await startPostgresServer(options.postgresBin) };
+  if (process.env.HERALD_BENCH_DATABASE_URL) return { source: 'url', server: null };
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-pg-'));
+  const removeDataDir = () => rm(dataDir, { recursive: true, force: true });
+  try {
+    const logger = createLogger({ level: 'warn', pretty: false, name: 'bench-postgres' });
+    // Durable commits (fsync on), as `herald start` runs its embedded PostgreSQL.
+    const embedded = await startEmbeddedPostgres({ dataDir, logger, durable: true });
+    const stop = async () => {
+      await embedded.stop();
+      await removeDataDir();
+    };
+    return { source: 'embedded', server: { adminUrl: embedded.adminUrl, port: embedded.port, dataDir, stop } };
+  } catch (error) {
+    await removeDataDir();
+    throw error;
   }
 }
 
@@ -537,6 +605,7 @@ interface BenchResults {
   finishedAt: string;
   machine: ReturnType<typeof machine> & { loadAverageAtEnd: number[]; calibrationAtEnd: ReturnType<typeof calibrate> };
   settings: Record<string, unknown>;
+  postgres: PostgresInfo;
   herald: SystemReport & { apiKeySource: string };
   baseline: SystemReport | null;
   baselineSkipped: string | null;
@@ -583,24 +652,32 @@ async function main(): Promise<number> {
     `Herald benchmark (${options.mode}) on ${info.cpus} x ${info.cpuModel}, node ${info.node}, load average ${info.loadAverageAtStart.join(' ')}`,
   );
 
-  const logger = createLogger({ level: 'warn', pretty: false, name: 'bench-postgres' });
-  let embedded: EmbeddedPostgresHandle | null = null;
-  let embeddedDir: string | null = null;
-  let adminUrl = process.env.HERALD_BENCH_DATABASE_URL;
-  if (!adminUrl) {
-    embeddedDir = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-pg-'));
-    // Durable commits (fsync on), as `herald start` runs its embedded PostgreSQL.
-    embedded = await startEmbeddedPostgres({ dataDir: embeddedDir, logger, durable: true });
-    adminUrl = embedded.adminUrl;
-    log(`PostgreSQL: embedded (durable commits), port ${embedded.port}`);
-  } else {
-    log('PostgreSQL: HERALD_BENCH_DATABASE_URL');
+  const { source, server } = await startPostgres(options);
+  // The finally below does not run when the harness is interrupted: stop the server and remove its data here.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping PostgreSQL`);
+    void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(128 + (os.constants.signals[signal] ?? 0)));
+  };
+  if (server) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
   }
+  const adminUrl = server?.adminUrl ?? process.env.HERALD_BENCH_DATABASE_URL!;
+  const inspected = await inspectPostgres(adminUrl);
+  const postgres: PostgresInfo = { source, version: inspected.version, cflags: inspected.cflags };
+  const durable = 'durable commits (fsync on)';
+  if (source === 'embedded') log(`PostgreSQL: embedded ${describeBuild(postgres)}, ${durable}, port ${server!.port}`);
+  else if (source === 'postgres-bin')
+    log(`PostgreSQL: ${options.postgresBin} ${describeBuild(postgres)}, ${durable}, port ${server!.port}`);
+  else log(`PostgreSQL: HERALD_BENCH_DATABASE_URL ${describeBuild(postgres)}`);
   // An external server on this machine is measured too when its data directory is readable here.
-  const postgresDir = embeddedDir ?? (await dataDirectory(adminUrl));
+  const postgresDir = server?.dataDir ?? inspected.dataDir;
   const pgMaster = postgresDir ? postmasterPid(postgresDir) : null;
   const postgresPids = () => (pgMaster ? [pgMaster, ...childPids(pgMaster)] : []);
-  const receiver = await BenchReceiver.start();
+  const receiver = await BenchReceiver.start().catch(async (error: unknown) => {
+    await server?.stop();
+    throw error;
+  });
   const context = { adminUrl, receiver, postgresPids, log };
   try {
     log(
@@ -655,8 +732,13 @@ async function main(): Promise<number> {
         heraldLogLevel: options.heraldLogLevel,
         workerConcurrency: options.concurrency,
         payloadBytes: 1024,
-        postgres: embedded ? 'embedded, durable (fsync on)' : 'HERALD_BENCH_DATABASE_URL',
+        postgres: {
+          embedded: 'embedded, durable (fsync on)',
+          'postgres-bin': `postgres-bin ${options.postgresBin}, durable (fsync on)`,
+          url: 'HERALD_BENCH_DATABASE_URL',
+        }[source],
       },
+      postgres,
       herald,
       baseline,
       baselineSkipped,
@@ -687,8 +769,7 @@ async function main(): Promise<number> {
     return results.void ? 1 : 0;
   } finally {
     await receiver.close();
-    await embedded?.stop();
-    if (embeddedDir) await rm(embeddedDir, { recursive: true, force: true });
+    await server?.stop();
   }
 }
 

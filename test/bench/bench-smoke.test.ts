@@ -31,6 +31,7 @@ describe('npm run bench -- --smoke', () => {
 
     const results = JSON.parse(await readFile(out, 'utf8')) as {
       void: boolean;
+      postgres: { source: string; version: string | null; cflags: string | null };
       herald: {
         scenarios: Array<{
           spec: { fanout: number };
@@ -51,6 +52,10 @@ describe('npm run bench -- --smoke', () => {
       }>;
     };
     expect(results.void).toBe(false);
+    // The server's build is recorded, since it decides much of PostgreSQL's CPU per delivery.
+    expect(results.postgres.source).toBe('url');
+    expect(results.postgres.version).toMatch(/^PostgreSQL \d+/);
+    expect(output.join('')).toMatch(/PostgreSQL: HERALD_BENCH_DATABASE_URL \d+\.\d+ \(CFLAGS /);
     const [scenario] = results.herald.scenarios;
     // 40 events/s for 2.5 s (warm-up included), fixed arrivals: 100 events, 2 endpoints each.
     expect(scenario!.ledger).toEqual({
