@@ -34,6 +34,10 @@ export const migrations: ReadonlyArray<{ name: string; load(): Promise<Migration
     name: 'Migration20261130100000_api_key_changes',
     load: async () => (await import('./Migration20261130100000_api_key_changes.js')).Migration20261130100000_api_key_changes,
   },
+  {
+    name: 'Migration20261130200000_autovacuum',
+    load: async () => (await import('./Migration20261130200000_autovacuum.js')).Migration20261130200000_autovacuum,
+  },
 ];
 
 /** The migrations as MikroORM's migrator takes them. */

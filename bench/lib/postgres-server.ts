@@ -4,7 +4,7 @@ import { access, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type EmbeddedPostgresHandle, freePort } from '../../src/db/embedded-postgres';
+import { EMBEDDED_POSTGRES_SETTINGS, type EmbeddedPostgresHandle, freePort } from '../../src/db/embedded-postgres';
 
 // The embedded server's user, password and auth method, so connections cost the same on both servers.
 const USER = 'postgres';
@@ -20,7 +20,7 @@ interface RunAs {
 /**
  * Starts a throwaway PostgreSQL from the `initdb` and `postgres` binaries in `binDir` (e.g. a distribution's
  * -O2 build rather than the npm package's -Os one), with the settings the bench gives the embedded server:
- * durable commits, 127.0.0.1 only, max_connections 200, its unix socket in the data directory. The data
+ * durable commits, the embedded server's settings (EMBEDDED_POSTGRES_SETTINGS), its unix socket in the data directory. The data
  * directory is temporary; `stop()` shuts the server down and removes it.
  */
 export async function startPostgresServer(binDir: string): Promise<EmbeddedPostgresHandle> {
@@ -55,7 +55,7 @@ export async function startPostgresServer(binDir: string): Promise<EmbeddedPostg
     await rm(passwordFile);
 
     const port = await freePort();
-    const args = ['-D', dataDir, '-p', String(port), '-k', dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
+    const args = ['-D', dataDir, '-p', String(port), '-k', dataDir, ...EMBEDDED_POSTGRES_SETTINGS];
     server = spawn(postgres, args, { ...runAs, cwd: os.tmpdir(), env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     await ready(server);
     const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { runMigrations } from 'graphile-worker';
+import { tuneJobQueueAutovacuum } from './autovacuum';
 import pg from 'pg';
 import type { HeraldConfig } from '../config';
 import type { Logger } from '../lib/logger';
@@ -113,6 +114,7 @@ export async function migrate(database: Pick<Database, 'orm' | 'pool'>, logger: 
     });
     const done = pending.length > 0 ? progress(steps, steps, "graphile-worker's job queue schema") : null;
     await runMigrations({ pgPool: database.pool, logger: workerLogger(logger) });
+    await tuneJobQueueAutovacuum(lockClient);
     done?.();
     return pending.map((migration) => migration.name);
   } finally {

@@ -1,0 +1,18 @@
+import type pg from 'pg';
+
+/**
+ * Autovacuum for tables whose rows are rewritten or deleted for every delivery (the job queue, the deliveries,
+ * the endpoint slots): vacuumed once 1,000 rows are dead, whatever the table's size, and without cost-based pauses.
+ */
+export const HOT_TABLE_AUTOVACUUM =
+  'autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0';
+
+/** Gives graphile-worker's job table those settings (after its migrations: it exists only then). Idempotent. */
+export async function tuneJobQueueAutovacuum(db: pg.Pool | pg.PoolClient): Promise<void> {
+  const { rows } = await db.query<{ tuned: boolean }>(
+    `select coalesce(reloptions @> array['autovacuum_vacuum_threshold=1000'], false) as tuned
+     from pg_class where oid = to_regclass('graphile_worker._private_jobs')`,
+  );
+  if (rows.length === 0 || rows[0]!.tuned) return;
+  await db.query(`alter table graphile_worker._private_jobs set (${HOT_TABLE_AUTOVACUUM})`);
+}
