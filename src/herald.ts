@@ -15,7 +15,8 @@ import { ApiKeyService } from './modules/api-keys/api-key.service';
 import { encryptPlaintextSecrets } from './modules/endpoints/endpoint-secrets';
 import { HeraldPrometheus } from './observability/prometheus';
 import { checkReadiness } from './observability/readiness';
-import { type WorkerHandle, startWorker } from './worker/runner';
+import { startWorker } from './worker/runner';
+import { startWorkerThread } from './worker/worker-thread';
 
 export interface HeraldRoles {
   api: boolean;
@@ -42,6 +43,11 @@ export async function startHerald(options: {
   /** Tests inject DNS and a dialler for deliveries. */
   network?: DeliveryNetwork;
   /**
+   * With both roles, run the worker on a thread of its own (`herald start`, WORKER_THREAD). Not with an injected
+   * network: a thread cannot share it.
+   */
+  workerThread?: boolean;
+  /**
    * Receives the first admin key when this start created it (empty database). Default: printed once to
    * stdout, never through the logger (whose lines may be shipped elsewhere).
    */
@@ -55,7 +61,7 @@ export async function startHerald(options: {
   }
   const database = await openDatabase(config, logger);
   let http: HttpServerHandle | null = null;
-  let worker: WorkerHandle | null = null;
+  let worker: { readonly running: boolean; stop(): Promise<void> } | null = null;
   let feed: ChangeFeed | null = null;
   const stop = async () => {
     await http?.close().catch((error: unknown) => logger.warn({ err: error }, 'HTTP server did not close cleanly'));
@@ -69,7 +75,19 @@ export async function startHerald(options: {
     if (encrypted > 0) logger.info({ endpoints: encrypted }, 'encrypted endpoint secrets stored in plain text');
     const adminKey = await new ApiKeyService(database.orm.em.fork()).bootstrapAdminKey();
     if (adminKey) (options.announceAdminKey ?? printAdminKey)(adminKey);
-    if (roles.worker) {
+    if (roles.worker && options.workerThread && roles.api && !options.network) {
+      worker = await startWorkerThread({
+        data: { databaseUrl: database.url, allowLoopback: config.ssrf.allowLoopback },
+        logger,
+        onDeath: (reason) => {
+          // A Herald that takes publishes but can no longer deliver them must not stay up: stop, and let the
+          // supervisor start it again.
+          logger.error({ reason }, 'the worker thread died; Herald stops');
+          process.exitCode = 1;
+          void stop().finally(() => process.exit(1));
+        },
+      });
+    } else if (roles.worker) {
       worker = await startWorker({ orm: database.orm, pool: database.pool, config, clock, logger, secrets, network: options.network });
     }
     if (roles.api) {

@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const herald = await startHerald({ config, logger, roles: ROLES[command]! });
+  const herald = await startHerald({ config, logger, roles: ROLES[command]!, workerThread: config.worker.thread });
   youngGenerationHeld?.release();
   if (herald.url) {
     logger.info(`GraphQL: ${herald.url}/graphql  GraphiQL: ${herald.url}/graphiql`);

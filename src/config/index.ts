@@ -23,6 +23,7 @@ const environmentSchema = z.object({
   GRAPHIQL_ENABLED: boolean.default(true),
   INTROSPECTION_ENABLED: boolean.default(true),
   WORKER_CONCURRENCY: integer(1, 1000).default(64),
+  WORKER_THREAD: boolean.default(true),
   WORKER_POLL_INTERVAL_MS: integer(50, 60_000).default(1000),
   WORKER_LOCAL_QUEUE_SIZE: integer(0, 10_000).default(64),
   WORKER_COMPLETE_BATCH_DELAY_MS: integer(0, 1000).default(2),
@@ -103,6 +104,8 @@ export interface HeraldConfig {
     deadAfterMs: number;
     /** graphile-worker 0.17 local queue: jobs fetched per query and held in memory (0: off, one fetch per job). */
     localQueueSize: number;
+    /** `herald start` runs its worker on a thread of its own (a second core), not on the API's event loop. */
+    thread: boolean;
     /** Batch job completions (and failures) written within this many ms into one statement (0: one per job). */
     completeBatchDelayMs: number;
   };
@@ -191,6 +194,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       heartbeatIntervalMs: e.WORKER_HEARTBEAT_INTERVAL_MS,
       deadAfterMs: e.WORKER_DEAD_AFTER_MS,
       localQueueSize: e.WORKER_LOCAL_QUEUE_SIZE,
+      thread: e.WORKER_THREAD,
       completeBatchDelayMs: e.WORKER_COMPLETE_BATCH_DELAY_MS,
     },
     delivery: {

@@ -113,7 +113,8 @@ export async function migrate(database: Pick<Database, 'orm' | 'pool'>, logger: 
       }
     });
     const done = pending.length > 0 ? progress(steps, steps, "graphile-worker's job queue schema") : null;
-    await runMigrations({ pgPool: database.pool, logger: workerLogger(logger) });
+    // Herald handles its signals itself (graphile-worker's handlers would re-raise them to the whole process).
+    await runMigrations({ pgPool: database.pool, logger: workerLogger(logger), noHandleSignals: true });
     await tuneJobQueueAutovacuum(lockClient);
     done?.();
     return pending.map((migration) => migration.name);

@@ -192,6 +192,9 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     validationRules,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // Herald drains on SIGTERM itself (HTTP, then in-flight deliveries); Apollo's own handler stopped the server
+    // and re-raised the signal, which cut that drain short with exit code 1.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),

@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadConfig } from '../config';
+import { startHerald } from '../herald';
+import { createLogger } from '../lib/logger';
+import type { WorkerThreadData, WorkerThreadMessage } from '../worker/worker-thread';
+
+/** The worker thread of `herald start` (see src/worker/worker-thread.ts): `herald worker` on a thread. */
+async function main(port: NonNullable<typeof parentPort>): Promise<void> {
+  const data = workerData as WorkerThreadData;
+  const loaded = loadConfig();
+  const config = { ...loaded, databaseUrl: data.databaseUrl, ssrf: { ...loaded.ssrf, allowLoopback: data.allowLoopback } };
+  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: 'worker' });
+  // As in `herald worker`: a background rejection while the database restarts is logged, not fatal.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled rejection (the database may be restarting); carrying on');
+  });
+  let herald;
+  try {
+    // The main thread has migrated the database and announced any first admin key.
+    herald = await startHerald({ config, logger, roles: { api: false, worker: true }, announceAdminKey: () => undefined });
+  } catch (error) {
+    port.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies WorkerThreadMessage);
+    return;
+  }
+  const running = herald;
+  port.on('message', (message: WorkerThreadMessage) => {
+    if (message.kind !== 'stop') return;
+    void running
+      .stop()
+      .catch((error: unknown) => logger.warn({ err: error }, 'worker thread did not stop cleanly'))
+      // Ends this thread only, whatever timers or sockets a library left behind.
+      .finally(() => process.exit(0));
+  });
+  port.postMessage({ kind: 'started' } satisfies WorkerThreadMessage);
+}
+
+if (parentPort) void main(parentPort);
