@@ -290,6 +290,23 @@ interface SystemReport {
   scenarios: ScenarioResult[];
 }
 
+/** Idle RSS (2 s after it answers) of a `herald start` whose worker shares the API's event loop. */
+async function idleRssOfSingleLoopStart(databaseUrl: string, port: number, options: Options): Promise<number> {
+  const cluster = await startHerald({
+    databaseUrl,
+    port,
+    topology: { kind: 'start' },
+    logLevel: options.heraldLogLevel,
+    env: { WORKER_CONCURRENCY: String(options.concurrency), WORKER_THREAD: 'false' },
+  });
+  try {
+    await sleep(2000);
+    return sampleProcess(cluster.processes[0]!.child.pid!)?.rssBytes ?? 0;
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function benchHerald(
   options: Options,
   context: { adminUrl: string; receiver: BenchReceiver; postgresPids: () => number[]; log: (line: string) => void },
@@ -298,6 +315,8 @@ async function benchHerald(
   const port = await freePort();
   const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY });
   context.log(`Herald: API key ${apiKey.key ? `from ${apiKey.source}` : 'none (none configured)'}`);
+  // `herald start` runs its worker on a thread by default; its idle memory with one event loop is measured too.
+  const singleLoopIdleRss = options.topology.kind === 'start' ? await idleRssOfSingleLoopStart(databaseUrl, port, options) : null;
   const cluster = await startHerald({
     databaseUrl,
     port,
@@ -317,6 +336,7 @@ async function benchHerald(
   try {
     await sleep(2000);
     for (const member of cluster.processes) report.idleRssBytes[member.name] = sampleProcess(member.child.pid!)?.rssBytes ?? 0;
+    if (singleLoopIdleRss !== null) report.idleRssBytes['herald start, WORKER_THREAD=false'] = singleLoopIdleRss;
     const monitors = monitorsFor(cluster.processes, context.postgresPids);
     for (const spec of plan(options, 'herald')) {
       const { createApplication } = await client.request<{ createApplication: { id: string } }>(
@@ -553,7 +573,8 @@ function render(results: BenchResults): string {
   for (const report of [results.herald, results.baseline]) {
     if (!report) continue;
     for (const name of Object.keys(report.idleRssBytes)) {
-      memoryRows.push([name, mb(report.idleRssBytes[name]!), mb(report.lifetimePeakRssBytes[name] ?? 0)]);
+      const peak = report.lifetimePeakRssBytes[name];
+      memoryRows.push([name, mb(report.idleRssBytes[name]!), peak === undefined ? 'not run under load' : mb(peak)]);
     }
   }
   parts.push(table(['process', 'idle RSS MB', 'peak RSS MB (VmHWM, whole run)'], memoryRows));

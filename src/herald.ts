@@ -4,17 +4,12 @@ import type { HeraldConfig } from './config';
 import { loadSecretBox } from './config/encryption-key';
 import type { DeliveryNetwork } from './delivery/http-client';
 import { type Database, migrate, openDatabase } from './db/database';
-import { ChangeFeed } from './graphql/change-feed';
-import { VerifiedKeyCache } from './modules/api-keys/verified-key-cache';
-import { createHeraldPubSub } from './graphql/pubsub';
-import { buildHeraldSchema } from './graphql/schema';
-import { type HttpServerHandle, startHttpServer } from './graphql/server';
 import { type Clock, systemClock } from './lib/clock';
 import type { Logger } from './lib/logger';
+import type { ChangeFeed } from './graphql/change-feed';
+import type { HttpServerHandle } from './graphql/server';
 import { ApiKeyService } from './modules/api-keys/api-key.service';
 import { encryptPlaintextSecrets } from './modules/endpoints/endpoint-secrets';
-import { HeraldPrometheus } from './observability/prometheus';
-import { checkReadiness } from './observability/readiness';
 import { startWorker } from './worker/runner';
 import { startWorkerThread } from './worker/worker-thread';
 
@@ -91,6 +86,25 @@ export async function startHerald(options: {
       worker = await startWorker({ orm: database.orm, pool: database.pool, config, clock, logger, secrets, network: options.network });
     }
     if (roles.api) {
+      // Loaded only to serve the API: a worker (a `herald worker` process, or `herald start`'s worker thread)
+      // never loads the GraphQL server, its schema or the metrics registry.
+      const [
+        { ChangeFeed },
+        { VerifiedKeyCache },
+        { createHeraldPubSub },
+        { buildHeraldSchema },
+        { startHttpServer },
+        { HeraldPrometheus },
+        { checkReadiness },
+      ] = await Promise.all([
+        import('./graphql/change-feed.js'),
+        import('./modules/api-keys/verified-key-cache.js'),
+        import('./graphql/pubsub.js'),
+        import('./graphql/schema.js'),
+        import('./graphql/server.js'),
+        import('./observability/prometheus.js'),
+        import('./observability/readiness.js'),
+      ]);
       const pubSub = createHeraldPubSub();
       const verifiedKeys = new VerifiedKeyCache(config.apiKeyCacheTtlMs);
       feed = new ChangeFeed(database.url, pubSub, logger, verifiedKeys);
