@@ -286,14 +286,7 @@ export async function publishPrepared(em: EntityManager, prepared: PreparedEvent
   // Deliveries, jobs and notifications are kept only for the events actually inserted (not deduplicated).
   const inserted = await execute<EventRow>(
     em,
-    `with ev as (
-       insert into events (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
-       select id, application_id, type, version, payload, idempotency_key, ordering_key, now()
-       from json_to_recordset(?::json) as e(id text, application_id text, type text, version text, payload text,
-                                            idempotency_key text, ordering_key text)
-       on conflict (application_id, idempotency_key) do nothing
-       returning *
-     ), dl as (
+    `with ev as (${INSERT_EVENTS}), dl as (
        insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at,
                                created_at, updated_at)
        select d.id, d.event_id, d.endpoint_id, d.application_id, d.event_type, 'PENDING', 0, now(), now(), now()
@@ -311,17 +304,7 @@ export async function publishPrepared(em: EntityManager, prepared: PreparedEvent
      )
      select ev.*, (select count(*) from jobs) as jobs, (select count(*) from notes) as notes from ev`,
     [
-      JSON.stringify(
-        candidates.map(({ id, event }) => ({
-          id,
-          application_id: event.applicationId,
-          type: event.type,
-          version: event.version,
-          payload: event.payload,
-          idempotency_key: event.idempotencyKey,
-          ordering_key: event.orderingKey,
-        })),
-      ),
+      JSON.stringify(candidates.map(({ id, event }) => eventRecord(id, event))),
       JSON.stringify(deliveries),
       jobSpecsJson(deliveries.map((delivery) => deliverJob(delivery.id, 1))),
       NOTIFY_CHANNEL,
@@ -349,30 +332,37 @@ export async function publishPrepared(em: EntityManager, prepared: PreparedEvent
 }
 
 /**
- * Inserts the events; one whose idempotency key was already used in its application (earlier, or by
- * an event before it in the same batch) returns that event instead. A concurrent publish with the same
- * key waits on the unique index, then finds the winner.
+ * Inserts events given as JSON records (eventRecord) and returns the rows it inserted: an event whose idempotency
+ * key its application already used (earlier, or by an event before it in the same statement) is skipped.
  */
-async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise<{ row: StoredEvent; inserted: boolean }[]> {
-  const candidates = events.map((event) => ({
-    id: newId(IdPrefix.event),
+const INSERT_EVENTS = `insert into events (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
+  select id, application_id, type, version, payload, idempotency_key, ordering_key, now()
+  from json_to_recordset(?::json) as e(id text, application_id text, type text, version text, payload text,
+                                       idempotency_key text, ordering_key text)
+  on conflict (application_id, idempotency_key) do nothing
+  returning *`;
+
+/** An event as INSERT_EVENTS reads it. */
+function eventRecord(id: string, event: PreparedEvent) {
+  return {
+    id,
     application_id: event.applicationId,
     type: event.type,
     version: event.version,
     payload: event.payload,
     idempotency_key: event.idempotencyKey,
     ordering_key: event.orderingKey,
-  }));
-  const inserted = await execute<EventRow>(
-    em,
-    `insert into events (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
-     select id, application_id, type, version, payload, idempotency_key, ordering_key, now()
-     from json_to_recordset(?::json) as e(id text, application_id text, type text, version text, payload text,
-                                          idempotency_key text, ordering_key text)
-     on conflict (application_id, idempotency_key) do nothing
-     returning *`,
-    [JSON.stringify(candidates)],
-  );
+  };
+}
+
+/**
+ * Inserts the events; one whose idempotency key was already used in its application (earlier, or by
+ * an event before it in the same batch) returns that event instead. A concurrent publish with the same
+ * key waits on the unique index, then finds the winner.
+ */
+async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise<{ row: StoredEvent; inserted: boolean }[]> {
+  const candidates = events.map((event) => eventRecord(newId(IdPrefix.event), event));
+  const inserted = await execute<EventRow>(em, INSERT_EVENTS, [JSON.stringify(candidates)]);
   const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
   const existingByKey = await findByIdempotencyKey(
     em,
