@@ -38,6 +38,7 @@ import { RateLimiter } from './rate-limiter';
 import type { HeraldPubSub } from './pubsub';
 import { SharedSubscriptions, type SubscriberConnection } from './shared-subscriptions';
 import { mountDashboard } from '../observability/dashboard';
+import { isPlainGraphqlPost, sendJsonError, serveGraphqlPost, tagRequest } from './graphql-post';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -62,7 +63,14 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const { schema, orm, config, logger, secrets, verifiedKeys } = deps;
   const app = express();
   app.disable('x-powered-by');
-  const server = http.createServer(app);
+  // res.send would hash every GraphQL answer for an ETag no client revalidates (static files keep theirs).
+  app.set('etag', false);
+  // Set once Apollo has started: plain JSON POSTs to /graphql skip express (see graphql-post.ts).
+  let serveDirect: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
+  const server = http.createServer((req, res) => {
+    if (serveDirect && isPlainGraphqlPost(req)) serveDirect(req, res);
+    else app(req, res);
+  });
   const formatError = createErrorFormatter(logger);
   const rateLimiter = new RateLimiter(config.rateLimit);
   const validationRules = [queryLimitRule(config.graphqlLimits)];
@@ -213,45 +221,57 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
 
   // One id per request, on every log line it causes (the GraphQL context logger included) and echoed back.
   app.use((req, res, next) => {
-    const requestId = req.get('x-request-id')?.slice(0, 100) || randomUUID();
-    const started = process.hrtime.bigint();
-    res.locals.requestId = requestId;
-    res.setHeader('x-request-id', requestId);
-    res.on('finish', () => {
-      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const level = res.statusCode >= 500 ? 'warn' : req.path === '/metrics' || req.path.endsWith('z') ? 'trace' : 'debug';
-      logger[level](
-        { requestId, method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 },
-        'HTTP request',
-      );
-    });
+    res.locals.requestId = tagRequest(req, res, logger);
     next();
   });
+
+  /** The operation's context: the presented key authenticated and within its rate limit, or Apollo's 401/429. */
+  const requestContext = async (authorization: string | undefined, requestId: string): Promise<GraphQLContext> => {
+    let principal: Principal;
+    try {
+      principal = await admit(bearerToken(authorization));
+    } catch (error) {
+      if (error instanceof HeraldError) throw toHttpError(error);
+      throw error;
+    }
+    return contextFor(requestId, principal);
+  };
+  /** A query text over GRAPHQL_MAX_DOCUMENT_BYTES is refused before it is parsed. */
+  const oversizedQuery = (query: unknown): GraphQLError | null =>
+    typeof query === 'string' && Buffer.byteLength(query) > config.graphqlLimits.maxDocumentBytes ? documentTooLarge(config) : null;
+  const maxBodyBytes = config.maxPayloadBytes * 2 + 65_536;
+  const directOptions = {
+    apollo,
+    logger,
+    maxBodyBytes,
+    screen: (body: unknown) => {
+      const error = oversizedQuery((body as { query?: unknown } | undefined)?.query);
+      return error ? { status: 413, message: error.message, extensions: error.extensions } : null;
+    },
+    context: (req: http.IncomingMessage, requestId: string) => {
+      const authorization = req.headers.authorization;
+      return requestContext(Array.isArray(authorization) ? authorization[0] : authorization, requestId);
+    },
+  };
+  serveDirect = (req, res) => {
+    void serveGraphqlPost(req, res, directOptions).catch((error: unknown) => {
+      logger.error({ err: error }, 'unexpected HTTP error');
+      if (!res.headersSent) sendJsonError(res, 500, 'Internal server error', { code: 'INTERNAL_SERVER_ERROR' });
+      else res.destroy();
+    });
+  };
 
   // First after the request id: the API's requests pass no other route's matching (or the dashboard's files).
   app.use(
     '/graphql',
-    express.json({ limit: config.maxPayloadBytes * 2 + 65_536 }),
+    express.json({ limit: maxBodyBytes }),
     (req, res, next) => {
-      const query: unknown = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
-      if (typeof query === 'string' && Buffer.byteLength(query) > config.graphqlLimits.maxDocumentBytes) {
-        const error = documentTooLarge(config);
-        res.status(413).json({ errors: [{ message: error.message, extensions: error.extensions }] });
-        return;
-      }
+      const error = oversizedQuery(req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query);
+      if (error) return sendJsonError(res, 413, error.message, error.extensions);
       next();
     },
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        let principal: Principal;
-        try {
-          principal = await admit(bearerToken(req.get('authorization')));
-        } catch (error) {
-          if (error instanceof HeraldError) throw toHttpError(error);
-          throw error;
-        }
-        return contextFor(String(res.locals.requestId ?? randomUUID()), principal);
-      },
+      context: ({ req, res }) => requestContext(req.get('authorization'), String(res.locals.requestId ?? randomUUID())),
     }),
   );
   if (config.graphiql) {
@@ -325,21 +345,14 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
 function jsonErrors(logger: Logger): ErrorRequestHandler {
   return (error: { type?: string; status?: number; message?: string }, _req, res, next) => {
     if (res.headersSent) return next(error);
-    if (error.type === 'entity.too.large') {
-      res.status(413).json({
-        errors: [{ message: 'The request body is too large.', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
-      });
-      return;
-    }
+    if (error.type === 'entity.too.large') return sendJsonError(res, 413, 'The request body is too large.', { code: 'PAYLOAD_TOO_LARGE' });
     if (error.type === 'entity.parse.failed') {
-      res.status(400).json({ errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
-      return;
+      return sendJsonError(res, 400, 'The request body is not valid JSON.', { code: 'BAD_REQUEST' });
     }
     if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
-      res.status(error.status).json({ errors: [{ message: error.message ?? 'Bad request', extensions: { code: 'BAD_REQUEST' } }] });
-      return;
+      return sendJsonError(res, error.status, error.message ?? 'Bad request', { code: 'BAD_REQUEST' });
     }
     logger.error({ err: error }, 'unexpected HTTP error');
-    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    sendJsonError(res, 500, 'Internal server error', { code: 'INTERNAL_SERVER_ERROR' });
   };
 }

@@ -22,8 +22,10 @@ export interface WorkerHandle {
 
 export function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger((scope) => (level, message, meta) => {
-    const log = logger.child({ component: 'graphile-worker', ...(scope.taskIdentifier ? { task: scope.taskIdentifier } : {}) });
     const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'info' ? 'debug' : 'trace';
+    // graphile-worker logs several lines per job: a child logger only for a line that will be written.
+    if (!logger.isLevelEnabled(method)) return;
+    const log = logger.child({ component: 'graphile-worker', ...(scope.taskIdentifier ? { task: scope.taskIdentifier } : {}) });
     log[method](meta ?? {}, message);
   });
 }

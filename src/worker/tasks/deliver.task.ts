@@ -30,11 +30,13 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
       return;
     }
-    const log = deps.logger.child({ deliveryId: payload.deliveryId, attempt: payload.attempt, jobId: helpers.job.id });
     const executor = new DeliveryExecutor(store, deps);
     const result = await executor.run(payload, helpers.job.locked_by ?? 'unknown');
+    if (result.kind === 'skipped' && result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
+    // A child logger per delivery only when its line will be written (pino builds each child's redaction).
+    if (!deps.logger.isLevelEnabled(result.kind === 'skipped' ? 'debug' : 'info')) return;
+    const log = deps.logger.child({ deliveryId: payload.deliveryId, attempt: payload.attempt, jobId: helpers.job.id });
     if (result.kind === 'skipped') {
-      if (result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
       log.debug({ reason: result.reason }, 'delivery job skipped');
     } else {
       log.info(

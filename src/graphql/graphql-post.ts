@@ -1,0 +1,135 @@
+import type http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import type { Logger } from '../lib/logger';
+
+/**
+ * Gives the request its id (the caller's `x-request-id`, or a new one), echoes it, and logs the request when it
+ * finishes (debug; warn for a 5xx). One id per request, on every log line it causes.
+ */
+export function tagRequest(req: http.IncomingMessage, res: http.ServerResponse, logger: Logger): string {
+  const given = req.headers['x-request-id'];
+  const requestId = (Array.isArray(given) ? given[0] : given)?.slice(0, 100) || randomUUID();
+  const started = process.hrtime.bigint();
+  res.setHeader('x-request-id', requestId);
+  res.on('finish', () => {
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const path = (req.url ?? '/').split('?')[0]!;
+    const level = res.statusCode >= 500 ? 'warn' : path === '/metrics' || path.endsWith('z') ? 'trace' : 'debug';
+    logger[level](
+      { requestId, method: req.method, path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 },
+      'HTTP request',
+    );
+  });
+  return requestId;
+}
+
+/** A JSON error body as the API answers every refusal: GraphQL's error shape with a code. */
+export function sendJsonError(res: http.ServerResponse, status: number, message: string, extensions: Record<string, unknown>): void {
+  const body = JSON.stringify({ errors: [{ message, extensions }] });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * A POST of a JSON GraphQL request, served without express: the API's hot path (every publish) skips the router,
+ * body-parser and express's response helpers, which were about a tenth of the API's CPU per request. Requests in
+ * any other form (another method, content type, charset or content encoding) go through express as before, and
+ * both answer alike: the same limits, error bodies and request ids.
+ */
+export function isPlainGraphqlPost(req: http.IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  if (url !== '/graphql' && !url.startsWith('/graphql?')) return false;
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+  const type = req.headers['content-type']?.toLowerCase().replace(/\s+/g, '');
+  return type === 'application/json' || type === 'application/json;charset=utf-8';
+}
+
+export interface GraphqlPostOptions<Context extends BaseContext> {
+  apollo: ApolloServer<Context>;
+  logger: Logger;
+  /** Largest body accepted, in bytes (express.json's limit on the other route). */
+  maxBodyBytes: number;
+  /** A refusal to answer before Apollo runs (an over-long query text), or null. */
+  screen: (body: unknown) => { status: number; message: string; extensions: Record<string, unknown> } | null;
+  context: (req: http.IncomingMessage, requestId: string) => Promise<Context>;
+}
+
+export async function serveGraphqlPost<Context extends BaseContext>(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  options: GraphqlPostOptions<Context>,
+): Promise<void> {
+  const requestId = tagRequest(req, res, options.logger);
+  const read = await readBody(req, options.maxBodyBytes);
+  if (read.kind === 'too-large') return sendJsonError(res, 413, 'The request body is too large.', { code: 'PAYLOAD_TOO_LARGE' });
+  if (read.kind === 'aborted') return;
+  let body: unknown = {};
+  if (read.text.length > 0) {
+    try {
+      body = JSON.parse(read.text);
+    } catch {
+      body = undefined;
+    }
+    // express.json is strict: only an object or an array is a request.
+    if (body === null || typeof body !== 'object') {
+      return sendJsonError(res, 400, 'The request body is not valid JSON.', { code: 'BAD_REQUEST' });
+    }
+  }
+  const refusal = options.screen(body);
+  if (refusal) return sendJsonError(res, refusal.status, refusal.message, refusal.extensions);
+
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const url = req.url ?? '/graphql';
+  const query = url.indexOf('?');
+  const response = await options.apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: 'POST', headers, search: query >= 0 ? url.slice(query) : '', body },
+    context: () => options.context(req, requestId),
+  });
+  for (const [key, value] of response.headers) res.setHeader(key, value);
+  res.statusCode = response.status ?? 200;
+  if (response.body.kind === 'complete') {
+    res.end(response.body.string);
+    return;
+  }
+  for await (const chunk of response.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
+type BodyRead = { kind: 'read'; text: string } | { kind: 'too-large' } | { kind: 'aborted' };
+
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<BodyRead> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    return Promise.resolve({ kind: 'too-large' });
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (result: BodyRead) => {
+      if (done) return;
+      done = true;
+      resolve(result);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        finish({ kind: 'too-large' });
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => finish({ kind: 'read', text: Buffer.concat(chunks, size).toString('utf8') }));
+    req.on('error', () => finish({ kind: 'aborted' }));
+    req.on('close', () => finish({ kind: 'aborted' }));
+  });
+}
