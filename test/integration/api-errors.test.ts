@@ -272,6 +272,37 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
     expectNothingUnexpectedLogged();
   });
 
+  // A plain JSON POST is served without express (src/graphql/graphql-post.ts); other JSON content types still go
+  // through express.json. Both must answer alike.
+  it('answers a JSON POST alike whether or not it takes the direct route', async () => {
+    const routes = { direct: 'application/json', express: 'application/json; profile=test' };
+    for (const [route, contentType] of Object.entries(routes)) {
+      const headers = { 'content-type': contentType };
+      const ok = await post(JSON.stringify({ query: '{ __typename }' }), headers);
+      expect(ok, route).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+      const malformed = await post('{"query": ', headers);
+      expect(malformed.status, route).toBe(400);
+      expect(expectError(malformed, 'BAD_REQUEST').message).toBe('The request body is not valid JSON.');
+      const scalar = await post('42', headers);
+      expect(scalar.status, route).toBe(400);
+      expect(expectError(scalar, 'BAD_REQUEST').message).toBe('The request body is not valid JSON.');
+      const tooLarge = await post(JSON.stringify({ query: '{ __typename }', variables: { x: 'y'.repeat(3_000_000) } }), headers);
+      expect(tooLarge.status, route).toBe(413);
+      expect(expectError(tooLarge, 'PAYLOAD_TOO_LARGE').message).toBe('The request body is too large.');
+      const unauthenticated = await post(JSON.stringify({ query: '{ __typename }' }), { ...headers, authorization: 'Bearer nope' });
+      expect(unauthenticated.status, route).toBe(401);
+      expectError(unauthenticated, 'UNAUTHENTICATED');
+      const tagged = await fetch(`${herald.url}/graphql`, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${herald.adminKey}`, 'x-request-id': `trace-${route}` },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(tagged.headers.get('x-request-id'), route).toBe(`trace-${route}`);
+      expect(tagged.headers.get('etag'), route).toBeNull();
+    }
+    await expectServing();
+  });
+
   it('refuses text containing the NUL character with BAD_USER_INPUT instead of an internal error', async () => {
     const applicationId = await newApplication();
     const { registerEndpoint } = await herald.call(RegisterEndpointDocument, { input: { url: 'http://127.0.0.1:9/', applicationId } });
