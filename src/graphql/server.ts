@@ -38,7 +38,7 @@ import { RateLimiter } from './rate-limiter';
 import type { HeraldPubSub } from './pubsub';
 import { SharedSubscriptions, type SubscriberConnection } from './shared-subscriptions';
 import { mountDashboard } from '../observability/dashboard';
-import { isPlainGraphqlPost, sendJsonError, serveGraphqlPost, tagRequest } from './graphql-post';
+import { isPlainGraphqlPost, refuse, sendJsonError, serveGraphqlPost, tagRequest } from './graphql-post';
 
 export interface HttpServerHandle {
   server: http.Server;
@@ -123,12 +123,14 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const shared = new SharedSubscriptions({
     format: formatResult,
     // A fresh fork per message: a long-lived identity map would serve stale rows and grow without end.
-    contextForMessage: (context) => ({ ...(context as GraphQLContext), em: orm.em.fork() }),
+    contextForMessage: (context) => contextFor((context as GraphQLContext).requestId, (context as GraphQLContext).principal),
   });
   /** Operations onSubscribe found shareable, by the arguments graphql-ws hands to `subscribe`. */
   const shareable = new WeakMap<ExecutionArgs, { key: string; connection: SubscriberConnection }>();
 
-  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.maxPayloadBytes * 2 + 65_536 });
+  /** The largest request body (HTTP) or message (graphql-ws) taken: twice the payload limit, as JSON text, and room. */
+  const maxBodyBytes = config.maxPayloadBytes * 2 + 65_536;
+  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: maxBodyBytes });
   const wsCleanup = useServer<Record<string, unknown>, { requestId?: string; apiKey?: string; principal?: Principal }>(
     {
       schema,
@@ -239,26 +241,15 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   /** A query text over GRAPHQL_MAX_DOCUMENT_BYTES is refused before it is parsed. */
   const oversizedQuery = (query: unknown): GraphQLError | null =>
     typeof query === 'string' && Buffer.byteLength(query) > config.graphqlLimits.maxDocumentBytes ? documentTooLarge(config) : null;
-  const maxBodyBytes = config.maxPayloadBytes * 2 + 65_536;
   const directOptions = {
     apollo,
     logger,
     maxBodyBytes,
-    screen: (body: unknown) => {
-      const error = oversizedQuery((body as { query?: unknown } | undefined)?.query);
-      return error ? { status: 413, message: error.message, extensions: error.extensions } : null;
-    },
-    context: (req: http.IncomingMessage, requestId: string) => {
-      const authorization = req.headers.authorization;
-      return requestContext(Array.isArray(authorization) ? authorization[0] : authorization, requestId);
-    },
+    oversizedQuery,
+    context: (req: http.IncomingMessage, requestId: string) => requestContext(req.headers.authorization, requestId),
   };
   serveDirect = (req, res) => {
-    void serveGraphqlPost(req, res, directOptions).catch((error: unknown) => {
-      logger.error({ err: error }, 'unexpected HTTP error');
-      if (!res.headersSent) sendJsonError(res, 500, 'Internal server error', { code: 'INTERNAL_SERVER_ERROR' });
-      else res.destroy();
-    });
+    void serveGraphqlPost(req, res, directOptions).catch((error: unknown) => refuse.internalError(res, logger, error));
   };
 
   // First after the request id: the API's requests pass no other route's matching (or the dashboard's files).
@@ -267,7 +258,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     express.json({ limit: maxBodyBytes }),
     (req, res, next) => {
       const error = oversizedQuery(req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query);
-      if (error) return sendJsonError(res, 413, error.message, error.extensions);
+      if (error) return refuse.queryTooLarge(res, error);
       next();
     },
     expressMiddleware(apollo, {
@@ -345,14 +336,11 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
 function jsonErrors(logger: Logger): ErrorRequestHandler {
   return (error: { type?: string; status?: number; message?: string }, _req, res, next) => {
     if (res.headersSent) return next(error);
-    if (error.type === 'entity.too.large') return sendJsonError(res, 413, 'The request body is too large.', { code: 'PAYLOAD_TOO_LARGE' });
-    if (error.type === 'entity.parse.failed') {
-      return sendJsonError(res, 400, 'The request body is not valid JSON.', { code: 'BAD_REQUEST' });
-    }
+    if (error.type === 'entity.too.large') return refuse.bodyTooLarge(res);
+    if (error.type === 'entity.parse.failed') return refuse.invalidJson(res);
     if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
       return sendJsonError(res, error.status, error.message ?? 'Bad request', { code: 'BAD_REQUEST' });
     }
-    logger.error({ err: error }, 'unexpected HTTP error');
-    sendJsonError(res, 500, 'Internal server error', { code: 'INTERNAL_SERVER_ERROR' });
+    refuse.internalError(res, logger, error);
   };
 }

@@ -120,7 +120,6 @@ export class ApiKeyService {
     if (key.lastUsedAt === null || now.getTime() - key.lastUsedAt > LAST_USED_RESOLUTION_MS) {
       await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, key.principal.keyId]);
       key.lastUsedAt = now.getTime();
-      this.verifiedKeys?.touched(keyHash, key.lastUsedAt);
     }
     return key.principal;
   }

@@ -48,16 +48,14 @@ export class VerifiedKeyCache {
     return this.generation;
   }
 
-  /** Keeps a lookup's result, unless the cache is off, unheard, or anything was evicted since `version`. */
+  /**
+   * Keeps a lookup's result, unless the cache is off, unheard, or anything was evicted since `version`. The object
+   * itself is kept (and handed out by `lookup`), so a caller that records its `lastUsedAt` updates the cache too.
+   */
   remember(keyHash: string, key: VerifiedKey, version: number): void {
     if (this.ttlMs <= 0 || !this.heard || version !== this.generation) return;
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(keyHash, { ...key, cachedAt: this.now() });
-  }
-
-  touched(keyHash: string, lastUsedAt: number): void {
-    const entry = this.entries.get(keyHash);
-    if (entry) entry.lastUsedAt = lastUsedAt;
+    this.entries.set(keyHash, Object.assign(key, { cachedAt: this.now() }));
   }
 
   evict(keyId: string): void {
