@@ -10,7 +10,7 @@ import type { ChangeFeed } from './graphql/change-feed';
 import type { HttpServerHandle } from './graphql/server';
 import { ApiKeyService } from './modules/api-keys/api-key.service';
 import { encryptPlaintextSecrets } from './modules/endpoints/endpoint-secrets';
-import { startWorker } from './worker/runner';
+import { type WorkerHandle, startWorker } from './worker/runner';
 import { startWorkerThread } from './worker/worker-thread';
 
 export interface HeraldRoles {
@@ -56,7 +56,7 @@ export async function startHerald(options: {
   }
   const database = await openDatabase(config, logger);
   let http: HttpServerHandle | null = null;
-  let worker: { readonly running: boolean; stop(): Promise<void> } | null = null;
+  let worker: WorkerHandle | null = null;
   let feed: ChangeFeed | null = null;
   const stop = async () => {
     await http?.close().catch((error: unknown) => logger.warn({ err: error }, 'HTTP server did not close cleanly'));

@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../config';
-import { startHerald } from '../herald';
+import { loadSecretBox } from '../config/encryption-key';
+import { openDatabase } from '../db/database';
+import { systemClock } from '../lib/clock';
+import { startWorker } from '../worker/runner';
 import { createLogger } from '../lib/logger';
 import type { WorkerThreadData, WorkerThreadMessage } from '../worker/worker-thread';
 
@@ -15,15 +18,27 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: reason }, 'unhandled rejection (the database may be restarting); carrying on');
   });
-  let herald;
+  // The main thread has migrated the database and announced any first admin key: only the worker runs here.
+  let running: { stop(): Promise<void> };
   try {
-    // The main thread has migrated the database and announced any first admin key.
-    herald = await startHerald({ config, logger, roles: { api: false, worker: true }, announceAdminKey: () => undefined });
+    const secrets = loadSecretBox(config, logger);
+    const database = await openDatabase(config, logger);
+    const worker = await startWorker({ orm: database.orm, pool: database.pool, config, clock: systemClock, logger, secrets }).catch(
+      async (error: unknown) => {
+        await database.close();
+        throw error;
+      },
+    );
+    running = {
+      stop: async () => {
+        await worker.stop();
+        await database.close();
+      },
+    };
   } catch (error) {
     port.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies WorkerThreadMessage);
     return;
   }
-  const running = herald;
   port.on('message', (message: WorkerThreadMessage) => {
     if (message.kind !== 'stop') return;
     void running

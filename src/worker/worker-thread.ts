@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/logger';
+import type { WorkerHandle } from './runner';
 
 /** What the worker thread needs beyond its own configuration (which it loads from the same environment). */
 export interface WorkerThreadData {
@@ -10,13 +11,7 @@ export interface WorkerThreadData {
   allowLoopback: boolean;
 }
 
-export type WorkerThreadMessage = { kind: 'started' } | { kind: 'stop' } | { kind: 'stopped' } | { kind: 'failed'; message: string };
-
-export interface WorkerThreadHandle {
-  /** True from its start until it stops or dies (for /readyz). */
-  readonly running: boolean;
-  stop(): Promise<void>;
-}
+export type WorkerThreadMessage = { kind: 'started' } | { kind: 'stop' } | { kind: 'failed'; message: string };
 
 const ENTRY = path.join(__dirname, '..', 'bin', 'worker-thread.js');
 
@@ -30,7 +25,7 @@ export async function startWorkerThread(options: {
   data: WorkerThreadData;
   logger: Logger;
   onDeath: (reason: string) => void;
-}): Promise<WorkerThreadHandle> {
+}): Promise<WorkerHandle> {
   const { logger } = options;
   const thread = new Worker(ENTRY, { workerData: options.data });
   let running = false;

@@ -234,12 +234,12 @@ function matchingEndpoints(endpoints: EndpointRow[], event: Pick<PreparedEvent, 
 
 /**
  * Events' writes on the caller's transaction: the events, their deliveries, their jobs and the notifications,
- * a few statements however many events. Results come back in input order.
+ * a few statements however many events, given the enabled endpoints of their applications. Results come back in
+ * input order.
  */
-export async function writeEvents(em: EntityManager, prepared: PreparedEvent[]): Promise<PublishResult[]> {
+async function writeEvents(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<PublishResult[]> {
   const events = await insertEvents(em, prepared);
   const fresh = events.filter((event) => event.inserted);
-  const endpoints = await endpointsOf(em, [...new Set(fresh.map((event) => event.row.applicationId))]);
   const fanOut = fresh.map(({ row }) => ({
     event: row,
     endpoints: matchingEndpoints(endpoints, row).map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered })),
@@ -262,21 +262,24 @@ export async function writeEvents(em: EntityManager, prepared: PreparedEvent[]):
 export async function publishPrepared(em: EntityManager, prepared: PreparedEvent[]): Promise<PublishResult[]> {
   if (prepared.length === 0) return [];
   const endpoints = await endpointsOf(em, [...new Set(prepared.map((event) => event.applicationId))]);
-  const candidates = prepared.map((event) => ({ id: newId(IdPrefix.event), event, endpoints: matchingEndpoints(endpoints, event) }));
-  const grouped = candidates.some(({ event, endpoints: matched }) =>
-    matched.some((endpoint) => orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey) !== null),
+  const matched = prepared.map((event) => ({ event, endpoints: matchingEndpoints(endpoints, event) }));
+  const grouped = matched.some(({ event, endpoints: targets }) =>
+    targets.some((endpoint) => orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey) !== null),
   );
-  if (grouped) return em.transactional((tx) => writeEvents(tx, prepared));
+  if (grouped) return em.transactional((tx) => writeEvents(tx, prepared, endpoints));
 
-  const deliveries = candidates.flatMap(({ id, event, endpoints: matched }) =>
-    matched.map((endpoint) => ({
+  const candidates = matched.map(({ event, endpoints: targets }) => {
+    const id = newId(IdPrefix.event);
+    const deliveries = targets.map((endpoint) => ({
       id: newId(IdPrefix.delivery),
       event_id: id,
       endpoint_id: endpoint.id,
       application_id: event.applicationId,
       event_type: event.type,
-    })),
-  );
+    }));
+    return { id, event, deliveries };
+  });
+  const deliveries = candidates.flatMap((candidate) => candidate.deliveries);
   const messages: ChangeMessage[] = candidates.map(({ id, event }) => ({
     kind: 'event',
     eventId: id,
@@ -311,24 +314,12 @@ export async function publishPrepared(em: EntityManager, prepared: PreparedEvent
       JSON.stringify(messages.map((message) => JSON.stringify(message))),
     ],
   );
-  const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
-  const existing = await findByIdempotencyKey(
-    em,
-    candidates.filter(({ id }) => !insertedById.has(id)).map(({ event }) => event),
+  const settled = await settleInserts(em, candidates, inserted);
+  return settled.map(({ row, inserted: fresh }, index) =>
+    fresh
+      ? { event: row, deduplicated: false, deliveryIds: candidates[index]!.deliveries.map((delivery) => delivery.id) }
+      : { event: row, deduplicated: true, deliveryIds: [] },
   );
-  const deliveryIdsByEvent = new Map<string, string[]>();
-  for (const delivery of deliveries) {
-    const ids = deliveryIdsByEvent.get(delivery.event_id) ?? [];
-    ids.push(delivery.id);
-    deliveryIdsByEvent.set(delivery.event_id, ids);
-  }
-  return candidates.map(({ id, event }) => {
-    const row = insertedById.get(id);
-    if (row) return { event: row, deduplicated: false, deliveryIds: deliveryIdsByEvent.get(id) ?? [] };
-    const earlier = existing.get(`${event.applicationId} ${event.idempotencyKey}`);
-    if (!earlier) throw new Error('idempotency conflict without an existing event');
-    return { event: earlier, deduplicated: true, deliveryIds: [] };
-  });
 }
 
 /**
@@ -361,39 +352,39 @@ function eventRecord(id: string, event: PreparedEvent) {
  * key waits on the unique index, then finds the winner.
  */
 async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise<{ row: StoredEvent; inserted: boolean }[]> {
-  const candidates = events.map((event) => eventRecord(newId(IdPrefix.event), event));
-  const inserted = await execute<EventRow>(em, INSERT_EVENTS, [JSON.stringify(candidates)]);
+  const candidates = events.map((event) => ({ id: newId(IdPrefix.event), event }));
+  const inserted = await execute<EventRow>(em, INSERT_EVENTS, [JSON.stringify(candidates.map(({ id, event }) => eventRecord(id, event)))]);
+  return settleInserts(em, candidates, inserted);
+}
+
+/**
+ * Each candidate's stored event, in input order: the row INSERT_EVENTS inserted for it, or else the earlier event
+ * with its idempotency key (read in one query for all of them).
+ */
+async function settleInserts(
+  em: Sql,
+  candidates: Array<{ id: string; event: PreparedEvent }>,
+  inserted: EventRow[],
+): Promise<{ row: StoredEvent; inserted: boolean }[]> {
   const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
-  const existingByKey = await findByIdempotencyKey(
-    em,
-    candidates
-      .filter((candidate) => !insertedById.has(candidate.id))
-      .map((candidate) => ({ applicationId: candidate.application_id, idempotencyKey: candidate.idempotency_key })),
-  );
-  return candidates.map((candidate) => {
-    const row = insertedById.get(candidate.id);
+  const skipped = candidates.filter(({ id }) => !insertedById.has(id)).map(({ event }) => event);
+  const earlierByKey = new Map<string, StoredEvent>();
+  if (skipped.length > 0) {
+    const rows = await execute<EventRow>(
+      em,
+      `select e.* from events e join json_to_recordset(?::json) as k(application_id text, idempotency_key text)
+         on e.application_id = k.application_id and e.idempotency_key = k.idempotency_key`,
+      [JSON.stringify(skipped.map((event) => ({ application_id: event.applicationId, idempotency_key: event.idempotencyKey })))],
+    );
+    for (const row of rows) earlierByKey.set(`${row.application_id} ${row.idempotency_key}`, fromRow(row));
+  }
+  return candidates.map(({ id, event }) => {
+    const row = insertedById.get(id);
     if (row) return { row, inserted: true };
-    const earlier = existingByKey.get(`${candidate.application_id} ${candidate.idempotency_key}`);
+    const earlier = earlierByKey.get(`${event.applicationId} ${event.idempotencyKey}`);
     if (!earlier) throw new Error('idempotency conflict without an existing event');
     return { row: earlier, inserted: false };
   });
-}
-
-/** The stored events with these idempotency keys, by `applicationId idempotencyKey`. */
-async function findByIdempotencyKey(
-  em: Sql,
-  keys: Array<Pick<PreparedEvent, 'applicationId' | 'idempotencyKey'>>,
-): Promise<Map<string, StoredEvent>> {
-  const byKey = new Map<string, StoredEvent>();
-  if (keys.length === 0) return byKey;
-  const rows = await execute<EventRow>(
-    em,
-    `select e.* from events e join json_to_recordset(?::json) as k(application_id text, idempotency_key text)
-       on e.application_id = k.application_id and e.idempotency_key = k.idempotency_key`,
-    [JSON.stringify(keys.map((key) => ({ application_id: key.applicationId, idempotency_key: key.idempotencyKey })))],
-  );
-  for (const row of rows) byKey.set(`${row.application_id} ${row.idempotency_key}`, fromRow(row));
-  return byKey;
 }
 
 /**
