@@ -44,19 +44,11 @@ export class DeliveryExecutor {
   /** `poolId` identifies the worker holding the job, so a crash sweeper can free what it held. */
   async run(job: DeliverPayload, poolId = 'local'): Promise<AttemptResult> {
     // A short database outage (a restart) is waited out rather than failed: a failed job backs off for minutes.
-    const startOnce = (mayWait: boolean) =>
-      retryWhileDatabaseUnavailable(() =>
-        this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, poolId, now: this.deps.clock.now(), mayWait }),
-      );
-    let start = await startOnce(true);
-    if (start.kind === 'waiting') {
-      // The endpoint is full of this worker's own deliveries, about to finish: one of their slots, not a parking.
-      await this.store.waiters.wait(start.work.endpoint_id);
-      start = await startOnce(false);
-    }
+    const start = await retryWhileDatabaseUnavailable(() =>
+      this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, poolId }, () => this.deps.clock.now()),
+    );
     if (start.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${start.limit} deliveries in flight; parked` };
     if (start.kind === 'held') return this.hold(start.work, job, start.reason);
-    if (start.kind === 'waiting') throw new Error('a delivery that may not wait was told to wait');
     try {
       return await this.attempt(start.work, job);
     } finally {

@@ -71,22 +71,30 @@ export interface StartRequest {
   attempt: number;
   /** The worker pool holding the job, so a crash sweeper can free the slot it takes. */
   poolId: string;
-  now: Date;
-  /** May wait in memory for a slot this process frees (see EndpointWaiters) instead of parking at once. */
-  mayWait?: boolean;
 }
 
 /**
  * A job's delivery, loaded, and what it may do: `admitted` holds a slot of its endpoint (`release` reports it
  * freed, to this process's waiters); `parked` found the endpoint full (its job ends; a freed slot wakes it);
- * `waiting` found it full and holds a claim to wait for a slot this process frees, then start again (nothing
- * was written); `held` may not be attempted now (see holdReason).
+ * `held` may not be attempted now (see holdReason).
  */
 export type Start =
   | { kind: 'admitted'; work: DeliveryWork; release: () => void }
   | { kind: 'parked'; work: DeliveryWork; limit: number }
-  | { kind: 'waiting'; work: DeliveryWork }
   | { kind: 'held'; work: DeliveryWork | null; reason: HoldReason };
+
+/** One start as a batch takes it: `mayWait`, it may wait in memory for a slot this process frees (EndpointWaiters). */
+interface BatchStartRequest extends StartRequest {
+  now: Date;
+  mayWait: boolean;
+}
+
+/**
+ * What a batch decided for one start. `waiting` found the endpoint full and holds a claim to wait for a slot this
+ * process frees, then start again (nothing was written). An admission's slot is reported to the waiters only once
+ * the batch has committed.
+ */
+type BatchStart = Exclude<Start, { kind: 'admitted' }> | { kind: 'admitted'; work: DeliveryWork } | { kind: 'waiting'; work: DeliveryWork };
 
 /** One attempt's outcome and what it decided, ready to be written. */
 export interface AttemptRecord {
@@ -111,10 +119,12 @@ export interface AttemptRecord {
  * attempt, status, metrics, health, next job and notifications commit together or not at all.
  */
 export class DeliveryStore {
-  private readonly starts = new Batcher<StartRequest, Start>((requests) => this.startBatch(requests));
+  private readonly starts = new Batcher<BatchStartRequest, Start | { kind: 'waiting'; work: DeliveryWork }>((requests) =>
+    this.startBatch(requests),
+  );
   private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
   /** This process's deliveries waiting for slots it holds. */
-  readonly waiters: EndpointWaiters;
+  private readonly waiters: EndpointWaiters;
 
   constructor(
     /** The worker's own connections (not the ORM's, which the API shares in `herald start`). */
@@ -129,9 +139,18 @@ export class DeliveryStore {
     return inTransaction(this.pool, work);
   }
 
-  /** Loads the job's delivery and, when it may be attempted, takes a slot of its endpoint or parks it. */
-  start(request: StartRequest): Promise<Start> {
-    return this.starts.submit(request);
+  /**
+   * Loads the job's delivery and, when it may be attempted, takes a slot of its endpoint or parks it. A delivery
+   * finding its endpoint full of this process's own deliveries, about to finish, first waits in memory for one of
+   * their slots and asks once more (see EndpointWaiters): one of their slots, not a parking. `now` is read at each ask.
+   */
+  async start(request: StartRequest, now: () => Date): Promise<Start> {
+    const first = await this.starts.submit({ ...request, now: now(), mayWait: true });
+    if (first.kind !== 'waiting') return first;
+    await this.waiters.wait(first.work.endpoint_id);
+    const second = await this.starts.submit({ ...request, now: now(), mayWait: false });
+    if (second.kind === 'waiting') throw new Error('a delivery that may not wait was told to wait');
+    return second;
   }
 
   /** Writes the attempt; null when another worker had already recorded this attempt (nothing changed). */
@@ -147,18 +166,22 @@ export class DeliveryStore {
    * (synchronous_commit off): each job's completion is a later, durable commit, and WAL is flushed in order,
    * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
    */
-  private async startBatch(requests: StartRequest[]): Promise<Start[]> {
+  private async startBatch(requests: BatchStartRequest[]): Promise<Array<Start | { kind: 'waiting'; work: DeliveryWork }>> {
     const claimed: string[] = [];
+    let decided: BatchStart[];
     try {
-      return await this.startInTransaction(requests, claimed);
+      decided = await this.startInTransaction(requests, claimed);
     } catch (error) {
       // Nothing was decided: the claims to wait go back.
       for (const endpointId of claimed) this.waiters.unclaim(endpointId);
       throw error;
     }
+    return decided.map((start) =>
+      start.kind === 'admitted' ? { kind: 'admitted', work: start.work, release: this.waiters.admitted(start.work.endpoint_id) } : start,
+    );
   }
 
-  private startInTransaction(requests: StartRequest[], claimed: string[]): Promise<Start[]> {
+  private startInTransaction(requests: BatchStartRequest[], claimed: string[]): Promise<BatchStart[]> {
     return inTransaction(
       this.pool,
       async (tx) => {
@@ -189,7 +212,7 @@ export class DeliveryStore {
             limit: this.limitOf(work!),
             poolId: request.poolId,
             parkedAt: work!.parked_at,
-            mayWait: request.mayWait === true,
+            mayWait: request.mayWait,
           })),
           (admission) => {
             const waits = admission.mayWait && this.waiters.claim(admission.endpointId);
@@ -198,10 +221,10 @@ export class DeliveryStore {
           },
         );
         const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
-        return screened.map(({ request, work, reason }): Start => {
+        return screened.map(({ request, work, reason }): BatchStart => {
           if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
           const admission = admissionOf.get(request)!;
-          if (admission.kind === 'admitted') return { kind: 'admitted', work, release: this.waiters.admitted(work.endpoint_id) };
+          if (admission.kind === 'admitted') return { kind: 'admitted', work };
           if (admission.kind === 'waiting') return { kind: 'waiting', work };
           return { kind: 'parked', work, limit: this.limitOf(work) };
         });
