@@ -63,7 +63,7 @@ const USAGE = `npm run bench -- [options]
 Environment: HERALD_BENCH_API_KEY (sent as Authorization: Bearer), HERALD_BENCH_DATABASE_URL (an admin URL of a
 PostgreSQL to use instead of the embedded one), HERALD_BENCH_POSTGRES_BIN (as --postgres-bin),
 HERALD_BENCH_LOG_LEVEL (Herald's LOG_LEVEL, default warn),
-WORKER_CONCURRENCY (Herald's, also given to the baseline; default 64, Herald's own default).`;
+WORKER_CONCURRENCY (Herald's, also given to the baseline; default 128, Herald's own default).`;
 
 function parseOptions(argv: string[]): Options {
   const options: Options = {
@@ -80,7 +80,7 @@ function parseOptions(argv: string[]): Options {
     steadySeconds: null,
     only: [],
     heraldLogLevel: process.env.HERALD_BENCH_LOG_LEVEL ?? 'warn',
-    concurrency: Number(process.env.WORKER_CONCURRENCY ?? 64),
+    concurrency: Number(process.env.WORKER_CONCURRENCY ?? 128),
     postgresBin: process.env.HERALD_BENCH_POSTGRES_BIN ? path.resolve(process.env.HERALD_BENCH_POSTGRES_BIN) : null,
   };
   const value = (i: number) => {

@@ -35,8 +35,10 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
     url = embedded.urlFor(EMBEDDED_DATABASE);
   }
   // graphile-worker's connections, which the delivery pipeline also runs on (see DeliveryStore): its batches
-  // need a few; graphile-worker wants one per job slot when it fetches without a local queue.
-  const pool = createPool(url, logger, config.worker.concurrency);
+  // need a few; graphile-worker wants one per job slot when it fetches without a local queue. With one, job
+  // slots far outnumber the statements running at once, and several processes share max_connections.
+  const poolSize = config.worker.localQueueSize > 0 ? Math.min(config.worker.concurrency, 64) : config.worker.concurrency;
+  const pool = createPool(url, logger, poolSize);
   let orm: MikroORM;
   try {
     // The API's connections (and the worker's housekeeping): deliveries do not use them.

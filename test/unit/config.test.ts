@@ -21,7 +21,7 @@ describe('configuration', () => {
       responseBodyMaxBytes: 16 * 1024,
       disableAfterDeadLetters: 10,
       disableAfterFailingMs: 5 * 86_400_000,
-      endpointConcurrency: 32,
+      endpointConcurrency: 64,
     });
     expect(config.worker).toMatchObject({ heartbeatIntervalMs: 10_000, deadAfterMs: 60_000 });
     expect(config.retention).toEqual({ maxAgeMs: 30 * 86_400_000, batchSize: 1000 });
