@@ -32,3 +32,45 @@ export interface GraphQLContext {
   /** This process's delivery loads for subscriptions, coalesced the same way. */
   deliveryReader: DeliveryReader;
 }
+
+/** What a request's context is made of; the entity manager and the logger are derived on first use. */
+export type RequestContextParts = Omit<GraphQLContext, 'em' | 'logger'> & { baseLogger: Logger };
+
+/**
+ * A request's context whose entity manager fork and child logger are made on first use (a publish needs
+ * neither: its writer has its own). They are getters on the prototype, not own properties: Apollo Server
+ * copies each request's context with Object.assign, which would call own getters and make both every time.
+ * A copy keeps the prototype and the own parts, so it makes its own on first use.
+ */
+export class RequestContext implements GraphQLContext {
+  orm!: MikroORM;
+  config!: HeraldConfig;
+  requestId!: string;
+  principal!: Principal;
+  scope!: TenantScope;
+  secrets!: SecretBox;
+  pubSub!: HeraldPubSub;
+  eventWriter!: EventWriter;
+  verifiedKeys!: VerifiedKeyCache;
+  eventReader!: EventReader;
+  deliveryReader!: DeliveryReader;
+  baseLogger!: Logger;
+
+  constructor(parts: RequestContextParts) {
+    Object.assign(this, parts);
+  }
+
+  get em(): EntityManager {
+    return this.settle('em', this.orm.em.fork());
+  }
+
+  get logger(): Logger {
+    return this.settle('logger', this.baseLogger.child({ requestId: this.requestId, apiKey: this.principal.keyId }));
+  }
+
+  /** Keeps a derived part on this object (not enumerable, so a copy derives its own). */
+  private settle<K extends 'em' | 'logger'>(key: K, value: GraphQLContext[K]): GraphQLContext[K] {
+    Object.defineProperty(this, key, { value, enumerable: false, configurable: true });
+    return value;
+  }
+}

@@ -5,7 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import express, { type ErrorRequestHandler } from 'express';
 import {
   type ExecutionArgs,
@@ -27,7 +27,7 @@ import type { Logger } from '../lib/logger';
 import { ApiKeyService } from '../modules/api-keys/api-key.service';
 import { type Principal, scopeOf } from '../modules/api-keys/principal';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
-import type { GraphQLContext } from './context';
+import { RequestContext, type GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
 import { mountHttpRoutes } from './routes';
@@ -78,19 +78,11 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const eventWriter = new EventWriter(() => orm.em.fork(), config);
   const eventReader = new EventReader(() => orm.em.fork());
   const deliveryReader = new DeliveryReader(() => orm.em.fork());
-  // The entity manager and the logger are made on first use: a publish needs neither (its writer has its own).
-  const contextFor = (requestId: string, principal: Principal): GraphQLContext => {
-    let em: EntityManager | undefined;
-    let requestLogger: Logger | undefined;
-    return {
-      get em() {
-        return (em ??= orm.em.fork());
-      },
+  const contextFor = (requestId: string, principal: Principal): GraphQLContext =>
+    new RequestContext({
       orm,
       config,
-      get logger() {
-        return (requestLogger ??= logger.child({ requestId, apiKey: principal.keyId }));
-      },
+      baseLogger: logger,
       requestId,
       principal,
       scope: scopeOf(principal),
@@ -100,8 +92,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       verifiedKeys,
       eventReader,
       deliveryReader,
-    };
-  };
+    });
 
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
   const admit = async (presented: string | undefined): Promise<Principal> => {
