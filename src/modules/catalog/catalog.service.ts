@@ -55,16 +55,16 @@ export class CatalogService {
   ) {}
 
   async list(options: { includeDeprecated?: boolean | null } = {}): Promise<CatalogEntry[]> {
-    const rows = await execute<TypeRow>(this.em, 'select * from event_types order by name');
-    const versions = await execute<VersionRow>(this.em, 'select * from event_type_versions order by created_at, version');
+    const rows = await execute<EventTypeRow>(this.em, 'select * from event_types order by name');
+    const versions = await execute<EventTypeVersionRow>(this.em, 'select * from event_type_versions order by created_at, version');
     const entries = rows.map((row) => toEntry(row, versions));
     return options.includeDeprecated === false ? entries.filter((entry) => !entry.deprecatedAt) : entries;
   }
 
   async find(name: string): Promise<CatalogEntry | null> {
-    const [row] = await execute<TypeRow>(this.em, 'select * from event_types where name = ?', [name]);
+    const [row] = await execute<EventTypeRow>(this.em, 'select * from event_types where name = ?', [name]);
     if (!row) return null;
-    const versions = await execute<VersionRow>(
+    const versions = await execute<EventTypeVersionRow>(
       this.em,
       'select * from event_type_versions where event_type = ? order by created_at, version',
       [name],
@@ -125,26 +125,29 @@ export class CatalogService {
     return this.get(name);
   }
 
-  /**
-   * What publishing checks against the catalog: a strict catalog refuses unknown types; a catalog type
-   * must name one of its versions; a version with a schema must be satisfied by the payload.
-   */
   /** Catalog entries of these types, one query for all (types not in the catalog are absent). */
   async findMany(names: string[]): Promise<Map<string, CatalogEntry>> {
-    const wanted = [...new Set(names.filter((name) => !SYSTEM_TYPES.has(name)))];
+    const wanted = catalogTypeNames(names);
     if (wanted.length === 0) return new Map();
     const json = JSON.stringify(wanted);
-    const rows = await execute<TypeRow>(this.em, 'select * from event_types where name in (select json_array_elements_text(?::json))', [
-      json,
-    ]);
+    const rows = await execute<EventTypeRow>(
+      this.em,
+      'select * from event_types where name in (select json_array_elements_text(?::json))',
+      [json],
+    );
     if (rows.length === 0) return new Map();
-    const versions = await execute<VersionRow>(
+    const versions = await execute<EventTypeVersionRow>(
       this.em,
       'select * from event_type_versions where event_type in (select json_array_elements_text(?::json)) order by created_at, version',
       [json],
     );
-    return new Map(rows.map((row) => [row.name, toEntry(row, versions)]));
+    return catalogEntries(rows, versions);
   }
+
+  /**
+   * What publishing checks against the catalog: a strict catalog refuses unknown types; a catalog type
+   * must name one of its versions; a version with a schema must be satisfied by the payload.
+   */
 
   /**
    * Refuses a payload its catalog entry does not allow: an unknown type under CATALOG_STRICT, an unknown
@@ -222,7 +225,8 @@ export class CatalogService {
   }
 }
 
-interface TypeRow {
+/** A row of event_types (timestamps as pg returns them, or as JSON text). */
+export interface EventTypeRow {
   name: string;
   description: string;
   deprecated_at: string | Date | null;
@@ -230,7 +234,8 @@ interface TypeRow {
   created_at: string | Date;
 }
 
-interface VersionRow {
+/** A row of event_type_versions, likewise. */
+export interface EventTypeVersionRow {
   event_type: string;
   version: string;
   schema: Record<string, unknown> | null;
@@ -238,7 +243,7 @@ interface VersionRow {
   created_at: string | Date;
 }
 
-function toEntry(row: TypeRow, versions: VersionRow[]): CatalogEntry {
+function toEntry(row: EventTypeRow, versions: EventTypeVersionRow[]): CatalogEntry {
   return {
     name: row.name,
     description: row.description,
@@ -286,4 +291,14 @@ function validateExample(example: unknown, schema: Record<string, unknown> | nul
       },
     );
   }
+}
+
+/** The types of these names a publish checks against the catalog: Herald's own system types are never in it. */
+export function catalogTypeNames(names: string[]): string[] {
+  return [...new Set(names.filter((name) => !SYSTEM_TYPES.has(name)))];
+}
+
+/** Catalog entries by name from rows of event_types and their versions (in creation order). */
+export function catalogEntries(types: EventTypeRow[], versions: EventTypeVersionRow[]): Map<string, CatalogEntry> {
+  return new Map(types.map((row) => [row.name, toEntry(row, versions)]));
 }

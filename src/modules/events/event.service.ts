@@ -11,7 +11,7 @@ import { deliverJob } from '../deliveries/deliver-job';
 import { enterGroup, orderingGroup } from '../deliveries/ordering';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EventEntity } from './event.entity';
-import { CatalogService } from '../catalog/catalog.service';
+import { CatalogService, type EventTypeRow, type EventTypeVersionRow, catalogEntries, catalogTypeNames } from '../catalog/catalog.service';
 import { assertEventType, matchesEventType, matchesVersionPin } from './event-type';
 
 export interface PublishEvent {
@@ -72,7 +72,8 @@ export class EventService {
   async publish(input: PublishEvent): Promise<PublishResult> {
     const checked = this.check(input, null);
     if (this.writer) return this.writer.write(checked);
-    const [result] = await publishPrepared(this.em, await resolveEvents(this.em, this.config, [checked], true));
+    const { events, endpoints } = await resolveEvents(this.em, this.config, [checked], true);
+    const [result] = await publishPrepared(this.em, events, endpoints);
     return result!;
   }
 
@@ -85,7 +86,8 @@ export class EventService {
       throw badInput(`"inputs" must hold 1 to ${MAX_BATCH} events; split larger batches.`, { field: 'inputs' });
     }
     const checked = inputs.map((input, index) => this.check(input, index));
-    return publishPrepared(this.em, await resolveEvents(this.em, this.config, checked, true));
+    const { events, endpoints } = await resolveEvents(this.em, this.config, checked, true);
+    return publishPrepared(this.em, events, endpoints);
   }
 
   /** Every check of one input that needs no database: names, sizes, and the key's application scope. */
@@ -211,15 +213,28 @@ interface EndpointRow {
   ordered: boolean;
 }
 
-/** The enabled endpoints of these applications, with what their filters need. */
-async function endpointsOf(em: Sql, applicationIds: string[]): Promise<EndpointRow[]> {
-  if (applicationIds.length === 0) return [];
-  return execute<EndpointRow>(
-    em,
-    `select id, application_id, event_types, event_versions, ordered from endpoints
-     where application_id in (select json_array_elements_text(?::json)) and enabled order by id`,
-    [JSON.stringify(applicationIds)],
-  );
+/**
+ * Everything a publish batch reads before it writes, in one round trip: which of its applications exist, the
+ * catalog entries of its types (with their versions, in creation order), and the enabled endpoints of its
+ * applications with what their filters need. Parameters: application ids, then type names (JSON arrays).
+ */
+const PUBLISH_LOOKUP = `
+  with application_ids as (select json_array_elements_text(?::json) as id),
+       type_names as (select json_array_elements_text(?::json) as name)
+  select
+    (select coalesce(json_agg(a.id), '[]') from applications a where a.id in (select id from application_ids)) as applications,
+    (select coalesce(json_agg(t), '[]') from event_types t where t.name in (select name from type_names)) as types,
+    (select coalesce(json_agg(v order by v.created_at, v.version), '[]')
+       from event_type_versions v where v.event_type in (select name from type_names)) as versions,
+    (select coalesce(json_agg(e order by e.id), '[]')
+       from (select id, application_id, event_types, event_versions, ordered from endpoints
+             where application_id in (select id from application_ids) and enabled) e) as endpoints`;
+
+interface PublishLookup {
+  applications: string[];
+  types: EventTypeRow[];
+  versions: EventTypeVersionRow[];
+  endpoints: EndpointRow[];
 }
 
 /** The endpoints whose filters take the event. */
@@ -254,14 +269,14 @@ async function writeEvents(em: EntityManager, prepared: PreparedEvent[], endpoin
 }
 
 /**
- * Writes events with the fewest round trips: their endpoints are read in one query, then the events, their
- * deliveries, their jobs and their notifications are one statement, which commits on its own (all of it or
- * none: a statement is atomic). Only deliveries of a FIFO group need more (their sequence numbers are taken
- * under the group's lock), and go through writeEvents in a transaction. Results come back in input order.
+ * Writes events with the fewest round trips, given the enabled endpoints of their applications (read with
+ * them by resolveEvents): the events, their deliveries, their jobs and their notifications are one statement,
+ * which commits on its own (all of it or none: a statement is atomic). Only deliveries of a FIFO group need
+ * more (their sequence numbers are taken under the group's lock), and go through writeEvents in a
+ * transaction. Results come back in input order.
  */
-export async function publishPrepared(em: EntityManager, prepared: PreparedEvent[]): Promise<PublishResult[]> {
+async function publishPrepared(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<PublishResult[]> {
   if (prepared.length === 0) return [];
-  const endpoints = await endpointsOf(em, [...new Set(prepared.map((event) => event.applicationId))]);
   const matched = prepared.map((event) => ({ event, endpoints: matchingEndpoints(endpoints, event) }));
   const grouped = matched.some(({ event, endpoints: targets }) =>
     targets.some((endpoint) => orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey) !== null),
@@ -480,9 +495,9 @@ export class EventWriter {
   constructor(newEntityManager: () => EntityManager, config: Pick<HeraldConfig, 'catalogStrict'>) {
     this.batcher = new Batcher(async (checked) => {
       const em = newEntityManager();
-      const resolved = await resolveEvents(em, config, checked, false);
+      const { events: resolved, endpoints } = await resolveEvents(em, config, checked, false);
       const valid = resolved.filter((event): event is PreparedEvent => !(event instanceof Error));
-      const written = await publishPrepared(em, valid);
+      const written = await publishPrepared(em, valid, endpoints);
       let next = 0;
       return resolved.map((event) => (event instanceof Error ? new Rejected(event) : written[next++]!));
     }, MAX_BATCH);
@@ -493,37 +508,43 @@ export class EventWriter {
   }
 }
 
+/** Checked events as the database resolved them, with the enabled endpoints of their applications. */
+interface Resolved<T> {
+  events: T[];
+  endpoints: EndpointRow[];
+}
+
 /**
- * The database's checks of checked events, a few queries for the lot: each application exists, and each
- * payload is one its catalog entry allows. With `throwFirst` the first refusal is thrown (the whole batch
- * fails); otherwise each refused event comes back as its error, in place.
+ * The database's checks of checked events, one query for the lot (PUBLISH_LOOKUP): each application exists,
+ * and each payload is one its catalog entry allows; the endpoints to fan out to are read with them. With
+ * `throwFirst` the first refusal is thrown (the whole batch fails); otherwise each refused event comes back as
+ * its error, in place.
  */
 async function resolveEvents(
   em: EntityManager,
   config: Pick<HeraldConfig, 'catalogStrict'>,
   checked: CheckedEvent[],
   throwFirst: true,
-): Promise<PreparedEvent[]>;
+): Promise<Resolved<PreparedEvent>>;
 async function resolveEvents(
   em: EntityManager,
   config: Pick<HeraldConfig, 'catalogStrict'>,
   checked: CheckedEvent[],
   throwFirst: false,
-): Promise<(PreparedEvent | HeraldError)[]>;
+): Promise<Resolved<PreparedEvent | HeraldError>>;
 async function resolveEvents(
   em: EntityManager,
   config: Pick<HeraldConfig, 'catalogStrict'>,
   checked: CheckedEvent[],
   throwFirst: boolean,
-): Promise<(PreparedEvent | HeraldError)[]> {
+): Promise<Resolved<PreparedEvent | HeraldError>> {
   const applicationIds = [...new Set(checked.map((event) => event.applicationId))];
-  const existing = await execute<{ id: string }>(em, 'select id from applications where id in (select json_array_elements_text(?::json))', [
-    JSON.stringify(applicationIds),
-  ]);
-  const known = new Set(existing.map((row) => row.id));
+  const typeNames = catalogTypeNames(checked.map((event) => event.type));
+  const [lookup] = await execute<PublishLookup>(em, PUBLISH_LOOKUP, [JSON.stringify(applicationIds), JSON.stringify(typeNames)]);
+  const known = new Set(lookup!.applications);
   const catalog = new CatalogService(em, config);
-  const entries = await catalog.findMany(checked.map((event) => event.type));
-  return checked.map((event) => {
+  const entries = catalogEntries(lookup!.types, lookup!.versions);
+  const events = checked.map((event) => {
     try {
       if (!known.has(event.applicationId)) throw notFound('application', event.applicationId);
       catalog.checkPublishable(entries.get(event.type) ?? null, event.type, event.version, event.data);
@@ -535,6 +556,7 @@ async function resolveEvents(
       return located;
     }
   });
+  return { events, endpoints: lookup!.endpoints };
 }
 
 /** An error about one input of a batch says which. */
