@@ -1,0 +1,103 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
+import { type AttemptRecord, DeliveryStore, type DeliveryWork } from '../../src/modules/deliveries/delivery-store';
+import { DeliveryStatus } from '../../src/modules/deliveries/delivery-status';
+import { createTestDatabase, query } from '../helpers/database';
+import { type TestHerald, startTestHerald } from '../helpers/herald';
+
+/**
+ * The delivery store's record batches: each attempt, its delivery and its metrics are written once, and an attempt
+ * another worker had already recorded changes nothing, even in a batch with others. Herald runs its API only
+ * here: the test is the worker.
+ */
+describe('DeliveryStore: recording attempts', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  let pool: pg.Pool;
+  let store: DeliveryStore;
+  let applicationId: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    herald = await startTestHerald(database.url, { roles: { api: true, worker: false } });
+    pool = new pg.Pool({ connectionString: database.url, max: 4 });
+    store = new DeliveryStore(pool, herald.config);
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'store' } });
+    applicationId = createApplication.id;
+    // Never called: the test records the attempts itself.
+    await herald.call(RegisterEndpointDocument, { input: { applicationId, url: 'http://127.0.0.1:9/hook', eventTypes: ['*'] } });
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await herald?.stop();
+    await database?.drop();
+  });
+
+  /** Publishes one event and admits its delivery's first attempt, as a worker's job does. */
+  async function admittedDelivery(): Promise<DeliveryWork> {
+    const { publishEvent } = await herald.call(PublishEventDocument, { input: { applicationId, type: 'store.recorded', data: { n: 1 } } });
+    const [row] = await query<{ id: string }>(database.url, 'select id from deliveries where event_id = $1', [publishEvent.id]);
+    const start = await store.start({ deliveryId: row!.id, attempt: 1, poolId: 'test-pool' }, () => new Date());
+    if (start.kind !== 'admitted') throw new Error(`expected an admission, got ${start.kind}`);
+    return start.work;
+  }
+
+  function success(work: DeliveryWork): AttemptRecord {
+    const now = new Date();
+    return {
+      work,
+      attempt: 1,
+      status: DeliveryStatus.SUCCEEDED,
+      attemptedAt: now,
+      now,
+      nextAttemptAt: null,
+      lastError: null,
+      redactedHeaders: { 'content-type': 'application/json' },
+      outcome: {
+        ok: true,
+        statusCode: 200,
+        responseBody: 'ok',
+        responseBodyTruncated: false,
+        durationMs: 12,
+        errorKind: null,
+        errorMessage: null,
+      },
+      verdict: { kind: 'succeeded' },
+    };
+  }
+
+  async function counts(deliveryIds: string[]) {
+    const [row] = await query<{ attempts: number; inflight: number; delivered: number; succeeded: number }>(
+      database.url,
+      `select (select count(*)::int from delivery_attempts where delivery_id = any($1)) as attempts,
+              (select count(*)::int from endpoint_inflight where delivery_id = any($1)) as inflight,
+              (select coalesce(sum(delivered), 0)::int from delivery_metrics_minutely where application_id = $2) as delivered,
+              (select count(*)::int from deliveries where id = any($1) and status = 'SUCCEEDED') as succeeded`,
+      [deliveryIds, applicationId],
+    );
+    return row!;
+  }
+
+  it('a batch of successes records each delivery, its attempt and its metrics once, and frees the slots', async () => {
+    const before = (await counts([])).delivered;
+    const works = [await admittedDelivery(), await admittedDelivery(), await admittedDelivery()];
+    // Submitted in one turn of the event loop: one batch.
+    const statuses = await Promise.all(works.map((work) => store.record(success(work))));
+    expect(statuses).toEqual([DeliveryStatus.SUCCEEDED, DeliveryStatus.SUCCEEDED, DeliveryStatus.SUCCEEDED]);
+    const after = await counts(works.map((work) => work.id));
+    expect(after).toEqual({ attempts: 3, inflight: 0, delivered: before + 3, succeeded: 3 });
+  });
+
+  it('an attempt another worker already recorded changes nothing, and the rest of its batch is recorded once', async () => {
+    const before = (await counts([])).delivered;
+    const recordedTwice = await admittedDelivery();
+    expect(await store.record(success(recordedTwice))).toBe(DeliveryStatus.SUCCEEDED);
+    // The same attempt again (a second worker's record), in one batch with a fresh success.
+    const fresh = await admittedDelivery();
+    const statuses = await Promise.all([store.record(success(recordedTwice)), store.record(success(fresh))]);
+    expect(statuses).toEqual([null, DeliveryStatus.SUCCEEDED]);
+    const after = await counts([recordedTwice.id, fresh.id]);
+    expect(after).toEqual({ attempts: 2, inflight: 0, delivered: before + 2, succeeded: 2 });
+  });
+});
