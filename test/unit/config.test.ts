@@ -23,7 +23,13 @@ describe('configuration', () => {
       disableAfterFailingMs: 5 * 86_400_000,
       endpointConcurrency: 64,
     });
-    expect(config.worker).toMatchObject({ heartbeatIntervalMs: 10_000, deadAfterMs: 60_000 });
+    expect(config.worker).toMatchObject({
+      heartbeatIntervalMs: 10_000,
+      deadAfterMs: 60_000,
+      concurrency: 128,
+      thread: true,
+      apiThreadNiceness: 10,
+    });
     expect(config.retention).toEqual({ maxAgeMs: 30 * 86_400_000, batchSize: 1000 });
     expect(config).toMatchObject({ host: '127.0.0.1', port: 4000, maxPayloadBytes: 256 * 1024, databaseUrl: undefined });
   });
