@@ -142,11 +142,11 @@ function plan(options: Options, system: 'herald' | 'baseline'): ScenarioSpec[] {
     return [{ ...common, id: `${system}-smoke`, fanout: 2, rate: options.latencyRate, steadyMs: steady(0, 0, 2) }];
   }
   const all = [
-    { ...common, id: `${system}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 6, 0) },
+    { ...common, id: `${system}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 4, 0) },
     ...(options.mode === 'full'
       ? [{ ...common, id: `${system}-f1-max`, fanout: 1, rate: options.maxRate, steadyMs: steady(20, 5, 0) }]
       : []),
-    { ...common, id: `${system}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 5, 0) },
+    { ...common, id: `${system}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 3, 0) },
   ];
   return options.only.length === 0 ? all : all.filter((spec) => options.only.includes(spec.id.slice(system.length + 1)));
 }
@@ -315,8 +315,10 @@ async function benchHerald(
   const port = await freePort();
   const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY });
   context.log(`Herald: API key ${apiKey.key ? `from ${apiKey.source}` : 'none (none configured)'}`);
-  // `herald start` runs its worker on a thread by default; its idle memory with one event loop is measured too.
-  const singleLoopIdleRss = options.topology.kind === 'start' ? await idleRssOfSingleLoopStart(databaseUrl, port, options) : null;
+  // `herald start` runs its worker on a thread by default; its idle memory with one event loop is measured too, in
+  // full runs (one more start would take a quick run past its minute).
+  const singleLoopIdleRss =
+    options.topology.kind === 'start' && options.mode === 'full' ? await idleRssOfSingleLoopStart(databaseUrl, port, options) : null;
   const cluster = await startHerald({
     databaseUrl,
     port,
@@ -387,7 +389,7 @@ async function benchPublishCapacity(
   const client = new BenchGraphqlClient(cluster.url, apiKey.key, 128);
   const results: PublishCapacityResult[] = [];
   try {
-    const seconds = { full: 10, quick: 3, smoke: 1 }[options.mode];
+    const seconds = { full: 10, quick: 2, smoke: 1 }[options.mode];
     for (const { eventsPerCall, concurrency } of [
       { eventsPerCall: 1, concurrency: 64 },
       { eventsPerCall: 100, concurrency: 8 },
