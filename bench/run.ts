@@ -142,11 +142,11 @@ function plan(options: Options, system: 'herald' | 'baseline'): ScenarioSpec[] {
     return [{ ...common, id: `${system}-smoke`, fanout: 2, rate: options.latencyRate, steadyMs: steady(0, 0, 2) }];
   }
   const all = [
-    { ...common, id: `${system}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 4, 0) },
+    { ...common, id: `${system}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 3, 0) },
     ...(options.mode === 'full'
       ? [{ ...common, id: `${system}-f1-max`, fanout: 1, rate: options.maxRate, steadyMs: steady(20, 5, 0) }]
       : []),
-    { ...common, id: `${system}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 3, 0) },
+    { ...common, id: `${system}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 2, 0) },
   ];
   return options.only.length === 0 ? all : all.filter((spec) => options.only.includes(spec.id.slice(system.length + 1)));
 }
@@ -737,7 +737,7 @@ async function main(): Promise<number> {
       const post = await measurePostFloor({
         receiver,
         scenario: 'floor-post',
-        seconds: options.mode === 'full' ? 10 : 3,
+        seconds: options.mode === 'full' ? 10 : 2,
         concurrency: options.concurrency,
         payloadBytes: 1024,
       });
