@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
   const youngGenerationHeld = ROLES[command] ? holdYoungGeneration() : null;
   // Server modules load only for server commands, so the developer commands start quickly.
   await import('reflect-metadata');
-  const { createLogger } = await import('../lib/logger.js');
+  const { createLogger, logUnhandledRejections } = await import('../lib/logger.js');
   const { migrate, openDatabase } = await import('../db/database.js');
   const { startHerald } = await import('../herald.js');
   const { runKeysCommand } = await import('./keys-command.js');
@@ -64,12 +64,7 @@ async function main(argv: string[]): Promise<number> {
     command === 'keys'
       ? createLogger({ level: config.logLevel, pretty: false, destination: process.stderr })
       : createLogger({ level: config.logLevel, pretty: config.logPretty });
-  // graphile-worker can reject a background promise (completing or failing a job) nobody awaits while
-  // the database restarts. Crashing would drop every in-flight delivery; the job stays locked by this
-  // live worker and the heartbeat sweeper unlocks it after its lease, so logging is the right answer.
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled rejection (the database may be restarting); carrying on');
-  });
+  logUnhandledRejections(logger);
 
   if (command === 'keys') {
     const database = await openDatabase(config, logger);

@@ -5,7 +5,7 @@ import { loadSecretBox } from '../config/encryption-key';
 import { openDatabase } from '../db/database';
 import { systemClock } from '../lib/clock';
 import { startWorker } from '../worker/runner';
-import { createLogger } from '../lib/logger';
+import { createLogger, logUnhandledRejections } from '../lib/logger';
 import type { WorkerThreadData, WorkerThreadMessage } from '../worker/worker-thread';
 
 /** The worker thread of `herald start` (see src/worker/worker-thread.ts): `herald worker` on a thread. */
@@ -14,10 +14,7 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
   const loaded = loadConfig();
   const config = { ...loaded, databaseUrl: data.databaseUrl, ssrf: { ...loaded.ssrf, allowLoopback: data.allowLoopback } };
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: 'worker' });
-  // As in `herald worker`: a background rejection while the database restarts is logged, not fatal.
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled rejection (the database may be restarting); carrying on');
-  });
+  logUnhandledRejections(logger);
   // The main thread has migrated the database and announced any first admin key: only the worker runs here.
   let running: { stop(): Promise<void> };
   try {

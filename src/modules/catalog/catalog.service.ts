@@ -125,33 +125,10 @@ export class CatalogService {
     return this.get(name);
   }
 
-  /** Catalog entries of these types, one query for all (types not in the catalog are absent). */
-  async findMany(names: string[]): Promise<Map<string, CatalogEntry>> {
-    const wanted = catalogTypeNames(names);
-    if (wanted.length === 0) return new Map();
-    const json = JSON.stringify(wanted);
-    const rows = await execute<EventTypeRow>(
-      this.em,
-      'select * from event_types where name in (select json_array_elements_text(?::json))',
-      [json],
-    );
-    if (rows.length === 0) return new Map();
-    const versions = await execute<EventTypeVersionRow>(
-      this.em,
-      'select * from event_type_versions where event_type in (select json_array_elements_text(?::json)) order by created_at, version',
-      [json],
-    );
-    return catalogEntries(rows, versions);
-  }
-
   /**
-   * What publishing checks against the catalog: a strict catalog refuses unknown types; a catalog type
-   * must name one of its versions; a version with a schema must be satisfied by the payload.
-   */
-
-  /**
-   * Refuses a payload its catalog entry does not allow: an unknown type under CATALOG_STRICT, an unknown
-   * version, or data that breaks the version's JSON Schema. `entry` is the type's entry (null: none).
+   * What publishing checks against the catalog: a strict catalog refuses unknown types; a catalog type must name
+   * one of its versions; a version with a schema must be satisfied by the payload. Refuses a payload its entry
+   * (null: none) does not allow with a clear error.
    */
   checkPublishable(entry: CatalogEntry | null, type: string, version: string, data: unknown): void {
     if (SYSTEM_TYPES.has(type)) return;

@@ -90,11 +90,13 @@ interface BatchStartRequest extends StartRequest {
 }
 
 /**
- * What a batch decided for one start. `waiting` found the endpoint full and holds a claim to wait for a slot this
- * process frees, then start again (nothing was written). An admission's slot is reported to the waiters only once
- * the batch has committed.
+ * A start that found the endpoint full and holds a claim to wait for a slot this process frees, then start again
+ * (nothing was written).
  */
-type BatchStart = Exclude<Start, { kind: 'admitted' }> | { kind: 'admitted'; work: DeliveryWork } | { kind: 'waiting'; work: DeliveryWork };
+type Waiting = { kind: 'waiting'; work: DeliveryWork };
+
+/** What a batch decided for one start. An admission's slot is reported to the waiters only once the batch has committed. */
+type BatchStart = Exclude<Start, { kind: 'admitted' }> | { kind: 'admitted'; work: DeliveryWork } | Waiting;
 
 /** One attempt's outcome and what it decided, ready to be written. */
 export interface AttemptRecord {
@@ -119,9 +121,7 @@ export interface AttemptRecord {
  * attempt, status, metrics, health, next job and notifications commit together or not at all.
  */
 export class DeliveryStore {
-  private readonly starts = new Batcher<BatchStartRequest, Start | { kind: 'waiting'; work: DeliveryWork }>((requests) =>
-    this.startBatch(requests),
-  );
+  private readonly starts = new Batcher<BatchStartRequest, Start | Waiting>((requests) => this.startBatch(requests));
   private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
   /** This process's deliveries waiting for slots it holds. */
   private readonly waiters: EndpointWaiters;
@@ -166,7 +166,7 @@ export class DeliveryStore {
    * (synchronous_commit off): each job's completion is a later, durable commit, and WAL is flushed in order,
    * so a slot or a parking can only be lost together with the completion of its job, which then runs again.
    */
-  private async startBatch(requests: BatchStartRequest[]): Promise<Array<Start | { kind: 'waiting'; work: DeliveryWork }>> {
+  private async startBatch(requests: BatchStartRequest[]): Promise<Array<Start | Waiting>> {
     const claimed: string[] = [];
     let decided: BatchStart[];
     try {

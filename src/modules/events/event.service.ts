@@ -295,22 +295,12 @@ async function publishPrepared(em: EntityManager, prepared: PreparedEvent[], end
     return { id, event, deliveries };
   });
   const deliveries = candidates.flatMap((candidate) => candidate.deliveries);
-  const messages: ChangeMessage[] = candidates.map(({ id, event }) => ({
-    kind: 'event',
-    eventId: id,
-    applicationId: event.applicationId,
-    type: event.type,
-  }));
+  const messages = candidates.map(({ id, event }) => eventMessage(id, event));
   // Deliveries, jobs and notifications are kept only for the events actually inserted (not deduplicated).
   const inserted = await execute<EventRow>(
     em,
     `with ev as (${INSERT_EVENTS}), dl as (
-       insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at,
-                               created_at, updated_at)
-       select d.id, d.event_id, d.endpoint_id, d.application_id, d.event_type, 'PENDING', 0, now(), now(), now()
-       from json_to_recordset(?::json) as d(id text, event_id text, endpoint_id text, application_id text, event_type text)
-       where d.event_id in (select id from ev)
-       returning id
+       ${INSERT_DELIVERIES} where d.event_id in (select id from ev) returning id
      ), jobs as (
        select graphile_worker.add_jobs(array(
          select spec from json_populate_recordset(null::graphile_worker.job_spec, ?::json) as spec
@@ -347,6 +337,21 @@ const INSERT_EVENTS = `insert into events (id, application_id, type, version, pa
                                        idempotency_key text, ordering_key text)
   on conflict (application_id, idempotency_key) do nothing
   returning *`;
+
+/**
+ * Inserts deliveries given as JSON records (id, event_id, endpoint_id, application_id, event_type, and for a FIFO
+ * group ordering_group and sequence), pending and due now. A caller may add a `where` on `d` and a `returning`.
+ */
+const INSERT_DELIVERIES = `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count,
+                                                   next_attempt_at, ordering_group, sequence, created_at, updated_at)
+  select d.id, d.event_id, d.endpoint_id, d.application_id, d.event_type, 'PENDING', 0, now(), d.ordering_group, d.sequence, now(), now()
+  from json_to_recordset(?::json) as d(id text, event_id text, endpoint_id text, application_id text, event_type text,
+                                       ordering_group text, sequence bigint)`;
+
+/** What a publish notifies of each event it wrote. */
+function eventMessage(id: string, event: Pick<PreparedEvent, 'applicationId' | 'type'>): ChangeMessage {
+  return { kind: 'event', eventId: id, applicationId: event.applicationId, type: event.type };
+}
 
 /** An event as INSERT_EVENTS reads it. */
 function eventRecord(id: string, event: PreparedEvent) {
@@ -443,15 +448,7 @@ async function createDeliveries(
     ids.push(eventDeliveryIds);
   }
   if (deliveries.length > 0) {
-    await execute(
-      em,
-      `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at,
-                               ordering_group, sequence, created_at, updated_at)
-       select d.id, d.event_id, d.endpoint_id, d.application_id, d.event_type, 'PENDING', 0, now(), d.ordering_group, d.sequence, now(), now()
-       from json_to_recordset(?::json) as d(id text, event_id text, endpoint_id text, application_id text, event_type text,
-                                            ordering_group text, sequence bigint)`,
-      [JSON.stringify(deliveries)],
-    );
+    await execute(em, INSERT_DELIVERIES, [JSON.stringify(deliveries)]);
     await addJobs(
       em,
       deliveries.filter((delivery) => delivery.start).map((delivery) => deliverJob(delivery.id, 1)),
@@ -459,7 +456,7 @@ async function createDeliveries(
   }
   await notify(
     em,
-    fanOut.map(({ event }) => ({ kind: 'event', eventId: event.id, applicationId: event.applicationId, type: event.type })),
+    fanOut.map(({ event }) => eventMessage(event.id, event)),
   );
   return ids;
 }
