@@ -37,6 +37,7 @@ import { EventReader, EventWriter } from '../modules/events/event.service';
 import { RateLimiter } from './rate-limiter';
 import type { HeraldPubSub } from './pubsub';
 import { SharedSubscriptions, type SubscriberConnection } from './shared-subscriptions';
+import { KeyedSockets } from './keyed-sockets';
 import { mountDashboard } from '../observability/dashboard';
 import { isPlainGraphqlPost, refuse, sendJsonError, serveGraphqlPost, tagRequest } from './graphql-post';
 
@@ -119,6 +120,12 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   /** Operations onSubscribe found shareable, by the arguments graphql-ws hands to `subscribe`. */
   const shareable = new WeakMap<ExecutionArgs, { key: string; connection: SubscriberConnection }>();
 
+  const keyedSockets = new KeyedSockets(
+    (presented) => new ApiKeyService(() => orm.em.fork(), verifiedKeys).verify(presented),
+    (error) => logger.warn({ err: error }, 'could not re-check the API key of open subscriptions; they keep it until the next check'),
+  );
+  const stopHearingKeyChanges = verifiedKeys.onChange((keyId) => void keyedSockets.recheck(keyId));
+
   /** The largest request body (HTTP) or message (graphql-ws) taken: twice the payload limit, as JSON text, and room. */
   const maxBodyBytes = config.maxPayloadBytes * 2 + 65_536;
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: maxBodyBytes });
@@ -130,7 +137,9 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
         ctx.extra.requestId = randomUUID();
         ctx.extra.apiKey = credentialFromConnectionParams(ctx.connectionParams);
         try {
-          ctx.extra.principal = await new ApiKeyService(() => orm.em.fork(), verifiedKeys).authenticate(ctx.extra.apiKey);
+          const authority = await new ApiKeyService(() => orm.em.fork(), verifiedKeys).verify(ctx.extra.apiKey);
+          ctx.extra.principal = authority.principal;
+          keyedSockets.add(ctx.extra.socket, ctx.extra.apiKey!, authority);
           return true;
         } catch (error) {
           if (!(error instanceof HeraldError)) throw error;
@@ -280,6 +289,8 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     server,
     url,
     close: async () => {
+      stopHearingKeyChanges();
+      keyedSockets.stop();
       await apollo.stop();
       server.closeAllConnections();
     },

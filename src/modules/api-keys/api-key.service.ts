@@ -104,6 +104,11 @@ export class ApiKeyService {
 
   /** The principal a presented key stands for; UNAUTHENTICATED, saying what to do, otherwise. */
   async authenticate(presented: string | null | undefined, now: Date = new Date()): Promise<Principal> {
+    return (await this.verify(presented, now)).principal;
+  }
+
+  /** As authenticate, with the key's expiry (epoch ms, or null when it does not expire). */
+  async verify(presented: string | null | undefined, now: Date = new Date()): Promise<{ principal: Principal; expiresAt: number | null }> {
     if (!presented) {
       throw unauthenticated(
         'This API needs an API key: send the header "Authorization: Bearer <key>" (over graphql-ws, in the connection_init payload).',
@@ -121,7 +126,7 @@ export class ApiKeyService {
       await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, key.principal.keyId]);
       key.lastUsedAt = now.getTime();
     }
-    return key.principal;
+    return { principal: key.principal, expiresAt: key.expiresAt };
   }
 
   /** The key with this hash from the database, remembered when valid; UNAUTHENTICATED when unknown or revoked. */

@@ -20,6 +20,7 @@ export class VerifiedKeyCache {
   private readonly entries = new Map<string, VerifiedKey & { cachedAt: number }>();
   private generation = 0;
   private heard = false;
+  private readonly changeListeners: Array<(keyId: string | null) => void> = [];
 
   constructor(
     private readonly ttlMs: number,
@@ -58,13 +59,28 @@ export class VerifiedKeyCache {
     this.entries.set(keyHash, Object.assign(key, { cachedAt: this.now() }));
   }
 
+  /**
+   * Calls `listener` with the id of every key evicted for a change (heard by the change feed, or revoked here), and
+   * with null when everything cached is forgotten (the change feed lost or regained its connection: any key may
+   * have changed unheard). Returns its removal.
+   */
+  onChange(listener: (keyId: string | null) => void): () => void {
+    this.changeListeners.push(listener);
+    return () => {
+      const index = this.changeListeners.indexOf(listener);
+      if (index >= 0) this.changeListeners.splice(index, 1);
+    };
+  }
+
   evict(keyId: string): void {
     this.generation += 1;
     for (const [hash, entry] of this.entries) if (entry.principal.keyId === keyId) this.entries.delete(hash);
+    for (const listener of this.changeListeners) listener(keyId);
   }
 
   clear(): void {
     this.generation += 1;
     this.entries.clear();
+    for (const listener of this.changeListeners) listener(null);
   }
 }
