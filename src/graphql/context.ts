@@ -19,7 +19,7 @@ export interface GraphQLContext {
   principal: Principal;
   /** The data that key may touch; every service call is made within it. */
   scope: TenantScope;
-  /** Encrypts endpoint secrets at rest. */
+  /** Encrypts endpoint and source secrets at rest. */
   secrets: SecretBox;
   /** This process's subscription fan-out (fed by the change feed). */
   pubSub: HeraldPubSub;

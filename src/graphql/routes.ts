@@ -2,14 +2,18 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import express from 'express';
 import type { HeraldConfig } from '../config';
 import { HeraldError } from '../lib/errors';
+import type { SecretBox } from '../lib/encryption';
 import type { Logger } from '../lib/logger';
 import { renderCatalogPage } from '../modules/catalog/catalog.page';
 import { CatalogService } from '../modules/catalog/catalog.service';
 import { SourceService } from '../modules/sources/source.service';
 
 /** Plain HTTP routes beside the GraphQL API: the catalog page and the inbound webhook receiver. */
-export function mountHttpRoutes(app: express.Express, deps: { orm: MikroORM; config: HeraldConfig; logger: Logger }): void {
-  const { orm, config, logger } = deps;
+export function mountHttpRoutes(
+  app: express.Express,
+  deps: { orm: MikroORM; config: HeraldConfig; logger: Logger; secrets: SecretBox },
+): void {
+  const { orm, config, logger, secrets } = deps;
 
   app.get('/docs/events', (_req, res, next) => {
     new CatalogService(orm.em.fork(), config)
@@ -23,7 +27,7 @@ export function mountHttpRoutes(app: express.Express, deps: { orm: MikroORM; con
   // The raw bytes are what the sender signed, so no JSON parser may run before verification.
   app.post('/ingest/:sourceId', express.raw({ type: () => true, limit: config.maxPayloadBytes }), (req, res, next) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    new SourceService(orm.em.fork(), config)
+    new SourceService(orm.em.fork(), config, secrets)
       .ingest(req.params.sourceId, body, req.headers)
       .then((result) => {
         switch (result.status) {

@@ -274,7 +274,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   }
   mountDashboard(app);
   deps.probes?.(app);
-  mountHttpRoutes(app, { orm, config, logger });
+  mountHttpRoutes(app, { orm, config, logger, secrets });
 
   app.use(jsonErrors(logger));
 

@@ -7,9 +7,11 @@ import {
   RegisterEndpointDocument,
   SourcesDocument,
 } from '../../src/sdk/generated/graphql';
+import { SecretBox, parseEncryptionKey } from '../../src/lib/encryption';
+import { encryptPlaintextSourceSecrets } from '../../src/modules/sources/source.service';
 import { signWebhook } from '../../src/sdk';
 import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { TEST_ENCRYPTION_KEY, type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
 describe('inbound sources: POST /ingest/<sourceId>', () => {
@@ -151,6 +153,40 @@ describe('inbound sources: POST /ingest/<sourceId>', () => {
     const { sources } = await herald.call(SourcesDocument, { applicationId });
     expect(sources.length).toBeGreaterThanOrEqual(4);
     expect(JSON.stringify(sources)).not.toContain('github-webhook-secret');
+  });
+
+  it('stores every source secret encrypted: the database holds none in plain text', async () => {
+    const { secret } = await createSource({ scheme: 'HMAC', hmacHeader: 'X-Sealed', defaultEventType: 'sealed.check' });
+    const rows = await query<{ id: string; secret: string }>(database.url, 'select id, secret from sources');
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const row of rows) {
+      expect(row.secret).toMatch(/^enc:v1:/);
+      expect(row.secret).not.toContain(secret);
+      expect(row.secret).not.toMatch(/github-webhook-secret|whsec_/);
+    }
+  });
+
+  it('a source whose secret was stored in plain text (before secrets were encrypted) still verifies, and start-up encrypts it', async () => {
+    const legacySecret = 'legacy-plaintext-source-secret';
+    await query(
+      database.url,
+      `insert into sources (id, application_id, name, scheme, secret, hmac_header, default_event_type)
+       values ('src_legacy00000000000000000000', $1, 'legacy', 'HMAC', $2, 'x-legacy-signature', 'legacy.notification')`,
+      [applicationId, legacySecret],
+    );
+    const body = '{"legacy":true}';
+    const signature = createHmac('sha256', legacySecret).update(body).digest('hex');
+    expect((await post('/ingest/src_legacy00000000000000000000', body, { 'x-legacy-signature': signature })).status).toBe(202);
+
+    const box = new SecretBox(parseEncryptionKey(TEST_ENCRYPTION_KEY)!);
+    expect(await encryptPlaintextSourceSecrets(herald.handle.database.orm.em.fork(), box)).toBe(1);
+    expect(await encryptPlaintextSourceSecrets(herald.handle.database.orm.em.fork(), box)).toBe(0);
+    const [row] = await query<{ secret: string }>(database.url, "select secret from sources where id = 'src_legacy00000000000000000000'");
+    expect(row!.secret).toMatch(/^enc:v1:/);
+    const again = '{"legacy":"again"}';
+    const resigned = createHmac('sha256', legacySecret).update(again).digest('hex');
+    expect((await post('/ingest/src_legacy00000000000000000000', again, { 'x-legacy-signature': resigned })).status).toBe(202);
+    expect((await post('/ingest/src_legacy00000000000000000000', again, { 'x-legacy-signature': signature })).status).toBe(401);
   });
 
   it('refuses a source without a way to find the event type', async () => {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { execute } from '../../db/sql';
+import { encryptPlaintextColumn } from '../../db/encrypt-plaintext';
 import { type SecretBox, isEncrypted } from '../../lib/encryption';
 import type { PreviousSecret } from './endpoint.entity';
 
@@ -39,19 +39,7 @@ export function openSigningMaterial(stored: StoredEndpointSecrets, secrets: Secr
   };
 }
 
-/**
- * Encrypts every secret still stored in plain text (written before the security migration). Runs at
- * start after migrating; idempotent, and safe with many processes starting at once (row locks).
- */
-export async function encryptPlaintextSecrets(em: EntityManager, secrets: SecretBox): Promise<number> {
-  return em.transactional(async (tx) => {
-    const rows = await execute<{ id: string; secret: string }>(
-      tx,
-      "select id, secret from endpoints where secret not like 'enc:v1:%' for update",
-    );
-    for (const row of rows) {
-      await execute(tx, 'update endpoints set secret = ? where id = ?', [secrets.encrypt(row.secret, secretContext(row.id)), row.id]);
-    }
-    return rows.length;
-  });
+/** Encrypts endpoint secrets still stored in plain text (written before the security migration); see encryptPlaintextColumn. */
+export function encryptPlaintextSecrets(em: EntityManager, secrets: SecretBox): Promise<number> {
+  return encryptPlaintextColumn(em, secrets, 'endpoints', secretContext);
 }

@@ -5,7 +5,9 @@ import type { HeraldConfig } from '../../config';
 import { type InboundScheme, verifyInbound } from '../../delivery/inbound-signature';
 import { generateSecret, isValidSecret } from '../../delivery/signature';
 import { redactHeaders } from '../../delivery/webhook-request';
+import { encryptPlaintextColumn } from '../../db/encrypt-plaintext';
 import { execute, toDate } from '../../db/sql';
+import { type SecretBox, isEncrypted } from '../../lib/encryption';
 import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ApplicationService } from '../applications/application.service';
@@ -13,6 +15,14 @@ import { assertEventType } from '../events/event-type';
 import { EventService } from '../events/event.service';
 
 export const INBOUND_SCHEMES: readonly InboundScheme[] = ['STANDARD_WEBHOOKS', 'GITHUB', 'STRIPE', 'HMAC'];
+
+/** The encryption context of a source's secret: a ciphertext copied to another row does not decrypt. */
+export const sourceSecretContext = (sourceId: string) => `source:${sourceId}`;
+
+/** Encrypts source secrets still stored in plain text (written before they were encrypted); see encryptPlaintextColumn. */
+export function encryptPlaintextSourceSecrets(em: EntityManager, secrets: SecretBox): Promise<number> {
+  return encryptPlaintextColumn(em, secrets, 'sources', sourceSecretContext);
+}
 
 export interface Source {
   id: string;
@@ -58,6 +68,8 @@ export class SourceService {
   constructor(
     private readonly em: EntityManager,
     private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
+    /** Seals secrets at rest, as endpoints' are (AES-256-GCM, HERALD_ENCRYPTION_KEY). */
+    private readonly secrets: SecretBox,
     private readonly scope: TenantScope = ALL_APPLICATIONS,
   ) {}
 
@@ -102,7 +114,7 @@ export class SourceService {
         application.id,
         name,
         input.scheme,
-        secret,
+        this.secrets.encrypt(secret, sourceSecretContext(id)),
         input.hmacHeader?.toLowerCase() ?? null,
         eventTypeHeader,
         eventTypePath,
@@ -145,7 +157,9 @@ export class SourceService {
     const source = fromRow(row);
     let messageId: string | null;
     try {
-      messageId = verifyInbound(source.scheme, { secret: row.secret, hmacHeader: source.hmacHeader }, body, headers).messageId;
+      // A secret stored before sources' secrets were encrypted is accepted as it is (start-up encrypts it).
+      const secret = isEncrypted(row.secret) ? this.secrets.decrypt(row.secret, sourceSecretContext(row.id)) : row.secret;
+      messageId = verifyInbound(source.scheme, { secret, hmacHeader: source.hmacHeader }, body, headers).messageId;
     } catch (error) {
       if ((error as Error).name === 'InboundSignatureError') return { status: 'bad_signature', message: (error as Error).message };
       throw error;
