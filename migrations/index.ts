@@ -14,6 +14,7 @@ const NAMES = [
   'Migration20261130000000_replay',
   'Migration20261130100000_api_key_changes',
   'Migration20261130200000_autovacuum',
+  'Migration20261130300000_sql_publish_ordering',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -5,6 +5,7 @@ import {
   CreateApplicationDocument,
   DeliveriesDocument,
   DisableEndpointDocument,
+  PublishEventDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
@@ -143,6 +144,96 @@ describe('herald.publish_event: publishing inside the producer transaction (SQL)
     await expect(
       producer.query("select herald.publish_event('invoice.issued', '{\"invoiceId\":\"I-3\"}', null, $1, '9.9')", [applicationId]),
     ).rejects.toThrow(/has no version '9.9' in the catalog/);
+  });
+
+  it("keeps an ordered endpoint's FIFO order: SQL and API publishes share its sequence, one delivery in flight at a time", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const target = await WebhookReceiver.start(() => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      // Counted until just before the answer (50 ms): a next request can only come after it.
+      setTimeout(() => (inFlight -= 1), 45);
+      return { status: 200, delayMs: 50 };
+    });
+    try {
+      const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'fifo from sql' } });
+      const fifoApplication = createApplication.id;
+      await herald.call(RegisterEndpointDocument, { input: { applicationId: fifoApplication, url: target.url, ordered: true } });
+      const published: string[] = [];
+      await producer.query('begin');
+      for (let i = 0; i < 3; i++) {
+        const { rows } = await producer.query<{ id: string }>('select herald.publish_event($1, $2::json, null, $3) as id', [
+          'fifo.step',
+          JSON.stringify({ i }),
+          fifoApplication,
+        ]);
+        published.push(rows[0]!.id);
+      }
+      await producer.query('commit');
+      const { publishEvent } = await herald.call(PublishEventDocument, {
+        input: { applicationId: fifoApplication, type: 'fifo.step', data: { i: 3 } },
+      });
+      published.push(publishEvent.id);
+      const { rows: more } = await producer.query<{ id: string }>('select herald.publish_event($1, $2::json, null, $3) as id', [
+        'fifo.step',
+        JSON.stringify({ i: 4 }),
+        fifoApplication,
+      ]);
+      published.push(more[0]!.id);
+
+      await target.waitForRequests(5, 20_000);
+      expect(target.requests.map((request) => request.headers['webhook-id'])).toEqual(published);
+      expect(target.requests.map((request) => request.headers['webhook-sequence'])).toEqual(['1', '2', '3', '4', '5']);
+      expect(most).toBe(1);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("orders the events of one ordering_key on an unordered endpoint, as publishEvent's orderingKey does", async () => {
+    const target = await WebhookReceiver.start(() => ({ status: 200, delayMs: 30 }));
+    try {
+      const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'keyed from sql' } });
+      await herald.call(RegisterEndpointDocument, { input: { applicationId: createApplication.id, url: target.url } });
+      const keyed: Record<string, string[]> = { a: [], b: [] };
+      for (let i = 0; i < 3; i++) {
+        for (const key of ['a', 'b']) {
+          const { rows } = await producer.query<{ id: string }>('select herald.publish_event($1, $2::json, null, $3, $4, $5) as id', [
+            'fifo.step',
+            JSON.stringify({ i, key }),
+            createApplication.id,
+            '1.0',
+            key,
+          ]);
+          keyed[key]!.push(rows[0]!.id);
+        }
+      }
+      const stored = await query<{ ordering_group: string; sequence: string; ordering_key: string }>(
+        database.url,
+        `select d.ordering_group, d.sequence, e.ordering_key from deliveries d join events e on e.id = d.event_id
+          where d.application_id = $1 order by d.ordering_group, d.sequence`,
+        [createApplication.id],
+      );
+      expect(stored.map((row) => [row.ordering_group.split(':')[1], row.sequence, row.ordering_key])).toEqual([
+        ['a', '1', 'a'],
+        ['a', '2', 'a'],
+        ['a', '3', 'a'],
+        ['b', '1', 'b'],
+        ['b', '2', 'b'],
+        ['b', '3', 'b'],
+      ]);
+      await target.waitForRequests(6, 20_000);
+      for (const key of ['a', 'b']) {
+        const ids = target.requests.map((request) => String(request.headers['webhook-id'])).filter((id) => keyed[key]!.includes(id));
+        expect(ids).toEqual(keyed[key]);
+      }
+      await expect(
+        producer.query("select herald.publish_event('fifo.step', '{}', null, $1, '1.0', '')", [createApplication.id]),
+      ).rejects.toThrow(/ordering_key must be 1 to 255 characters/);
+    } finally {
+      await target.close();
+    }
   });
 
   it('refuses bad input with a clear error and leaves the transaction to the caller', async () => {
