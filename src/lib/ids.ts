@@ -50,13 +50,18 @@ function encodeTime(time: number): string {
   return out;
 }
 
+/** 80 bits as 16 base32 characters, most significant first (plain numbers: a BigInt per byte cost more than the rest of newId). */
 function encodeRandom(bytes: Buffer): string {
-  let bits = 0n;
-  for (const byte of bytes) bits = (bits << 8n) | BigInt(byte);
   let out = '';
-  for (let i = 0; i < 16; i++) {
-    out = ALPHABET[Number(bits & 31n)]! + out;
-    bits >>= 5n;
+  let pending = 0;
+  let pendingBits = 0;
+  for (const byte of bytes) {
+    pending = ((pending << 8) | byte) & 0xfff;
+    pendingBits += 8;
+    while (pendingBits >= 5) {
+      pendingBits -= 5;
+      out += ALPHABET[(pending >> pendingBits) & 31]!;
+    }
   }
   return out;
 }

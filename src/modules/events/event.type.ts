@@ -17,8 +17,15 @@ export class EventType {
   @Field()
   version!: string;
 
+  /** The payload as stored (JSON text); parsed only when `data` is asked for (a publish usually selects only ids). */
+  private payload = 'null';
+  private parsed: { value: unknown } | null = null;
+
   @Field(() => GraphQLJSON)
-  data!: unknown;
+  get data(): unknown {
+    this.parsed ??= { value: JSON.parse(this.payload) as unknown };
+    return this.parsed.value;
+  }
 
   @Field(() => String, { nullable: true })
   idempotencyKey!: string | null;
@@ -34,16 +41,16 @@ export class EventType {
       applicationId: string;
     },
   ): EventType {
-    return Object.assign(new EventType(), {
-      id: entity.id,
-      applicationId: entity.applicationId,
-      type: entity.type,
-      version: entity.version,
-      data: JSON.parse(entity.payload) as unknown,
-      idempotencyKey: entity.idempotencyKey,
-      orderingKey: entity.orderingKey,
-      createdAt: entity.createdAt,
-    });
+    const event = new EventType();
+    event.id = entity.id;
+    event.applicationId = entity.applicationId;
+    event.type = entity.type;
+    event.version = entity.version;
+    event.payload = entity.payload;
+    event.idempotencyKey = entity.idempotencyKey;
+    event.orderingKey = entity.orderingKey;
+    event.createdAt = entity.createdAt;
+    return event;
   }
 }
 
