@@ -137,9 +137,12 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
         ctx.extra.requestId = randomUUID();
         ctx.extra.apiKey = credentialFromConnectionParams(ctx.connectionParams);
         try {
+          const changesBefore = verifiedKeys.version();
           const authority = await new ApiKeyService(() => orm.em.fork(), verifiedKeys).verify(ctx.extra.apiKey);
           ctx.extra.principal = authority.principal;
           keyedSockets.add(ctx.extra.socket, ctx.extra.apiKey!, authority);
+          // A change heard while the key was checked found no socket to check yet: check this one now.
+          if (verifiedKeys.version() !== changesBefore) void keyedSockets.recheck(authority.principal.keyId);
           return true;
         } catch (error) {
           if (!(error instanceof HeraldError)) throw error;
