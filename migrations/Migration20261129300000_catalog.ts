@@ -56,7 +56,8 @@ export class Migration20261129300000_catalog extends Migration {
  * not do (PostgreSQL has no JSON Schema validator); it does refuse a version the catalog does not have.
  * docs/publishing.md says so.
  */
-const PUBLISH_EVENT_SQL = `
+/** Exported for the migration that replaced it, whose down() restores it. */
+export const PUBLISH_EVENT_SQL = `
 create schema if not exists herald;
 
 create or replace function herald.new_id(prefix text) returns text

@@ -1,11 +1,17 @@
 import { Migration } from '@mikro-orm/migrations';
+import { PUBLISH_EVENT_SQL } from './Migration20261129300000_catalog';
 
 /**
  * `herald.publish_event` keeps FIFO order as publishEvent does: a delivery to an ordered endpoint, or of an event
  * with an ordering key (the new last parameter), joins its group (the endpoint, plus the key) under the group's
  * advisory lock, takes the group's next sequence number, and gets a job only when nothing before it in the group
  * is unfinished (src/modules/deliveries/ordering.ts). Before, events published from SQL bypassed an ordered
- * endpoint's order. Groups are entered in endpoint id order, as the API enters them, so the two cannot deadlock.
+ * endpoint's order. Within one call groups are entered in endpoint id order, as the API enters them. A group's lock
+ * is held until the producer's transaction ends, so a producer that publishes to ordered endpoints several times in
+ * one transaction can deadlock with concurrent publishes (PostgreSQL then aborts one of them, which may be retried);
+ * docs/publishing.md says to publish last and keep such transactions short. The check that nothing before the new
+ * delivery is unfinished needs a fresh snapshot, so a grouped publish refuses any isolation but READ COMMITTED: under
+ * REPEATABLE READ it could miss a predecessor's completion and leave the group waiting for ever.
  */
 export class Migration20261130300000_sql_publish_ordering extends Migration {
   override async up(): Promise<void> {
@@ -15,6 +21,7 @@ export class Migration20261130300000_sql_publish_ordering extends Migration {
 
   override async down(): Promise<void> {
     this.addSql('drop function if exists herald.publish_event(text, json, text, text, text, text);');
+    this.addSql(PUBLISH_EVENT_SQL);
   }
 }
 
@@ -93,6 +100,10 @@ begin
     next_sequence := null;
     start_now := true;
     if group_name is not null then
+      if current_setting('transaction_isolation') <> 'read committed' then
+        raise exception using errcode = '22023',
+          message = format('herald.publish_event: a delivery to an ordered endpoint (or with an ordering_key) needs a READ COMMITTED transaction, not %s: its order is checked against deliveries committed since the transaction began', upper(current_setting('transaction_isolation')));
+      end if;
       perform pg_advisory_xact_lock(hashtext('herald:order:' || group_name));
       insert into public.ordering_sequences as s (ordering_group, last_sequence) values (group_name, 1)
       on conflict on constraint ordering_sequences_pkey do update set last_sequence = s.last_sequence + 1

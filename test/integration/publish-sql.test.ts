@@ -236,6 +236,23 @@ describe('herald.publish_event: publishing inside the producer transaction (SQL)
     }
   });
 
+  it('refuses a grouped publish outside READ COMMITTED (it could miss a predecessor finishing), and takes an unordered one', async () => {
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'isolation' } });
+    await herald.call(RegisterEndpointDocument, { input: { applicationId: createApplication.id, url: receiver.url, ordered: true } });
+    await producer.query('begin isolation level repeatable read');
+    await expect(producer.query("select herald.publish_event('fifo.step', '{}', null, $1)", [createApplication.id])).rejects.toThrow(
+      /needs a READ COMMITTED transaction, not REPEATABLE READ/,
+    );
+    await producer.query('rollback');
+    await producer.query('begin isolation level repeatable read');
+    const { rows } = await producer.query<{ id: string }>(
+      'select herald.publish_event(\'order.created\', \'{"orderId":"RR"}\', null, $1) as id',
+      [applicationId],
+    );
+    await producer.query('commit');
+    expect(rows[0]!.id).toMatch(/^evt_/);
+  });
+
   it('refuses bad input with a clear error and leaves the transaction to the caller', async () => {
     await expect(producer.query("select herald.publish_event('bad type!', '{}')")).rejects.toThrow(/not a valid event type/);
     await expect(producer.query("select herald.publish_event('order.created', '[1,2]')")).rejects.toThrow(/data must be a JSON object/);

@@ -335,8 +335,14 @@ export class DeliveryStore {
         .map((record) => deliverJob(record.work.id, record.attempt + 1, record.nextAttemptAt!)),
     );
     const { messages, healthy } = await this.writeEndpointHealth(em, recorded);
+    // Groups' locks in one order for every transaction that takes several (as publishes take them), so two batches
+    // finishing deliveries of the same groups cannot deadlock on them.
+    const finishedGroups = new Set<string>();
     for (const record of recorded) {
-      if (record.work.ordering_group && record.status !== DeliveryStatus.FAILED) await advanceGroup(em, record.work.ordering_group);
+      if (record.work.ordering_group && record.status !== DeliveryStatus.FAILED) finishedGroups.add(record.work.ordering_group);
+    }
+    for (const group of [...finishedGroups].sort()) await advanceGroup(em, group);
+    for (const record of recorded) {
       messages.push({
         kind: 'delivery',
         deliveryId: record.work.id,
