@@ -98,7 +98,7 @@ export async function startHerald(options: {
         { createHeraldPubSub },
         { buildHeraldSchema },
         { startHttpServer },
-        { HeraldPrometheus },
+        { HeraldPrometheus, scrapeAllowed },
         { checkReadiness },
       ] = await Promise.all([
         import('./graphql/change-feed.js'),
@@ -124,7 +124,15 @@ export async function startHerald(options: {
           const report = await checkReadiness(database.pool, runningWorker);
           res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'unavailable', checks: report.checks });
         });
-        app.get('/metrics', async (_req, res) => {
+        app.get('/metrics', async (req, res) => {
+          if (!scrapeAllowed(req.headers.authorization, config.metrics.scrapeToken)) {
+            res
+              .status(401)
+              .set('www-authenticate', 'Bearer realm="herald-metrics"')
+              .type('text/plain')
+              .send('# /metrics needs "Authorization: Bearer <METRICS_TOKEN>" (this Herald sets METRICS_TOKEN).\n');
+            return;
+          }
           try {
             const text = await prometheus.render();
             res.type(prometheus.contentType).send(text);

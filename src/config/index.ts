@@ -79,6 +79,10 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_COST: integer(10, 10_000_000).default(20_000),
   GRAPHQL_MAX_DOCUMENT_BYTES: integer(256, 1024 * 1024).default(16 * 1024),
   METRICS_PUSH_INTERVAL_MS: integer(500, 300_000).default(5000),
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^\S{16,256}$/, 'METRICS_TOKEN must be 16 to 256 characters with no spaces')
+    .optional(),
   METRICS_MIN_PUSH_GAP_MS: integer(0, 60_000).default(1000),
 });
 
@@ -162,8 +166,11 @@ export interface HeraldConfig {
   /** How long a verified API key is reused without a query (0: never); changes evict it at once. */
   apiKeyCacheTtlMs: number;
   graphqlLimits: { maxDepth: number; maxCost: number; maxDocumentBytes: number };
-  /** metricsUpdated: a push at least every pushIntervalMs, and no two closer than minPushGapMs. */
-  metrics: { pushIntervalMs: number; minPushGapMs: number };
+  /**
+   * metricsUpdated: a push at least every pushIntervalMs, and no two closer than minPushGapMs. scrapeToken: when
+   * set, /metrics answers only requests with `Authorization: Bearer <scrapeToken>`.
+   */
+  metrics: { pushIntervalMs: number; minPushGapMs: number; scrapeToken?: string };
 }
 
 export class ConfigError extends Error {
@@ -225,7 +232,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimit: { perMinute: e.API_RATE_LIMIT_PER_MINUTE, burst: e.API_RATE_LIMIT_BURST },
     apiKeyCacheTtlMs: e.API_KEY_CACHE_TTL_MS,
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES },
-    metrics: { pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS, minPushGapMs: e.METRICS_MIN_PUSH_GAP_MS },
+    metrics: { pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS, minPushGapMs: e.METRICS_MIN_PUSH_GAP_MS, scrapeToken: e.METRICS_TOKEN },
   };
   return { ...config, ...overrides };
 }

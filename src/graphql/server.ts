@@ -27,6 +27,7 @@ import type { Logger } from '../lib/logger';
 import { ApiKeyService } from '../modules/api-keys/api-key.service';
 import { type Principal, scopeOf } from '../modules/api-keys/principal';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
+import { bearerToken } from './bearer-token';
 import { RequestContext, type GraphQLContext } from './context';
 import { createErrorFormatter } from './errors';
 import { graphiqlHandlers } from './graphiql';
@@ -298,12 +299,6 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       server.closeAllConnections();
     },
   };
-}
-
-/** The key from `Authorization: Bearer <key>`; undefined when the header is missing or another scheme. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return match?.[1];
 }
 
 /** graphql-ws clients put the key in the connection_init payload, spelled in one of a few usual ways. */

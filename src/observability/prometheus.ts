@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LATENCY_BUCKETS_MS, LATENCY_BUCKET_COLUMNS } from '../modules/metrics/latency-histogram';
+import { bearerToken } from '../graphql/bearer-token';
+import { constantTimeEqual } from '../delivery/signature';
 
 interface Snapshot {
   outcomes: { delivered: number; failed: number; dead: number };
@@ -143,4 +145,11 @@ export class HeraldPrometheus {
       reset: () => undefined,
     };
   }
+}
+
+/** Whether a scrape may read /metrics: always when no token is configured (METRICS_TOKEN), else only with it as a bearer token. */
+export function scrapeAllowed(authorization: string | undefined, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const presented = bearerToken(authorization);
+  return presented !== undefined && constantTimeEqual(presented, token);
 }

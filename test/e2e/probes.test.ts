@@ -5,6 +5,7 @@ import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-promethe
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../src/db/embedded-postgres';
+import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/lib/logger';
 import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
 import { createTestDatabase } from '../helpers/database';
@@ -16,6 +17,43 @@ function family(families: PrometheusFamily[], name: string): PrometheusFamily {
   if (!found) throw new Error(`no metric family ${name} in ${families.map((f) => f.name).join(', ')}`);
   return found;
 }
+
+describe('/metrics with METRICS_TOKEN: only scrapes that send the token are answered', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let herald: TestHerald;
+  const token = 'scrape-token-0123456789abcdef';
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const base = testConfig(database.url);
+    herald = await startTestHerald(database.url, { config: { metrics: { ...base.metrics, scrapeToken: token } } });
+  });
+  afterAll(async () => {
+    await herald?.stop();
+    await database?.drop();
+  });
+
+  it('answers 401 with WWW-Authenticate without the token or with another, and the metrics with it', async () => {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: `Bearer ${token}x` },
+      { authorization: `Basic ${token}` },
+      { authorization: 'Bearer' },
+    ]) {
+      const refused = await fetch(`${herald.url}/metrics`, { headers });
+      expect(refused.status, JSON.stringify(headers)).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await refused.text()).toMatch(/METRICS_TOKEN/);
+    }
+    const answered = await fetch(`${herald.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(answered.status).toBe(200);
+    expect(family(parsePrometheusTextFormat(await answered.text()), 'herald_deliveries_total').type).toBe('COUNTER');
+  });
+
+  it('refuses a token shorter than 16 characters at start-up, saying what it needs', () => {
+    expect(() => loadConfig({ NODE_ENV: 'test', METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be 16 to 256 characters/);
+  });
+});
 
 describe('/metrics: Prometheus text exposition', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
