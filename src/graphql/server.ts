@@ -96,9 +96,12 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       deliveryReader,
     });
 
+  /** Key checks on a fresh entity manager (made only when the verified-key cache cannot answer). */
+  const apiKeys = (): ApiKeyService => new ApiKeyService(() => orm.em.fork(), verifiedKeys);
+
   /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
   const admit = async (presented: string | undefined): Promise<Principal> => {
-    const principal = await new ApiKeyService(() => orm.em.fork(), verifiedKeys).authenticate(presented);
+    const principal = await apiKeys().authenticate(presented);
     const retryAfterSeconds = rateLimiter.take(principal.keyId);
     if (retryAfterSeconds > 0) {
       throw new HeraldError(
@@ -122,7 +125,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const shareable = new WeakMap<ExecutionArgs, { key: string; connection: SubscriberConnection }>();
 
   const keyedSockets = new KeyedSockets(
-    (presented) => new ApiKeyService(() => orm.em.fork(), verifiedKeys).verify(presented),
+    (presented) => apiKeys().verify(presented),
     (error) => logger.warn({ err: error }, 'could not re-check the API key of open subscriptions; they keep it until the next check'),
   );
   const stopHearingKeyChanges = verifiedKeys.onChange((keyId) => void keyedSockets.recheck(keyId));
@@ -139,7 +142,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
         ctx.extra.apiKey = credentialFromConnectionParams(ctx.connectionParams);
         try {
           const changesBefore = verifiedKeys.version();
-          const authority = await new ApiKeyService(() => orm.em.fork(), verifiedKeys).verify(ctx.extra.apiKey);
+          const authority = await apiKeys().verify(ctx.extra.apiKey);
           ctx.extra.principal = authority.principal;
           keyedSockets.add(ctx.extra.socket, ctx.extra.apiKey!, authority);
           // A change heard while the key was checked found no socket to check yet: check this one now.

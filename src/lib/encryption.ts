@@ -25,6 +25,11 @@ export class SecretBox {
     return `${PREFIX}${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${ciphertext.toString('base64')}`;
   }
 
+  /** A stored secret in plain text: decrypted, or as it is when it was written before secrets were encrypted. */
+  open(stored: string, context: string): string {
+    return isEncrypted(stored) ? this.decrypt(stored, context) : stored;
+  }
+
   decrypt(stored: string, context: string): string {
     if (!isEncrypted(stored)) throw new Error('the stored value is not encrypted');
     const [iv, tag, ciphertext] = stored.slice(PREFIX.length).split(':');

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { encryptPlaintextColumn } from '../../db/encrypt-plaintext';
-import { type SecretBox, isEncrypted } from '../../lib/encryption';
+import type { SecretBox } from '../../lib/encryption';
 import type { PreviousSecret } from './endpoint.entity';
 
 /** The encryption context of an endpoint's secrets: a ciphertext copied to another row does not decrypt. */
@@ -29,7 +29,7 @@ export interface SigningMaterial {
 /** Opens what a delivery needs. A secret stored before encryption existed is accepted as it is. */
 export function openSigningMaterial(stored: StoredEndpointSecrets, secrets: SecretBox, now: Date): SigningMaterial {
   const context = secretContext(stored.id);
-  const open = (value: string) => (isEncrypted(value) ? secrets.decrypt(value, context) : value);
+  const open = (value: string) => secrets.open(value, context);
   return {
     secret: open(stored.secret),
     previousSecrets: stored.previousSecrets

@@ -7,7 +7,7 @@ import { generateSecret, isValidSecret } from '../../delivery/signature';
 import { redactHeaders } from '../../delivery/webhook-request';
 import { encryptPlaintextColumn } from '../../db/encrypt-plaintext';
 import { execute, toDate } from '../../db/sql';
-import { type SecretBox, isEncrypted } from '../../lib/encryption';
+import type { SecretBox } from '../../lib/encryption';
 import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ApplicationService } from '../applications/application.service';
@@ -158,7 +158,7 @@ export class SourceService {
     let messageId: string | null;
     try {
       // A secret stored before sources' secrets were encrypted is accepted as it is (start-up encrypts it).
-      const secret = isEncrypted(row.secret) ? this.secrets.decrypt(row.secret, sourceSecretContext(row.id)) : row.secret;
+      const secret = this.secrets.open(row.secret, sourceSecretContext(row.id));
       messageId = verifyInbound(source.scheme, { secret, hmacHeader: source.hmacHeader }, body, headers).messageId;
     } catch (error) {
       if ((error as Error).name === 'InboundSignatureError') return { status: 'bad_signature', message: (error as Error).message };
