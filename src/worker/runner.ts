@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Logger as WorkerLogger, type Runner, type RunnerOptions, type WorkerEvents, parseCronItems, run } from 'graphile-worker';
 import type { Pool } from 'pg';
@@ -95,33 +96,44 @@ export async function startWorker(deps: {
   // No overrides: an override list (even an empty one) would replace parsedCronItems above.
   let runner: Runner = await run(options, undefined, undefined);
   /**
-   * graphile-worker shuts its pool down after an error it cannot place, such as a deadlock between its batched
-   * job completion and a transaction that re-keys a job (waking a parked delivery): the process would stay up
-   * with no worker. A new pool is started instead; what the old one still held is swept once it stops beating.
+   * graphile-worker shuts its pool down after an error it cannot place, such as a failed batched job completion
+   * (it does not retry one, not even a deadlock or a dropped connection): the process would stay up with no worker. A new pool is started instead; what the old one still held is swept once it stops beating.
    */
-  let replacing = false;
-  const replace = async (error: unknown): Promise<void> => {
+  // Set while a new pool is being started: stop() waits for it, so a pool whose start ends after stop() began is
+  // stopped too instead of running on (with the connections closed) and keeping the process alive.
+  let replacing: Promise<void> | null = null;
+  const stopRequested = new AbortController();
+  const replace = (error: unknown): void => {
     if (stopping || replacing) return;
-    replacing = true;
     running = false;
     deps.logger.error({ err: error }, 'worker stopped with an error; starting a new one');
-    for (let wait = 1000; !stopping; wait = Math.min(30_000, wait * 2)) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      if (stopping) break;
-      try {
-        runner = await run(options, undefined, undefined);
-        running = true;
-        restartOnFailure(runner);
-        break;
-      } catch (startError) {
-        deps.logger.error({ err: startError }, 'could not start a new worker; trying again');
+    // The abandoned runner's cron and timers would otherwise run on (its pool may never settle). After this turn:
+    // a pool shutting itself down is marked inactive just after it announces it, and stop() would start a second
+    // shutdown of an active one.
+    const abandoned = runner;
+    setImmediate(() => void abandoned.stop().catch(() => undefined));
+    replacing = (async () => {
+      for (let wait = 1000; !stopping; wait = Math.min(30_000, wait * 2)) {
+        await delay(wait, undefined, { signal: stopRequested.signal }).catch(() => undefined);
+        if (stopping) break;
+        try {
+          const started = await run(options, undefined, undefined);
+          runner = started;
+          if (stopping) break;
+          running = true;
+          restartOnFailure(started);
+          break;
+        } catch (startError) {
+          deps.logger.error({ err: startError }, 'could not start a new worker; trying again');
+        }
       }
-    }
-    replacing = false;
+    })().finally(() => {
+      replacing = null;
+    });
   };
   const restartOnFailure = (current: Runner): void => {
     void current.promise.catch((error: unknown) => {
-      if (runner === current) void replace(error);
+      if (runner === current) replace(error);
     });
   };
   // A pool can also shut itself down after an error and then never settle its promise (its local queue could
@@ -131,7 +143,7 @@ export async function startWorker(deps: {
   events.on('pool:gracefulShutdown', ({ workerPool, message }) => {
     if (stopping || workerPool.id !== currentPoolId) return;
     heartbeat.removePool(workerPool.id);
-    void replace(new Error(`the worker pool shut itself down: ${message}`));
+    replace(new Error(`the worker pool shut itself down: ${message}`));
   });
   restartOnFailure(runner);
   heartbeat.start();
@@ -152,6 +164,8 @@ export async function startWorker(deps: {
       stopping = true;
       running = false;
       waker.stop();
+      stopRequested.abort();
+      await replacing;
       await runner.stop().catch(() => undefined);
       await runner.promise.catch(() => undefined);
       await heartbeat.stop();

@@ -8,7 +8,8 @@ import { type TestHerald, startTestHerald } from '../helpers/herald';
 
 /**
  * The delivery store's record batches: each attempt, its delivery and its metrics are written once, and an attempt
- * another worker had already recorded changes nothing, even in a batch with others. Herald runs its API only
+ * another worker had already recorded changes nothing, even in a batch with others. Its start batches end the jobs
+ * of the deliveries they park. Herald runs its API only
  * here: the test is the worker.
  */
 describe('DeliveryStore: recording attempts', () => {
@@ -99,5 +100,60 @@ describe('DeliveryStore: recording attempts', () => {
     expect(statuses).toEqual([null, DeliveryStatus.SUCCEEDED]);
     const after = await counts([recordedTwice.id, fresh.id]);
     expect(after).toEqual({ attempts: 2, inflight: 0, delivered: before + 2, succeeded: 2 });
+  });
+
+  it('parking a delivery deletes the job that parked it, in the same transaction; a job another pool holds is left', async () => {
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'parking' } });
+    const parkingApp = createApplication.id;
+    await herald.call(RegisterEndpointDocument, {
+      input: { applicationId: parkingApp, url: 'http://127.0.0.1:9/full', eventTypes: ['*'], maxConcurrency: 1 },
+    });
+    const deliveryOf = async (n: number) => {
+      const { publishEvent } = await herald.call(PublishEventDocument, {
+        input: { applicationId: parkingApp, type: 'store.parked', data: { n } },
+      });
+      const [row] = await query<{ id: string; job_id: string }>(
+        database.url,
+        `select d.id, j.id::text as job_id from deliveries d
+           join graphile_worker._private_jobs j on j.key = 'deliver:' || d.id
+          where d.event_id = $1`,
+        [publishEvent.id],
+      );
+      return row!;
+    };
+    const holding = await deliveryOf(1);
+    const parked = await deliveryOf(2);
+    const elsewhere = await deliveryOf(3);
+    // Another worker process holds the endpoint's one slot.
+    const otherProcess = new DeliveryStore(pool, herald.config);
+    expect((await otherProcess.start({ deliveryId: holding.id, attempt: 1, poolId: 'other-pool' }, () => new Date())).kind).toBe(
+      'admitted',
+    );
+
+    // As graphile-worker does when a pool takes a job: the row names the pool.
+    await query(database.url, `update graphile_worker._private_jobs set locked_by = $2, locked_at = now() where id = $1`, [
+      parked.job_id,
+      'test-pool',
+    ]);
+    await query(database.url, `update graphile_worker._private_jobs set locked_by = $2, locked_at = now() where id = $1`, [
+      elsewhere.job_id,
+      'third-pool',
+    ]);
+    const starts = await Promise.all([
+      store.start({ deliveryId: parked.id, attempt: 1, poolId: 'test-pool', jobId: parked.job_id }, () => new Date()),
+      // A start naming a job the sweeper has since handed to another pool: that pool's job is not touched.
+      store.start({ deliveryId: elsewhere.id, attempt: 1, poolId: 'test-pool', jobId: elsewhere.job_id }, () => new Date()),
+    ]);
+    expect(starts.map((start) => start.kind)).toEqual(['parked', 'parked']);
+    const jobs = await query<{ id: string }>(
+      database.url,
+      'select id::text from graphile_worker._private_jobs where id = any($1::bigint[])',
+      [[parked.job_id, elsewhere.job_id]],
+    );
+    expect(jobs.map((job) => job.id)).toEqual([elsewhere.job_id]);
+    const parkedRows = await query<{ id: string }>(database.url, 'select id from deliveries where id = any($1) and parked_at is not null', [
+      [parked.id, elsewhere.id],
+    ]);
+    expect(parkedRows).toHaveLength(2);
   });
 });

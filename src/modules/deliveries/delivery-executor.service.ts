@@ -41,11 +41,14 @@ export class DeliveryExecutor {
     private readonly deps: ExecutorDependencies,
   ) {}
 
-  /** `poolId` identifies the worker holding the job, so a crash sweeper can free what it held. */
-  async run(job: DeliverPayload, poolId = 'local'): Promise<AttemptResult> {
+  /**
+   * `lock` names the worker pool holding the job, so a crash sweeper can free what it held, and the job itself,
+   * which parking the delivery ends.
+   */
+  async run(job: DeliverPayload, lock: { poolId: string; jobId?: string } = { poolId: 'local' }): Promise<AttemptResult> {
     // A short database outage (a restart) is waited out rather than failed: a failed job backs off for minutes.
     const start = await retryWhileDatabaseUnavailable(() =>
-      this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, poolId }, () => this.deps.clock.now()),
+      this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, ...lock }, () => this.deps.clock.now()),
     );
     if (start.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${start.limit} deliveries in flight; parked` };
     if (start.kind === 'held') return this.hold(start.work, job, start.reason);

@@ -20,7 +20,7 @@ import type { PreviousSecret } from '../endpoints/endpoint.entity';
 import { type RolledUpOutcome, rollUpWrites } from '../metrics/delivery-rollup';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
-import { admitInTransaction, releaseMany } from './endpoint-gate';
+import { admitInTransaction, endParkedJobs, releaseMany } from './endpoint-gate';
 import { EndpointWaiters } from './endpoint-waiters';
 import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealthWrites } from './endpoint-health';
 import { advanceGroup } from './ordering';
@@ -71,6 +71,8 @@ export interface StartRequest {
   attempt: number;
   /** The worker pool holding the job, so a crash sweeper can free the slot it takes. */
   poolId: string;
+  /** The graphile-worker job making this start, if any: parking the delivery ends it in the same transaction. */
+  jobId?: string;
 }
 
 /**
@@ -221,6 +223,10 @@ export class DeliveryStore {
           },
         );
         const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
+        await endParkedJobs(
+          tx,
+          candidates.filter((entry, index) => admissions[index]!.kind === 'parked').map((entry) => entry.request),
+        );
         return screened.map(({ request, work, reason }): BatchStart => {
           if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
           const admission = admissionOf.get(request)!;

@@ -101,6 +101,27 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
 }
 
 /**
+ * Deletes the jobs of deliveries just parked, in the parking transaction, instead of leaving them to
+ * graphile-worker's completion once each job returns. A parked delivery is woken by enqueueing a job with its
+ * key, and `add_jobs` re-keys a job still in the table (locking its row): a wake committing while the parking
+ * jobs waited for their batched completion made that completion and the wake lock the same rows in opposite
+ * orders, and a deadlock there makes graphile-worker abandon its whole pool. Once its job is gone, a parked
+ * delivery's wake only inserts, and the completion finds nothing left to delete. Only jobs still locked by the
+ * pool making the start are deleted: one the sweeper has handed to another worker is that worker's.
+ */
+export async function endParkedJobs(tx: Sql, parked: { jobId?: string; poolId: string }[]): Promise<void> {
+  const jobs = parked.filter((request) => request.jobId !== undefined).map((request) => ({ id: request.jobId, pool: request.poolId }));
+  if (jobs.length === 0) return;
+  await execute(
+    tx,
+    `delete from graphile_worker._private_jobs j
+     using json_to_recordset(?::json) as v(id bigint, pool text)
+     where j.id = v.id and j.locked_by = v.pool`,
+    [JSON.stringify(jobs)],
+  );
+}
+
+/**
  * Frees the deliveries' slots and wakes parked deliveries of their endpoints into free slots. Call in a
  * transaction: the endpoints stay locked until it ends.
  */

@@ -31,7 +31,7 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       return;
     }
     const executor = new DeliveryExecutor(store, deps);
-    const result = await executor.run(payload, helpers.job.locked_by ?? 'unknown');
+    const result = await executor.run(payload, { poolId: helpers.job.locked_by ?? 'unknown', jobId: helpers.job.id });
     if (result.kind === 'skipped' && result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
     // A child logger per delivery only when its line will be written (pino builds each child's redaction).
     if (!deps.logger.isLevelEnabled(result.kind === 'skipped' ? 'debug' : 'info')) return;
