@@ -94,34 +94,36 @@ export async function startWorker(deps: {
     ...throughputPreset(deps.config.worker),
   };
   // No overrides: an override list (even an empty one) would replace parsedCronItems above.
-  let runner: Runner = await run(options, undefined, undefined);
+  /** The pool's runner; null between a pool's failure and its replacement's start. */
+  let runner: Runner | null = await run(options, undefined, undefined);
   /**
    * graphile-worker shuts its pool down after an error it cannot place, such as a failed batched job completion
-   * (it does not retry one, not even a deadlock or a dropped connection): the process would stay up with no worker. A new pool is started instead; what the old one still held is swept once it stops beating.
+   * (it retries none, not even a deadlock or a dropped connection): the process would stay up with no worker. A new
+   * pool is started instead; what the old one still held is swept once it stops beating. `replacing` is set while
+   * the new pool starts: stop() waits for it, so a pool whose start ends after stop() began is stopped too, instead
+   * of running on without connections and keeping the process alive.
    */
-  // Set while a new pool is being started: stop() waits for it, so a pool whose start ends after stop() began is
-  // stopped too instead of running on (with the connections closed) and keeping the process alive.
   let replacing: Promise<void> | null = null;
   const stopRequested = new AbortController();
   const replace = (error: unknown): void => {
-    if (stopping || replacing) return;
+    if (stopping || replacing || !runner) return;
     running = false;
     deps.logger.error({ err: error }, 'worker stopped with an error; starting a new one');
-    // The abandoned runner's cron and timers would otherwise run on (its pool may never settle). After this turn:
-    // a pool shutting itself down is marked inactive just after it announces it, and stop() would start a second
-    // shutdown of an active one.
+    // Its cron and timers would otherwise run on (its pool may never settle, so stop() does not wait for it either).
+    // After this turn: a pool shutting itself down is marked inactive just after it announces it, and stopping an
+    // active one would start a second shutdown.
     const abandoned = runner;
+    runner = null;
     setImmediate(() => void abandoned.stop().catch(() => undefined));
     replacing = (async () => {
       for (let wait = 1000; !stopping; wait = Math.min(30_000, wait * 2)) {
         await delay(wait, undefined, { signal: stopRequested.signal }).catch(() => undefined);
         if (stopping) break;
         try {
-          const started = await run(options, undefined, undefined);
-          runner = started;
+          runner = await run(options, undefined, undefined);
           if (stopping) break;
           running = true;
-          restartOnFailure(started);
+          restartOnFailure(runner);
           break;
         } catch (startError) {
           deps.logger.error({ err: startError }, 'could not start a new worker; trying again');
@@ -166,8 +168,10 @@ export async function startWorker(deps: {
       waker.stop();
       stopRequested.abort();
       await replacing;
-      await runner.stop().catch(() => undefined);
-      await runner.promise.catch(() => undefined);
+      if (runner) {
+        await runner.stop().catch(() => undefined);
+        await runner.promise.catch(() => undefined);
+      }
       await heartbeat.stop();
       await http.close();
     },

@@ -140,4 +140,21 @@ describe('the herald CLI: a worker pool graphile-worker abandons is replaced', (
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(worker.output.some((line) => line.includes('shutdown grace period over'))).toBe(false);
   });
+
+  it(
+    'exits 0 on SIGTERM in the pause before a new pool, without waiting for the abandoned one',
+    { timeout: SPAWN_TIMEOUT_MS },
+    async () => {
+      printOutputOnFailure();
+      await query(database.url, 'alter sequence test_completion_faults restart');
+      for (let n = 0; n < 40; n++) await publish(`pause ${n}`);
+      const worker = spawnHerald('worker', { ...env, WORKER_CONCURRENCY: '4', WORKER_LOCAL_QUEUE_SIZE: '16', SHUTDOWN_GRACE_MS: '1000' });
+      processes.push(worker);
+      await worker.waitForLog(/worker stopped with an error; starting a new one/, 60_000);
+      // A new pool starts a second after the failure: this signal comes before it.
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toEqual({ code: 0, signal: null });
+      expect(worker.output.some((line) => line.includes('shutdown grace period over'))).toBe(false);
+    },
+  );
 });
