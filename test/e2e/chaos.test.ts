@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { type EmbeddedPostgresHandle, freePort, startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { createLogger } from '../../src/lib/logger';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { type HeraldProcess, graphqlRequest, spawnHerald } from '../helpers/cli';
+import { type HeraldProcess, graphqlRequest, spawnHerald, exitOf } from '../helpers/cli';
 import { waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
@@ -195,8 +195,8 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
       // SIGTERM drains and exits 0.
       worker.child.kill('SIGTERM');
       api.child.kill('SIGTERM');
-      expect(await worker.exited).toEqual({ code: 0, signal: null });
-      expect(await api.exited).toEqual({ code: 0, signal: null });
+      expect(await exitOf(worker)).toEqual({ code: 0, signal: null, unclean: [] });
+      expect(await exitOf(api)).toEqual({ code: 0, signal: null, unclean: [] });
     },
   );
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { graphqlRequest, spawnHerald, type HeraldProcess } from '../helpers/cli';
+import { graphqlRequest, spawnHerald, type HeraldProcess, exitOf } from '../helpers/cli';
 import { createTestDatabase, query } from '../helpers/database';
 import { waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
@@ -67,7 +67,7 @@ describe('the herald CLI: queued deliveries survive a process restart', () => {
 
     // SIGTERM drains and exits cleanly.
     worker.child.kill('SIGTERM');
-    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    expect(await exitOf(worker)).toEqual({ code: 0, signal: null, unclean: [] });
     expect(worker.output.some((line) => line.includes('shutting down'))).toBe(true);
   });
 

@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { graphqlRequest, spawnHerald, type HeraldProcess } from '../helpers/cli';
+import { graphqlRequest, spawnHerald, type HeraldProcess, exitOf } from '../helpers/cli';
 import { createTestDatabase } from '../helpers/database';
 import { WebhookReceiver } from '../helpers/receiver';
 
@@ -44,7 +44,7 @@ describe('herald start: the API and the worker thread, and a clean stop', () => 
     expect(await readiness.json()).toMatchObject({ status: 'ready', checks: { worker: 'ok' } });
 
     herald.child.kill('SIGTERM');
-    expect(await herald.exited).toEqual({ code: 0, signal: null });
+    expect(await exitOf(herald)).toEqual({ code: 0, signal: null, unclean: [] });
     const output = herald.output.join('\n');
     expect(output).toMatch(/"msg":"stopped"/);
     expect(output).not.toMatch(/second signal/);

@@ -80,6 +80,15 @@ export function spawnHerald(command: string, env: Record<string, string>, args: 
 
 const API_KEY = /hk_[0-9a-z]{8}_[A-Za-z0-9_-]{43}/;
 
+/**
+ * How a process ended, with the lines that say its shutdown was not clean: the deadline cut work short, or
+ * something left open would have held the process after it stopped.
+ */
+export async function exitOf(process: HeraldProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; unclean: string[] }> {
+  const { code, signal } = await process.exited;
+  return { code, signal, unclean: process.output.filter((line) => /shutdown grace period over|handles left open/.test(line)) };
+}
+
 /** Runs `herald keys <args>` to completion; returns its exit code, stdout and stderr. */
 export async function runKeysCommand(
   args: string[],
