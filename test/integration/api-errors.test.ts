@@ -165,6 +165,22 @@ describe('API errors: bad input gets a stable code and a helpful message, and th
       input: { type: 'order.created', data: { orderId: 'O-1', blob: 'x'.repeat(2000) }, applicationId, idempotencyKey: 'k'.repeat(255) },
     });
     expect(publishEvent.id).toMatch(/^evt_/);
+    // Characters as PostgreSQL counts them (as herald.publish_event does): 255 emoji are 510 UTF-16 units.
+    const emojiKeys = await herald.call(PublishEventDocument, {
+      input: {
+        type: 'order.created',
+        data: { orderId: 'O-2' },
+        applicationId,
+        idempotencyKey: '😀'.repeat(255),
+        orderingKey: '😀'.repeat(255),
+      },
+    });
+    expect(emojiKeys.publishEvent.id).toMatch(/^evt_/);
+    const tooManyEmoji = expectError(
+      await send(PublishEventDocument, { input: { type: 'order.created', data: {}, applicationId, orderingKey: '😀'.repeat(256) } }),
+      'BAD_USER_INPUT',
+    );
+    expect(tooManyEmoji.message).toMatch(/"orderingKey" must be 1 to 255 characters/);
     expectNothingUnexpectedLogged();
   });
 

@@ -572,12 +572,24 @@ function validateVersion(version: string | null | undefined): string {
 
 function validateOrderingKey(key: string | null | undefined): string | null {
   if (key == null) return null;
-  if (key.length < 1 || key.length > 255) throw badInput('"orderingKey" must be 1 to 255 characters.', { field: 'orderingKey' });
+  if (!isKeyLength(key)) throw badInput('"orderingKey" must be 1 to 255 characters.', { field: 'orderingKey' });
   return key;
 }
 
 function validateIdempotencyKey(key: string | null | undefined): string | null {
   if (key == null) return null;
-  if (key.length < 1 || key.length > 255) throw badInput('"idempotencyKey" must be 1 to 255 characters.', { field: 'idempotencyKey' });
+  if (!isKeyLength(key)) throw badInput('"idempotencyKey" must be 1 to 255 characters.', { field: 'idempotencyKey' });
   return key;
+}
+
+/**
+ * 1 to 255 characters counted as PostgreSQL's length() counts them (code points, not UTF-16 units), so a key the
+ * SQL function herald.publish_event accepts is accepted here too.
+ */
+function isKeyLength(key: string): boolean {
+  if (key.length === 0) return false;
+  if (key.length <= 255) return true;
+  let characters = 0;
+  for (const _character of key) if (++characters > 255) return false;
+  return true;
 }
