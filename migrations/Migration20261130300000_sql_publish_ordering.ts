@@ -15,15 +15,48 @@ import { PUBLISH_EVENT_SQL } from './Migration20261129300000_catalog';
  */
 export class Migration20261130300000_sql_publish_ordering extends Migration {
   override async up(): Promise<void> {
-    this.addSql('drop function if exists herald.publish_event(text, json, text, text, text);');
-    this.addSql(PUBLISH_EVENT);
+    this.replaceKeepingGrants(FIVE_ARGUMENTS, PUBLISH_EVENT, SIX_ARGUMENTS);
   }
 
   override async down(): Promise<void> {
-    this.addSql('drop function if exists herald.publish_event(text, json, text, text, text, text);');
-    this.addSql(PUBLISH_EVENT_SQL);
+    this.replaceKeepingGrants(SIX_ARGUMENTS, PUBLISH_EVENT_SQL, FIVE_ARGUMENTS);
+  }
+
+  /**
+   * A new signature is a new function: dropping the old one drops the EXECUTE grants an operator gave on it, and the
+   * new one starts with PostgreSQL's default (EXECUTE for PUBLIC). The old function's privileges are carried over
+   * instead: the roles it was granted to keep it, and a PUBLIC the operator revoked stays revoked.
+   */
+  private replaceKeepingGrants(oldSignature: string, create: string, newSignature: string): void {
+    this.addSql(
+      `create temporary table herald_publish_event_acl as select proacl from pg_proc where oid = to_regprocedure('${oldSignature}');`,
+    );
+    this.addSql(`drop function if exists ${oldSignature};`);
+    this.addSql(create);
+    this.addSql(`
+do $grants$
+declare
+  acl aclitem[];
+  grantee oid;
+begin
+  select proacl into acl from pg_temp.herald_publish_event_acl;
+  -- No row: there was no old function. A null ACL: it had the default privileges, which the new one has too.
+  if acl is null then return; end if;
+  revoke all on function ${newSignature} from public;
+  for grantee in select e.grantee from aclexplode(acl) e where e.privilege_type = 'EXECUTE' loop
+    if grantee = 0 then
+      grant execute on function ${newSignature} to public;
+    else
+      execute format('grant execute on function ${newSignature} to %s', grantee::regrole);
+    end if;
+  end loop;
+end $grants$;`);
+    this.addSql('drop table pg_temp.herald_publish_event_acl;');
   }
 }
+
+const FIVE_ARGUMENTS = 'herald.publish_event(text, json, text, text, text)';
+const SIX_ARGUMENTS = 'herald.publish_event(text, json, text, text, text, text)';
 
 const PUBLISH_EVENT = `
 create or replace function herald.publish_event(
