@@ -24,14 +24,11 @@ export class Migration20261130300000_sql_publish_ordering extends Migration {
 
   /**
    * A new signature is a new function: dropping the old one drops the EXECUTE grants an operator gave on it, and the
-   * new one starts with PostgreSQL's default (EXECUTE for PUBLIC). The old function's privileges are carried over
-   * instead: the roles it was granted to keep it, and a PUBLIC the operator revoked stays revoked.
+   * new one starts with PostgreSQL's default (EXECUTE for PUBLIC). The new one is created beside the old, takes its
+   * privileges (the roles it was granted to keep it, and a PUBLIC the operator revoked stays revoked), and only then
+   * is the old one dropped.
    */
   private replaceKeepingGrants(oldSignature: string, create: string, newSignature: string): void {
-    this.addSql(
-      `create temporary table herald_publish_event_acl as select proacl from pg_proc where oid = to_regprocedure('${oldSignature}');`,
-    );
-    this.addSql(`drop function if exists ${oldSignature};`);
     this.addSql(create);
     this.addSql(`
 do $grants$
@@ -39,8 +36,8 @@ declare
   acl aclitem[];
   grantee oid;
 begin
-  select proacl into acl from pg_temp.herald_publish_event_acl;
-  -- No row: there was no old function. A null ACL: it had the default privileges, which the new one has too.
+  select proacl into acl from pg_proc where oid = to_regprocedure('${oldSignature}');
+  -- No old function, or one with the default privileges, which the new one has too.
   if acl is null then return; end if;
   revoke all on function ${newSignature} from public;
   for grantee in select e.grantee from aclexplode(acl) e where e.privilege_type = 'EXECUTE' loop
@@ -51,7 +48,7 @@ begin
     end if;
   end loop;
 end $grants$;`);
-    this.addSql('drop table pg_temp.herald_publish_event_acl;');
+    this.addSql(`drop function if exists ${oldSignature};`);
   }
 }
 

@@ -93,8 +93,10 @@ export async function startWorker(deps: {
     gracefulShutdownAbortTimeout: deps.config.shutdownGraceMs,
     ...throughputPreset(deps.config.worker),
   };
-  // No overrides: an override list (even an empty one) would replace parsedCronItems above.
-  /** The pool's runner; null between a pool's failure and its replacement's start. */
+  /**
+   * The pool's runner; null between a pool's failure and its replacement's start. No overrides: an override list
+   * (even an empty one) would replace parsedCronItems above.
+   */
   let runner: Runner | null = await run(options, undefined, undefined);
   /**
    * graphile-worker shuts its pool down after an error it cannot place, such as a failed batched job completion

@@ -20,7 +20,7 @@ import type { PreviousSecret } from '../endpoints/endpoint.entity';
 import { type RolledUpOutcome, rollUpWrites } from '../metrics/delivery-rollup';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
-import { admitInTransaction, endParkedJobs, releaseMany } from './endpoint-gate';
+import { admitInTransaction, releaseMany } from './endpoint-gate';
 import { EndpointWaiters } from './endpoint-waiters';
 import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealthWrites } from './endpoint-health';
 import { advanceGroup } from './ordering';
@@ -213,6 +213,7 @@ export class DeliveryStore {
             endpointId: work!.endpoint_id,
             limit: this.limitOf(work!),
             poolId: request.poolId,
+            jobId: request.jobId,
             parkedAt: work!.parked_at,
             mayWait: request.mayWait,
           })),
@@ -223,10 +224,6 @@ export class DeliveryStore {
           },
         );
         const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
-        await endParkedJobs(
-          tx,
-          candidates.filter((entry, index) => admissions[index]!.kind === 'parked').map((entry) => entry.request),
-        );
         return screened.map(({ request, work, reason }): BatchStart => {
           if (reason !== null || !work) return { kind: 'held', work, reason: reason ?? 'missing' };
           const admission = admissionOf.get(request)!;

@@ -16,6 +16,8 @@ export interface AdmissionRequest {
   endpointId: string;
   limit: number;
   poolId: string;
+  /** The graphile-worker job asking, if any: parking the delivery ends it (see endParkedJobs). */
+  jobId?: string;
 }
 
 async function lockEndpoint(em: Sql, endpointId: string): Promise<void> {
@@ -37,7 +39,7 @@ async function lockEndpoints(em: Sql, endpointIds: string[]): Promise<void> {
  * is full. Call in a transaction: the endpoints stay locked until it ends. `parkedAt` says which deliveries
  * were parked before, so only rows whose parking changes are written. `waits` is asked about each delivery
  * that found its endpoint full: true leaves it as it was (`waiting`: its caller waits for a slot in memory and
- * asks again), false parks it.
+ * asks again), false parks it. A parked delivery's job (`jobId`) is deleted in the same transaction.
  */
 export async function admitInTransaction<R extends AdmissionRequest & { parkedAt: unknown }>(
   tx: Sql,
@@ -97,6 +99,10 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
       [JSON.stringify(changed)],
     );
   }
+  await endParkedJobs(
+    tx,
+    requests.filter((_request, index) => admissions[index]!.kind === 'parked'),
+  );
   return admissions;
 }
 
@@ -109,7 +115,7 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
  * delivery's wake only inserts, and the completion finds nothing left to delete. Only jobs still locked by the
  * pool making the start are deleted: one the sweeper has handed to another worker is that worker's.
  */
-export async function endParkedJobs(tx: Sql, parked: { jobId?: string; poolId: string }[]): Promise<void> {
+async function endParkedJobs(tx: Sql, parked: Pick<AdmissionRequest, 'jobId' | 'poolId'>[]): Promise<void> {
   const jobs = parked.filter((request) => request.jobId !== undefined).map((request) => ({ id: request.jobId, pool: request.poolId }));
   if (jobs.length === 0) return;
   await execute(

@@ -587,9 +587,6 @@ function validateIdempotencyKey(key: string | null | undefined): string | null {
  * SQL function herald.publish_event accepts is accepted here too.
  */
 function isKeyLength(key: string): boolean {
-  if (key.length === 0) return false;
-  if (key.length <= 255) return true;
-  let characters = 0;
-  for (const _character of key) if (++characters > 255) return false;
-  return true;
+  // A string has at least as many UTF-16 units as code points: only a longer one needs counting.
+  return key.length > 0 && (key.length <= 255 || [...key].length <= 255);
 }
