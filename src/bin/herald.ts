@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
 import { CLIENT_COMMANDS, CLIENT_USAGE } from '../cli/client-usage';
+import { DB_USAGE } from '../cli/db-command';
 import { ConfigError, loadConfig } from '../config';
 import type { HeraldRoles } from '../herald';
 
@@ -15,6 +16,7 @@ Commands:
               keys create --name <name> [--application <app_id>] [--expires-in <days>d|<hours>h]
               keys list
               keys revoke <key_id or hk_ prefix>
+${DB_USAGE}
   help      this text
 
 ${CLIENT_USAGE}
@@ -38,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     const { runClientCommand } = await import('../cli/client-commands.js');
     return runClientCommand(command, argv.slice(1));
   }
-  if (command !== 'migrate' && command !== 'keys' && !ROLES[command]) {
+  if (command !== 'migrate' && command !== 'keys' && command !== 'db' && !ROLES[command]) {
     console.error(`Unknown command "${command}".\n\n${USAGE}`);
     return 2;
   }
@@ -51,6 +53,10 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw error;
+  }
+  if (command === 'db') {
+    const { runDbCommand } = await import('../cli/db-command.js');
+    return runDbCommand(config, argv.slice(1), { out: console.log, err: console.error });
   }
   const youngGenerationHeld = ROLES[command] ? holdYoungGeneration() : null;
   // Server modules load only for server commands, so the developer commands start quickly.

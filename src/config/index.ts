@@ -16,6 +16,7 @@ const environmentSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: z.string().url().optional(),
   HERALD_DATA_DIR: z.string().default('.herald'),
+  EMBEDDED_POSTGRES_PORT: integer(1, 65535).optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: integer(0, 65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -94,6 +95,8 @@ export interface HeraldConfig {
   databaseUrl: string | undefined;
   /** Project-local folder for the embedded database and other local state. */
   dataDir: string;
+  /** The embedded PostgreSQL's port on 127.0.0.1; undefined: a free port at each start. */
+  embeddedPostgresPort: number | undefined;
   host: string;
   port: number;
   logLevel: string;
@@ -195,6 +198,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     env: e.NODE_ENV,
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.HERALD_DATA_DIR),
+    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

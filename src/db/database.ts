@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { runMigrations } from 'graphile-worker';
 import { tuneJobQueueAutovacuum } from './autovacuum';
@@ -6,11 +5,9 @@ import pg from 'pg';
 import type { HeraldConfig } from '../config';
 import type { Logger } from '../lib/logger';
 import { workerLogger } from '../worker/runner';
-import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres';
+import { EMBEDDED_DATABASE, type EmbeddedPostgresHandle, embeddedDataDir, startEmbeddedPostgres } from './embedded-postgres';
 import { migrations } from '../../migrations';
 import { MIGRATIONS_TABLE, createOrm, migratorOf } from './orm';
-
-export const EMBEDDED_DATABASE = 'herald';
 
 export interface Database {
   url: string;
@@ -27,12 +24,17 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
   let url = config.databaseUrl;
   if (!url) {
     embedded = await startEmbeddedPostgres({
-      dataDir: path.join(config.dataDir, 'pgdata'),
+      dataDir: embeddedDataDir(config.dataDir),
       logger,
+      port: config.embeddedPostgresPort,
       durable: config.env !== 'test',
     });
     await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE);
     url = embedded.urlFor(EMBEDDED_DATABASE);
+    logger.info(
+      { url: withoutPassword(url) },
+      'database: the embedded PostgreSQL (`npx herald db url` prints this URL with its password, for SQL producers)',
+    );
   }
   // graphile-worker's connections, which the delivery pipeline also runs on (see DeliveryStore): its batches
   // need a few; graphile-worker wants one per job slot when it fetches without a local queue. With one, job
@@ -59,6 +61,12 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
       await embedded?.stop();
     },
   };
+}
+
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = '';
+  return parsed.toString();
 }
 
 export function createPool(url: string, logger: Logger, max = 20): pg.Pool {

@@ -22,6 +22,14 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
+/** The database Herald uses in its embedded PostgreSQL. */
+export const EMBEDDED_DATABASE = 'herald';
+
+/** Where the embedded PostgreSQL keeps its data, inside Herald's data folder. */
+export function embeddedDataDir(dataDir: string): string {
+  return path.join(dataDir, 'pgdata');
+}
+
 const USER = 'postgres';
 const PASSWORD = 'herald-embedded';
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGBREAK', 'SIGHUP', 'message', 'beforeExit', 'exit'] as const;
@@ -98,7 +106,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (error) {
     throw new Error(`The embedded PostgreSQL did not start (data directory ${dataDir}): ${String(error ?? 'it exited early')}`);
   }
-  const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  const urlFor = (database: string) => embeddedUrl(port, database);
   logger.info({ port, dataDir }, 'embedded PostgreSQL started');
   return {
     adminUrl: urlFor('postgres'),
@@ -141,18 +149,32 @@ function binaryPackageDirectory(): string | null {
 
 /** A Herald killed with SIGKILL leaves its PostgreSQL running; stop it so the data directory is free. */
 async function stopOrphanedServer(dataDir: string, logger: Logger): Promise<void> {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  let pid: number;
-  try {
-    pid = Number.parseInt((await fs.readFile(pidFile, 'utf8')).split('\n')[0] ?? '', 10);
-  } catch {
-    return;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const running = await runningServer(dataDir);
+  if (!running) return;
+  const { pid } = running;
   logger.warn({ pid, dataDir }, 'stopping a PostgreSQL left running by an earlier Herald');
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   if (isAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) still holds ${dataDir}; stop it and start Herald again.`);
+}
+
+/** The live PostgreSQL serving the data directory, as its postmaster.pid tells (pid on line 1, port on line 4), or null. */
+export async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
+  let lines: string[];
+  try {
+    lines = (await fs.readFile(path.join(path.resolve(dataDir), 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return null;
+  }
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return null;
+  return { pid, port };
+}
+
+/** The connection URL of a database of the embedded PostgreSQL listening on `port`. */
+export function embeddedUrl(port: number, database: string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 }
 
 function isAlive(pid: number): boolean {

@@ -26,6 +26,9 @@ export type ReceiverBehaviour = (request: ReceivedRequest, index: number) => Rec
  */
 export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
+  /** Requests being answered now, and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   private behaviour: ReceiverBehaviour = () => ({ status: 200, body: '{"received":true}' });
   private waiters: Array<{ count: number; resolve: () => void }> = [];
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
@@ -87,13 +90,18 @@ export class WebhookReceiver {
       waiter.resolve();
       return false;
     });
-    const reply = this.behaviour(request, index);
-    if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
-    if (reply.reset) {
-      req.socket.destroy();
-      return;
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    try {
+      const reply = this.behaviour(request, index);
+      if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+      if (reply.reset) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+      await new Promise<void>((resolve) => res.end(reply.body ?? '', resolve));
+    } finally {
+      this.inFlight--;
     }
-    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-    res.end(reply.body ?? '');
   }
 }

@@ -68,7 +68,7 @@ describe('publishEvent: one transaction, idempotent', () => {
     expect(await counts(applicationId)).toMatchObject({ events: 1, deliveries: 2 });
   });
 
-  it('deduplicates a key repeated within one publishEvents call and fans out only the events it inserted', async () => {
+  it('deduplicates an event repeated with its key within one publishEvents call and fans out only the events it inserted', async () => {
     const applicationId = await applicationWithEndpoints(2);
     const earlier = await herald.call(PublishEventDocument, {
       input: { type: 'order.created', data: { orderId: 'dedup-0' }, applicationId, idempotencyKey: 'earlier' },
@@ -76,7 +76,7 @@ describe('publishEvent: one transaction, idempotent', () => {
     const { publishEvents } = await herald.call(PublishEventsDocument, {
       inputs: [
         { type: 'order.created', data: { orderId: 'dedup-1' }, applicationId, idempotencyKey: 'batch-key' },
-        { type: 'order.created', data: { orderId: 'dedup-2' }, applicationId, idempotencyKey: 'batch-key' },
+        { type: 'order.created', data: { orderId: 'dedup-1' }, applicationId, idempotencyKey: 'batch-key' },
         { type: 'order.created', data: { orderId: 'dedup-3' }, applicationId, idempotencyKey: 'earlier' },
         { type: 'order.created', data: { orderId: 'dedup-4' }, applicationId },
       ],

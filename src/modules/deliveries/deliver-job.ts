@@ -10,10 +10,13 @@ export interface DeliverPayload {
   rateSlot?: string;
 }
 
+/** A delivery's job key is this prefix and the delivery id. */
+export const DELIVER_JOB_KEY_PREFIX = 'deliver:';
+
 /** One job key per delivery: re-queueing replaces a waiting job instead of adding a second one. */
 export function deliverJob(deliveryId: string, attempt: number, runAt?: Date, priority?: number, rateSlot?: Date): JobSpec {
   const payload: DeliverPayload = rateSlot ? { deliveryId, attempt, rateSlot: rateSlot.toISOString() } : { deliveryId, attempt };
-  return { identifier: DELIVER_TASK, payload, runAt, jobKey: `deliver:${deliveryId}`, maxAttempts: 25, priority };
+  return { identifier: DELIVER_TASK, payload, runAt, jobKey: `${DELIVER_JOB_KEY_PREFIX}${deliveryId}`, maxAttempts: 25, priority };
 }
 
 export function isDeliverPayload(value: unknown): value is DeliverPayload {

@@ -10,7 +10,7 @@ import { type Connection, type PageRequest, toConnection } from '../../graphql/p
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { type CatalogConfig, CatalogService } from '../catalog/catalog.service';
-import { deliverJob } from '../deliveries/deliver-job';
+import { DELIVER_JOB_KEY_PREFIX, deliverJob } from '../deliveries/deliver-job';
 import { assertEventTypeFilters, matchesEventType } from '../events/event-type';
 import { EndpointEntity } from './endpoint.entity';
 import { validateEndpointUrl } from './endpoint-url';
@@ -184,9 +184,26 @@ export class EndpointService {
   }
 
   /** Deletes the endpoint with its deliveries and their attempts; queued jobs for them do nothing. */
+  /**
+   * Deletes the endpoint with its deliveries, their attempts and their jobs (a job running now is left to finish,
+   * finds its delivery gone and ends). The endpoint's row is locked first, so no publish adds a delivery meanwhile,
+   * then its unfinished deliveries', so no attempt being recorded adds a job after they are removed.
+   */
   async delete(id: string): Promise<void> {
-    const endpoint = await this.get(id);
-    await this.em.remove(endpoint).flush();
+    await this.get(id);
+    await this.em.transactional(async (em) => {
+      await execute(em, 'select 1 from endpoints where id = ? for update', [id]);
+      await execute(
+        em,
+        `with unfinished as (
+           select id from deliveries where endpoint_id = ? and status in ('PENDING', 'FAILED') for update
+         )
+         select count(graphile_worker.remove_job(? || id)) from unfinished`,
+        [id, DELIVER_JOB_KEY_PREFIX],
+      );
+      await execute(em, `delete from ordering_sequences where ordering_group = ? or starts_with(ordering_group, ? || ':')`, [id, id]);
+      await execute(em, 'delete from endpoints where id = ?', [id]);
+    });
   }
 
   /**

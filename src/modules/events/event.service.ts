@@ -86,6 +86,7 @@ export class EventService {
       throw badInput(`"inputs" must hold 1 to ${MAX_BATCH} events; split larger batches.`, { field: 'inputs' });
     }
     const checked = inputs.map((input, index) => this.check(input, index));
+    refuseReusedKeys(checked);
     const { events, endpoints } = await resolveEvents(this.em, this.config, checked, true);
     return publishPrepared(this.em, events, endpoints);
   }
@@ -427,11 +428,14 @@ async function createDeliveries(
     start: boolean;
   }> = [];
   const ids: string[][] = [];
+  // A group's deliveries in this batch are inserted together, after every check: only the first may start now.
+  const enteredGroups = new Set<string>();
   for (const { event, endpoints } of fanOut) {
     const eventDeliveryIds: string[] = [];
     for (const endpoint of endpoints) {
       const group = orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey);
-      const entry = group ? await enterGroup(em, group) : null;
+      const entry = group ? await enterGroup(em, group, !enteredGroups.has(group)) : null;
+      if (group) enteredGroups.add(group);
       const id = newId(IdPrefix.delivery);
       eventDeliveryIds.push(id);
       deliveries.push({
@@ -554,6 +558,31 @@ async function resolveEvents(
     }
   });
   return { events, endpoints: lookup!.endpoints };
+}
+
+/**
+ * An idempotency key names one event: two inputs of a batch with the same key (in the same application) must be
+ * the same event, or the batch is refused, naming both. An exact repeat is published once, as a repeated call is.
+ */
+function refuseReusedKeys(checked: CheckedEvent[]): void {
+  const firstByKey = new Map<string, CheckedEvent>();
+  for (const event of checked) {
+    if (event.idempotencyKey === null) continue;
+    const key = JSON.stringify([event.applicationId, event.idempotencyKey]);
+    const first = firstByKey.get(key);
+    if (!first) {
+      firstByKey.set(key, event);
+      continue;
+    }
+    const differs = (['type', 'version', 'payload', 'orderingKey'] as const).filter((field) => first[field] !== event[field]);
+    if (differs.length === 0) continue;
+    const fields = differs.map((field) => (field === 'payload' ? 'data' : field));
+    throw new HeraldError(
+      ErrorCode.IDEMPOTENCY_KEY_REUSED,
+      `inputs[${first.index}] and inputs[${event.index}] have the same idempotencyKey ${JSON.stringify(event.idempotencyKey)} but different ${fields.join(', ')}; an idempotency key names one event: give each event its own key.`,
+      { field: 'idempotencyKey', indexes: [first.index, event.index], idempotencyKey: event.idempotencyKey, differs: fields },
+    );
+  }
 }
 
 /** An error about one input of a batch says which. */
