@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +9,7 @@ import { loadConfig } from '../src/config';
 import { createPool, migrate } from '../src/db/database';
 import { type EmbeddedPostgresHandle, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { startHerald as startHeraldProcess } from './lib/herald-process';
+import { launchChromium } from '../test/helpers/browser';
 import { createOrm } from '../src/db/orm';
 import { ApiKeyService } from '../src/modules/api-keys/api-key.service';
 import { systemClock } from '../src/lib/clock';
@@ -29,7 +29,6 @@ const ENDPOINTS = 50;
 const APPLICATIONS = 5;
 const CHUNK = 100_000;
 const RUNS = 30;
-const CHROMIUM = '/usr/bin/chromium';
 
 const config = loadConfig();
 const logger = createLogger({ level: 'warn', pretty: false, name: 'bench' });
@@ -366,23 +365,8 @@ async function main(): Promise<void> {
       results.push(await measure("dashboard first load, every request in the page's order (HTTP)", firstLoadRequestsNow));
       results.push(await measure('dashboard first load, page and first metrics (HTTP)', firstMetricsRequests));
 
-      if (!existsSync(CHROMIUM)) {
-        console.log(`\nChromium is not installed at ${CHROMIUM} (apt-get install -y chromium): the dashboard first load is not measured.`);
-      } else {
-        const { chromium } = await import('playwright-core');
-        const browser = await chromium.launch({
-          executablePath: CHROMIUM,
-          args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-        });
+      {
+        const browser = await launchChromium();
         try {
           // A cold browser context each run: HTML, scripts and styles downloaded, sign-in, first metrics rendered.
           const firstLoad = async () => {

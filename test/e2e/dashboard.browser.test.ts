@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateApplicationDocument,
@@ -9,11 +8,11 @@ import {
   PublishEventDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
+import { launchChromium } from '../helpers/browser';
 import { createTestDatabase } from '../helpers/database';
 import { type TestHerald, startTestHerald, testConfig } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test-results/dashboard');
 
 describe('the live dashboard in headless Chromium', () => {
@@ -28,9 +27,6 @@ describe('the live dashboard in headless Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does this).`);
-    }
     await mkdir(ARTIFACTS, { recursive: true });
     database = await createTestDatabase();
     herald = await startTestHerald(database.url, {
@@ -43,19 +39,7 @@ describe('the live dashboard in headless Chromium', () => {
       receiverFails ? { status: 500, body: '{"error":"database locked"}' } : { status: 200, body: '{"received":true}', delayMs: 20 },
     );
     // playwright gives the browser a fresh temporary profile of its own.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 1400 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
     // Only Herald itself may be reached: anything else the page asks for fails the test.
