@@ -55,7 +55,17 @@ export async function startHerald(options: {
   if (config.ssrf.allowLoopback) {
     logger.warn('development mode (embedded database): deliveries to loopback addresses are allowed; production blocks them');
   }
-  const database = await openDatabase(config, logger);
+  let stopAll: (() => Promise<void>) | null = null;
+  const database = await openDatabase(config, logger, {
+    // A Herald whose own database is gone would answer every request with an error: it stops instead (exit 1), and
+    // its supervisor starts it, and the database, again.
+    onEmbeddedExit: (detail) => {
+      logger.error({ detail }, 'the embedded PostgreSQL stopped unexpectedly; Herald stops');
+      process.exitCode = 1;
+      setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000).unref();
+      void (stopAll?.() ?? Promise.resolve()).finally(() => process.exit(1));
+    },
+  });
   let http: HttpServerHandle | null = null;
   let worker: WorkerHandle | null = null;
   let feed: ChangeFeed | null = null;
@@ -65,6 +75,7 @@ export async function startHerald(options: {
     await feed?.stop();
     await database.close();
   };
+  stopAll = stop;
   try {
     await migrate(database, logger);
     const encrypted = await encryptPlaintextSecrets(database.orm.em.fork(), secrets);

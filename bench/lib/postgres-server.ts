@@ -59,7 +59,7 @@ export async function startPostgresServer(binDir: string): Promise<EmbeddedPostg
     server = spawn(postgres, args, { ...runAs, cwd: os.tmpdir(), env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     await ready(server);
     const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
-    return { adminUrl: urlFor('postgres'), urlFor, port, dataDir, stop };
+    return { adminUrl: urlFor('postgres'), urlFor, port, dataDir, owned: true, stop };
   } catch (error) {
     await stop();
     throw error;

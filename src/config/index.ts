@@ -17,6 +17,7 @@ const environmentSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   HERALD_DATA_DIR: z.string().default('.herald'),
   EMBEDDED_POSTGRES_PORT: integer(1, 65535).optional(),
+  DATABASE_STARTUP_WAIT_MS: integer(0, 3_600_000).default(60_000),
   HOST: z.string().default('127.0.0.1'),
   PORT: integer(0, 65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -45,8 +46,8 @@ const environmentSchema = z.object({
   ENDPOINT_MAX_CONCURRENCY: integer(1, 1000).default(64),
   ENDPOINT_THROTTLE_PAUSE_MS: integer(0, 86_400_000).default(5000),
   ENDPOINT_SLOT_WAIT_MS: integer(0, 10_000).default(100),
-  WORKER_HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(10_000),
-  WORKER_DEAD_AFTER_MS: integer(500, 3_600_000).default(60_000),
+  WORKER_HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(2_000),
+  WORKER_DEAD_AFTER_MS: integer(500, 3_600_000).default(10_000),
   REPLAY_RATE_PER_SECOND: integer(1, 100_000).default(200),
   RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   RETENTION_BATCH_SIZE: integer(1, 100_000).default(1000),
@@ -97,6 +98,8 @@ export interface HeraldConfig {
   dataDir: string;
   /** The embedded PostgreSQL's port on 127.0.0.1; undefined: a free port at each start. */
   embeddedPostgresPort: number | undefined;
+  /** How long start-up waits for an unreachable database (restarting, not yet up) before giving up. */
+  databaseStartupWaitMs: number;
   host: string;
   port: number;
   logLevel: string;
@@ -199,6 +202,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.HERALD_DATA_DIR),
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
+    databaseStartupWaitMs: e.DATABASE_STARTUP_WAIT_MS,
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

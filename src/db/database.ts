@@ -2,6 +2,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { runMigrations } from 'graphile-worker';
 import { tuneJobQueueAutovacuum } from './autovacuum';
 import pg from 'pg';
+import { setTimeout as delay } from 'node:timers/promises';
+import { databaseErrorSummary, isDatabaseUnavailable } from './database-errors';
 import type { HeraldConfig } from '../config';
 import type { Logger } from '../lib/logger';
 import { workerLogger } from '../worker/runner';
@@ -18,8 +20,16 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Connects to DATABASE_URL, or starts the embedded PostgreSQL kept in the data folder when it is unset. */
-export async function openDatabase(config: HeraldConfig, logger: Logger): Promise<Database> {
+/**
+ * Connects to DATABASE_URL, or starts the embedded PostgreSQL kept in the data folder when it is unset (or uses the
+ * one a live Herald started there). A database that cannot be reached yet (restarting, not yet up) is waited for,
+ * up to DATABASE_STARTUP_WAIT_MS. `onEmbeddedExit`: the embedded server this process started exited unasked.
+ */
+export async function openDatabase(
+  config: HeraldConfig,
+  logger: Logger,
+  options: { onEmbeddedExit?: (detail: string) => void } = {},
+): Promise<Database> {
   let embedded: EmbeddedPostgresHandle | null = null;
   let url = config.databaseUrl;
   if (!url) {
@@ -28,6 +38,7 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
       logger,
       port: config.embeddedPostgresPort,
       durable: config.env !== 'test',
+      onUnexpectedExit: options.onEmbeddedExit,
     });
     await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE);
     url = embedded.urlFor(EMBEDDED_DATABASE);
@@ -40,6 +51,12 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
   // need a few; graphile-worker wants one per job slot when it fetches without a local queue. With one, job
   // slots far outnumber the statements running at once, and several processes share max_connections.
   const poolSize = config.worker.localQueueSize > 0 ? Math.min(config.worker.concurrency, 64) : config.worker.concurrency;
+  try {
+    await waitForDatabase(url, logger, config.databaseStartupWaitMs);
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
   const pool = createPool(url, logger, poolSize);
   let orm: MikroORM;
   try {
@@ -63,6 +80,34 @@ export async function openDatabase(config: HeraldConfig, logger: Logger): Promis
   };
 }
 
+/**
+ * Waits until the database answers, retrying with backoff (0.25 s doubling to 5 s) while it is unreachable or still
+ * starting, for at most `waitMs`; any other refusal (a wrong password, a missing database) fails at once.
+ */
+export async function waitForDatabase(url: string, logger: Logger, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1, wait = 250; ; attempt++, wait = Math.min(5000, wait * 2)) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('select 1');
+      if (attempt > 1) logger.info({ attempts: attempt }, 'the database is reachable; starting');
+      return;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (!isDatabaseUnavailable(error)) throw error;
+      if (Date.now() + wait > deadline) {
+        throw new Error(`the database could not be reached within ${waitMs} ms (DATABASE_STARTUP_WAIT_MS): ${reason}`);
+      }
+      logger.warn({ attempt, retryInMs: wait, reason }, 'waiting for the database');
+      await delay(wait);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
 function withoutPassword(url: string): string {
   const parsed = new URL(url);
   parsed.password = '';
@@ -71,8 +116,11 @@ function withoutPassword(url: string): string {
 
 export function createPool(url: string, logger: Logger, max = 20): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
-  pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'database connection failed')));
+  // Message and code only: pg-pool hangs the whole client (its connection string and password) on an idle one's error.
+  pool.on('error', (error) => logger.warn({ error: databaseErrorSummary(error) }, 'idle database connection failed'));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => logger.warn({ error: databaseErrorSummary(error) }, 'database connection failed')),
+  );
   return pool;
 }
 

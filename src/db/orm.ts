@@ -19,6 +19,17 @@ export function ormOptions(databaseUrl: string, logger?: Logger, poolSize = 10):
     pool: { min: 0, max: poolSize },
     debug: false,
     logger: (message) => logger?.debug({ orm: message }, 'orm'),
+    // knex's own logger writes plain text to stdout (e.g. "Connection Error: ..." for each pooled connection a database
+    // restart killed): its lines go through Herald's logger instead.
+    driverOptions: {
+      log: {
+        debug: (message: unknown) => logger?.debug({ component: 'knex' }, String(message)),
+        warn: (message: unknown) => logger?.warn({ component: 'knex' }, String(message)),
+        error: (message: unknown) => logger?.error({ component: 'knex' }, String(message)),
+        deprecate: (method: unknown, alternative: unknown) =>
+          logger?.warn({ component: 'knex' }, `${String(method)} is deprecated, please use ${String(alternative)}`),
+      },
+    },
     migrations: {
       tableName: MIGRATIONS_TABLE,
       transactional: true,

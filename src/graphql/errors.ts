@@ -1,5 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { databaseErrorSummary, isDatabaseUnavailable } from '../db/database-errors';
 import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { redactCredentials } from '../lib/redaction';
@@ -7,6 +8,42 @@ import { HERALD_CODE_EXTENSION } from './query-limits';
 
 /** Details a client may act on, kept from an error's extensions (everything else is dropped). */
 const PUBLIC_EXTENSIONS = ['field', 'id', 'limit', 'bytes', 'depth', 'cost', 'retryAfterSeconds'];
+
+/** Retry-After, in seconds, when the database is unavailable: long enough for a restart to make progress. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/** SERVICE_UNAVAILABLE for an operation the database failed: no address, nothing internal, just what to do. */
+export function databaseUnavailable(): HeraldError {
+  return new HeraldError(
+    ErrorCode.SERVICE_UNAVAILABLE,
+    `Herald's database is unavailable right now: retry in ${DATABASE_RETRY_AFTER_SECONDS} s (a publish with an idempotency key is not duplicated by a retry).`,
+    { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
+  );
+}
+
+/** The error a resolver, the context or a subscription threw, under graphql-js's and graphql-ws's wrapping. */
+function underlyingError(error: unknown): unknown {
+  let current = unwrapResolverError(error);
+  while (current instanceof GraphQLError && current.originalError) current = current.originalError;
+  return current;
+}
+
+/** The database could not be reached (connection refused, reset or terminated, shutting down, starting up). */
+export function isDatabaseOutage(error: unknown): boolean {
+  const cause = underlyingError(error);
+  return !(cause instanceof HeraldError) && isDatabaseUnavailable(cause) && !isUnstorableTextError(cause);
+}
+
+/**
+ * The one line Herald logs for an operation refused with SERVICE_UNAVAILABLE: written where the operation ends
+ * (context, Apollo plugin, graphql-ws hooks), not by the formatter, which sees each of its errors.
+ */
+export function logDatabaseUnavailable(logger: Logger, error: unknown, fields: Record<string, unknown> = {}): void {
+  logger.error(
+    { ...fields, error: databaseErrorSummary(underlyingError(error)) },
+    'database unavailable: the operation was refused with SERVICE_UNAVAILABLE (retry later)',
+  );
+}
 
 /**
  * Gives every error a stable `extensions.code`: Herald's own errors keep theirs, GraphQL's own
@@ -33,6 +70,16 @@ export function createErrorFormatter(logger: Logger) {
       // Apollo prefixes errors thrown while building the context (authentication, rate limits).
       const message = redactCredentials(formatted.message.replace(/^Context creation failed: /, ''));
       return { ...formatted, message, extensions: { ...details, code } };
+    }
+    if (isDatabaseOutage(error)) {
+      // Apollo wraps a context that failed as a pathless GraphQLError, which looked like bad input: it is not.
+      const unavailable = databaseUnavailable();
+      return {
+        message: unavailable.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { ...unavailable.details, code: unavailable.code },
+      };
     }
     if (isGraphQLInputError(original, formatted)) {
       return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import { ErrorCode } from '../lib/errors';
+import { DATABASE_RETRY_AFTER_SECONDS, databaseUnavailable, isDatabaseOutage, logDatabaseUnavailable } from './errors';
 import type { Logger } from '../lib/logger';
 
 /**
@@ -40,11 +41,20 @@ export const refuse = {
   invalidJson: (res: http.ServerResponse) => sendJsonError(res, 400, 'The request body is not valid JSON.', { code: 'BAD_REQUEST' }),
   /** An over-long query text (QUERY_TOO_LARGE), refused before it is parsed. */
   queryTooLarge: (res: http.ServerResponse, error: GraphQLError) => sendJsonError(res, 413, error.message, error.extensions),
-  /** Logged, and answered with 500 if nothing was sent yet (the connection is cut otherwise). */
+  /** Logged, and answered with 500 (503 when the database is unavailable) if nothing was sent yet; cut otherwise. */
   internalError: (res: http.ServerResponse, logger: Logger, error: unknown) => {
+    if (isDatabaseOutage(error)) return refuse.databaseUnavailable(res, logger, error);
     logger.error({ err: error }, 'unexpected HTTP error');
     if (res.headersSent) res.destroy();
     else sendJsonError(res, 500, 'Internal server error', { code: ErrorCode.INTERNAL_SERVER_ERROR });
+  },
+  /** 503 SERVICE_UNAVAILABLE with Retry-After, logged as the outage it is. */
+  databaseUnavailable: (res: http.ServerResponse, logger: Logger, error: unknown) => {
+    logDatabaseUnavailable(logger, error, { requestId: res.getHeader('x-request-id') });
+    if (res.headersSent) return void res.destroy();
+    const unavailable = databaseUnavailable();
+    res.setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+    sendJsonError(res, 503, unavailable.message, { ...unavailable.details, code: unavailable.code });
   },
 };
 

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import express from 'express';
 import type { HeraldConfig } from '../config';
 import { HeraldError } from '../lib/errors';
+import { DATABASE_RETRY_AFTER_SECONDS, databaseUnavailable, isDatabaseOutage, logDatabaseUnavailable } from './errors';
 import type { SecretBox } from '../lib/encryption';
 import type { Logger } from '../lib/logger';
 import { renderCatalogPage } from '../modules/catalog/catalog.page';
@@ -48,6 +49,16 @@ export function mountHttpRoutes(
       .catch((error: unknown) => {
         if (error instanceof HeraldError) {
           res.status(error.code === 'PAYLOAD_TOO_LARGE' ? 413 : 422).json({ error: error.code, message: error.message });
+          return;
+        }
+        if (isDatabaseOutage(error) && !res.headersSent) {
+          // Senders retry a 503 after Retry-After; the request and its event are stored in one transaction or not at all.
+          logDatabaseUnavailable(logger, error, { sourceId: req.params.sourceId });
+          const unavailable = databaseUnavailable();
+          res
+            .status(503)
+            .set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+            .json({ error: unavailable.code, message: unavailable.message });
           return;
         }
         next(error);

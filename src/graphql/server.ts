@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -29,7 +29,13 @@ import { type Principal, scopeOf } from '../modules/api-keys/principal';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 import { bearerToken } from './bearer-token';
 import { RequestContext, type GraphQLContext } from './context';
-import { createErrorFormatter } from './errors';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  createErrorFormatter,
+  databaseUnavailable,
+  isDatabaseOutage,
+  logDatabaseUnavailable,
+} from './errors';
 import { graphiqlHandlers } from './graphiql';
 import { mountHttpRoutes } from './routes';
 import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
@@ -114,8 +120,12 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   };
 
   /** A result as graphql-ws sends it: errors formatted like the HTTP API's. */
-  const formatResult = (result: ExecutionResult): FormattedExecutionResult =>
-    result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : result;
+  const formatResult = (result: ExecutionResult): FormattedExecutionResult => {
+    if (!result.errors) return result;
+    const outage = result.errors.find(isDatabaseOutage);
+    if (outage) logDatabaseUnavailable(logger, outage, { transport: 'graphql-ws', path: outage.path });
+    return { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) };
+  };
   const shared = new SharedSubscriptions({
     format: formatResult,
     // A fresh fork per message: a long-lived identity map would serve stale rows and grow without end.
@@ -149,6 +159,12 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
           if (verifiedKeys.version() !== changesBefore) void keyedSockets.recheck(authority.principal.keyId);
           return true;
         } catch (error) {
+          if (isDatabaseOutage(error)) {
+            // 1013 Try Again Later: graphql-ws clients retry it (a thrown error would close with 4500 and the address).
+            logDatabaseUnavailable(logger, error, { transport: 'graphql-ws', requestId: ctx.extra.requestId });
+            ctx.extra.socket.close(1013, WS_DATABASE_UNAVAILABLE);
+            return false;
+          }
           if (!(error instanceof HeraldError)) throw error;
           // A close reason is limited to 123 bytes: say what to send.
           ctx.extra.socket.close(4401, 'Unauthorized: send connection_init payload { "Authorization": "Bearer <api key>" }');
@@ -160,7 +176,12 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
         try {
           // Checked again for every operation: a key revoked after the socket opened starts nothing new.
           principal = ctx.extra.principal = await admit(ctx.extra.apiKey);
-        } catch (error) {
+        } catch (caught) {
+          let error = caught;
+          if (isDatabaseOutage(error)) {
+            logDatabaseUnavailable(logger, error, { transport: 'graphql-ws', requestId: ctx.extra.requestId });
+            error = databaseUnavailable();
+          }
           if (error instanceof HeraldError)
             return [new GraphQLError(error.message, { extensions: { ...error.details, code: error.code } })];
           throw error;
@@ -196,8 +217,11 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? formatResult(result) : undefined),
       // graphql-ws wraps what a subscription's stream throws (SUBSCRIBER_TOO_SLOW, say) in a GraphQLError
       // without our code; format the original like any resolver error.
-      onError: (_ctx, _id, _payload, errors) =>
-        errors.map((error) => (error.originalError ? formatError(error.toJSON(), error.originalError) : error.toJSON())),
+      onError: (_ctx, _id, _payload, errors) => {
+        const outage = errors.find(isDatabaseOutage);
+        if (outage) logDatabaseUnavailable(logger, outage, { transport: 'graphql-ws', path: outage.path });
+        return errors.map((error) => (error.originalError ? formatError(error.toJSON(), error.originalError) : error.toJSON()));
+      },
     },
     wsServer,
   );
@@ -209,6 +233,13 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     validationRules,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // Apollo's own messages as Herald's log lines (its default logger writes plain text to the console).
+    logger: {
+      debug: (message: unknown) => logger.debug({ component: 'apollo' }, String(message)),
+      info: (message: unknown) => logger.info({ component: 'apollo' }, String(message)),
+      warn: (message: unknown) => logger.warn({ component: 'apollo' }, String(message)),
+      error: (message: unknown) => logger.error({ component: 'apollo' }, String(message)),
+    },
     // Herald drains on SIGTERM itself (HTTP, then in-flight deliveries); Apollo's own handler stopped the server
     // and re-raised the signal, which cut that drain short with exit code 1.
     stopOnTerminationSignals: false,
@@ -217,6 +248,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       // Herald sets no cache hints, and the default cache-control plugin wrapped every field's resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      databaseOutagePlugin(),
       {
         async serverWillStart() {
           return {
@@ -242,6 +274,10 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     try {
       principal = await admit(bearerToken(authorization));
     } catch (error) {
+      if (isDatabaseOutage(error)) {
+        logDatabaseUnavailable(logger, error, { requestId });
+        throw toHttpError(databaseUnavailable());
+      }
       if (error instanceof HeraldError) throw toHttpError(error);
       throw error;
     }
@@ -316,9 +352,30 @@ export function credentialFromConnectionParams(params: Readonly<Record<string, u
   return typeof params.apiKey === 'string' ? params.apiKey.trim() : undefined;
 }
 
-/** Authentication and rate-limit refusals as Apollo sends them: 401 or 429, Retry-After when it helps. */
+/** The close reason (at most 123 bytes) of a graphql-ws connection refused because the database is unavailable. */
+const WS_DATABASE_UNAVAILABLE = `SERVICE_UNAVAILABLE: the database is unavailable; reconnect in ${DATABASE_RETRY_AFTER_SECONDS} s`;
+
+/**
+ * An operation a resolver could not finish because the database is unavailable answers 503 with Retry-After, even if
+ * other fields succeeded (the client retries the operation), and is logged once, however many of its fields failed.
+ */
+function databaseOutagePlugin(): ApolloServerPlugin<GraphQLContext> {
+  const listener: GraphQLRequestListener<GraphQLContext> = {
+    async didEncounterErrors({ errors, response, contextValue }) {
+      const outage = errors.find(isDatabaseOutage);
+      if (!outage) return;
+      response.http.status = 503;
+      response.http.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      logDatabaseUnavailable(contextValue.logger, outage, { path: outage.path });
+    },
+  };
+  // One listener for every request: nothing is allocated per publish.
+  return { requestDidStart: async () => listener };
+}
+
+/** Authentication, rate-limit and database-outage refusals as Apollo sends them: 401, 429 or 503, Retry-After when it helps. */
 function toHttpError(error: HeraldError): GraphQLError {
-  const status = error.code === ErrorCode.RATE_LIMITED ? 429 : 401;
+  const status = error.code === ErrorCode.RATE_LIMITED ? 429 : error.code === ErrorCode.SERVICE_UNAVAILABLE ? 503 : 401;
   const headers = new Map<string, string>();
   if (status === 401) headers.set('www-authenticate', 'Bearer');
   const retryAfter = error.details.retryAfterSeconds;

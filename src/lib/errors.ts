@@ -16,6 +16,8 @@ export const ErrorCode = {
   SUBSCRIBER_TOO_SLOW: 'SUBSCRIBER_TOO_SLOW',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   QUERY_TOO_LARGE: 'QUERY_TOO_LARGE',
+  /** The database is unreachable or restarting: not the request's fault, retry it (HTTP 503 with Retry-After). */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -16,7 +16,13 @@ import { wakeAllParked } from '../modules/deliveries/endpoint-gate';
  */
 export class WorkerHeartbeat {
   private readonly poolIds = new Set<string>();
+  /** Tasks still running per pool, and pools released while some were (they beat until the last one ends). */
+  private readonly runningTasks = new Map<string, number>();
+  private readonly retiring = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
+  private lastCleanup = 0;
+  /** Since when this process's beats have succeeded without a failure in between. */
+  private beatingSince: number | null = null;
   private ticking: Promise<void> | null = null;
 
   constructor(private readonly deps: { orm: MikroORM; config: HeraldConfig; logger: Logger }) {}
@@ -25,9 +31,27 @@ export class WorkerHeartbeat {
     this.poolIds.add(poolId);
   }
 
-  /** A released pool stops beating: what it still holds is swept like a dead worker's. */
+  /**
+   * A released pool stops beating, so what it still holds is swept like a dead worker's; but not before its last
+   * running task ends: an attempt still in flight there must not be handed to another worker and sent twice.
+   */
   removePool(poolId: string): void {
-    this.poolIds.delete(poolId);
+    if ((this.runningTasks.get(poolId) ?? 0) > 0) this.retiring.add(poolId);
+    else this.poolIds.delete(poolId);
+  }
+
+  /** A task of the pool started; call the function returned when it ends. */
+  taskStarted(poolId: string): () => void {
+    this.runningTasks.set(poolId, (this.runningTasks.get(poolId) ?? 0) + 1);
+    return () => {
+      const left = (this.runningTasks.get(poolId) ?? 1) - 1;
+      if (left > 0) {
+        this.runningTasks.set(poolId, left);
+        return;
+      }
+      this.runningTasks.delete(poolId);
+      if (this.retiring.delete(poolId)) this.poolIds.delete(poolId);
+    };
   }
 
   start(): void {
@@ -51,8 +75,12 @@ export class WorkerHeartbeat {
   async tick(): Promise<void> {
     try {
       await this.beat();
-      await this.sweep();
+      this.beatingSince ??= Date.now();
+      // After an outage every pool's last beat is old: the others get half the dead-after time to beat again before
+      // this one judges them (else a live worker's attempts in flight would be handed on and sent twice).
+      if (Date.now() - this.beatingSince >= this.deps.config.worker.deadAfterMs / 2) await this.sweep();
     } catch (error) {
+      this.beatingSince = null;
       // The database may be restarting: the next tick tries again.
       this.deps.logger.warn({ err: error }, 'worker heartbeat failed; retrying on the next tick');
     }
@@ -108,6 +136,29 @@ export class WorkerHeartbeat {
     if (stuck.length > 0) this.deps.logger.warn({ jobs: stuck.length }, 'unlocked delivery jobs held past their lease');
     const woken = await wakeAllParked(em, this.deps.config.delivery.endpointConcurrency);
     if (woken > 0) this.deps.logger.debug({ woken }, 'woke parked deliveries');
+    if (Date.now() - this.lastCleanup >= this.deps.config.worker.deadAfterMs) {
+      this.lastCleanup = Date.now();
+      await this.removeSpentJobs(em);
+    }
+  }
+
+  /**
+   * graphile-worker marks a locked job that a newer one replaced (the same key enqueued again) or that was removed
+   * as spent (attempts = max_attempts, no key) and deletes it when it completes; when its pool dies first, the
+   * unlocked job is never run or deleted. Such deliver jobs are deleted, and so is a spent job of a delivery that is
+   * finished or gone. A spent job of an unfinished delivery (its task failed every time) is kept, with its last error.
+   */
+  private async removeSpentJobs(em: Parameters<typeof execute>[0]): Promise<void> {
+    const removed = await execute<{ id: string }>(
+      em,
+      `delete from graphile_worker._private_jobs j
+       where j.locked_at is null and j.attempts >= j.max_attempts
+         and j.task_id = (select id from graphile_worker._private_tasks where identifier = 'deliver')
+         and (j.key is null or not exists (
+               select 1 from deliveries d where d.id = j.payload ->> 'deliveryId' and d.status in ('PENDING', 'FAILED')))
+       returning j.id`,
+    );
+    if (removed.length > 0) this.deps.logger.info({ jobs: removed.length }, 'removed spent delivery jobs');
   }
 }
 

@@ -10,7 +10,9 @@ import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { DELIVER_TASK } from '../modules/deliveries/deliver-job';
 import { REPLAY_TASK } from '../modules/replays/replay-job';
+import { isDatabaseUnavailable } from '../db/database-errors';
 import { WorkerHeartbeat } from './heartbeat';
+import { isGraphileWorkerSizingAdvice, workerSizingNote } from './worker-sizing';
 import { JobWaker } from './job-waker';
 import { createDeliverTask } from './tasks/deliver.task';
 import { PURGE_TASK, createPurgeTask } from './tasks/purge.task';
@@ -22,12 +24,28 @@ export interface WorkerHandle {
 }
 
 export function workerLogger(logger: Logger): WorkerLogger {
+  /** When each kind of outage line was last written. */
+  const outageLines = new Map<string, number>();
   return new WorkerLogger((scope) => (level, message, meta) => {
-    const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'info' ? 'debug' : 'trace';
+    // Herald's pool and local queue are smaller than its concurrency on purpose; startWorker says why, once.
+    if (isGraphileWorkerSizingAdvice(message)) return;
+    let method: 'error' | 'warn' | 'debug' | 'trace' =
+      level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'info' ? 'debug' : 'trace';
+    let text = message;
+    // While the database is away graphile-worker reports each failed poll and reconnect (several a second): an
+    // outage is one warning of each kind per 10 s, saying what it is.
+    if (method === 'error' && isDatabaseUnavailable(meta?.error ?? meta?.err)) {
+      const kind = message.replace(/\d+/g, '#').slice(0, 60);
+      const now = Date.now();
+      if (now - (outageLines.get(kind) ?? 0) < 10_000) return;
+      outageLines.set(kind, now);
+      method = 'warn';
+      text = `database unavailable: ${message}`;
+    }
     // graphile-worker logs several lines per job: a child logger only for a line that will be written.
     if (!logger.isLevelEnabled(method)) return;
     const log = logger.child({ component: 'graphile-worker', ...(scope.taskIdentifier ? { task: scope.taskIdentifier } : {}) });
-    log[method](meta ?? {}, message);
+    log[method](meta ?? {}, text);
   });
 }
 
@@ -85,7 +103,7 @@ export async function startWorker(deps: {
     logger: workerLogger(deps.logger),
     events,
     taskList: {
-      [DELIVER_TASK]: createDeliverTask({ ...deps, http, waker }),
+      [DELIVER_TASK]: createDeliverTask({ ...deps, http, waker, heartbeat }),
       [PURGE_TASK]: createPurgeTask(deps),
       [REPLAY_TASK]: createReplayTask({ ...deps, waker }),
     },
@@ -159,6 +177,12 @@ export async function startWorker(deps: {
     },
     'worker started',
   );
+  const sizing = workerSizingNote({
+    concurrency: deps.config.worker.concurrency,
+    localQueueSize: deps.config.worker.localQueueSize,
+    poolSize: deps.pool.options.max ?? 10,
+  });
+  if (sizing) deps.logger.info(sizing.fields, sizing.message);
   return {
     get running() {
       return running;

@@ -156,4 +156,27 @@ describe('DeliveryStore: recording attempts', () => {
     ]);
     expect(parkedRows).toHaveLength(2);
   });
+
+  it("an attempt in flight in another live pool is not started again; a dead pool's is taken over", async () => {
+    const { publishEvent } = await herald.call(PublishEventDocument, { input: { applicationId, type: 'store.twice', data: { n: 1 } } });
+    const [row] = await query<{ id: string }>(database.url, 'select id from deliveries where event_id = $1', [publishEvent.id]);
+    const deliveryId = row!.id;
+    // A pool abandoned while its attempt was in flight: its job was handed on (graphile-worker failed it back to the
+    // queue), and another pool runs it while the first one's request is still out.
+    const first = await store.start({ deliveryId, attempt: 1, poolId: 'abandoned-pool' }, () => new Date());
+    expect(first.kind).toBe('admitted');
+    const second = await store.start({ deliveryId, attempt: 1, poolId: 'new-pool' }, () => new Date());
+    expect(second).toMatchObject({ kind: 'held', reason: 'in-flight-elsewhere' });
+    const [slot] = await query<{ pool_id: string }>(database.url, 'select pool_id from endpoint_inflight where delivery_id = $1', [
+      deliveryId,
+    ]);
+    expect(slot!.pool_id).toBe('abandoned-pool');
+
+    // Once that pool is dead (no heartbeat, its slot older than the dead-after time), the attempt is taken over.
+    await query(database.url, `update endpoint_inflight set started_at = now() - interval '1 hour' where delivery_id = $1`, [deliveryId]);
+    const third = await store.start({ deliveryId, attempt: 1, poolId: 'new-pool' }, () => new Date());
+    if (third.kind !== 'admitted') throw new Error(`expected an admission, got ${third.kind}`);
+    expect(await store.record(success(third.work))).toBe(DeliveryStatus.SUCCEEDED);
+    third.release();
+  });
 });

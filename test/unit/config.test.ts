@@ -24,8 +24,8 @@ describe('configuration', () => {
       endpointConcurrency: 64,
     });
     expect(config.worker).toMatchObject({
-      heartbeatIntervalMs: 10_000,
-      deadAfterMs: 60_000,
+      heartbeatIntervalMs: 2_000,
+      deadAfterMs: 10_000,
       concurrency: 128,
       thread: true,
       apiThreadNiceness: 10,

@@ -1,5 +1,6 @@
 import type { HeraldConfig } from '../../config';
 import { addJobs, execute, notify, toDate } from '../../db/sql';
+import { isTransientDatabaseError } from '../../db/database-errors';
 import type { AttemptOutcome } from '../../delivery/attempt-outcome';
 import type { WebhookHttpClient } from '../../delivery/http-client';
 import { type AttemptVerdict, classifyAttempt } from '../../delivery/response-classifier';
@@ -22,7 +23,7 @@ export type AttemptResult =
   | { kind: 'attempted'; status: DeliveryStatus; outcome: AttemptOutcome; attempt: number; verdict: AttemptVerdict };
 
 export interface ExecutorDependencies {
-  config: Pick<HeraldConfig, 'delivery'>;
+  config: Pick<HeraldConfig, 'delivery' | 'worker'>;
   http: WebhookHttpClient;
   clock: Clock;
   /** Opens the endpoints' encrypted signing secrets. */
@@ -122,6 +123,15 @@ export class DeliveryExecutor {
         return { kind: 'skipped', reason: `attempt ${job.attempt} was already made` };
       case 'disabled':
         return this.deadLetterForDisabledEndpoint(work);
+      case 'in-flight-elsewhere': {
+        // Its attempt is still running in another live pool: look again once that pool has recorded it or died.
+        const later = new Date(this.deps.clock.now().getTime() + this.deps.config.worker.deadAfterMs);
+        await this.store.transaction((sql) => addJobs(sql, [deliverJob(work.id, job.attempt, later)]));
+        return {
+          kind: 'skipped',
+          reason: `attempt ${job.attempt} is in flight in another worker; looking again at ${later.toISOString()}`,
+        };
+      }
       case 'throttled': {
         // The receiver asked for a pause: wait as a scheduled job, not in a worker slot.
         const throttledUntil = toDate(work.throttled_until!);
@@ -241,15 +251,4 @@ async function retryWhileDatabaseUnavailable<T>(work: () => Promise<T>): Promise
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
-}
-
-function isTransientDatabaseError(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (
-    typeof code === 'string' &&
-    (code.startsWith('08') || code.startsWith('57P') || ['40P01', '40001', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code))
-  ) {
-    return true;
-  }
-  return typeof message === 'string' && /connection|terminat|ECONNREFUSED|shutting down/i.test(message);
 }

@@ -55,7 +55,7 @@ export interface DeliveryWork {
 }
 
 /** Why a delivery's job must not make an attempt now (null: it may). */
-export type HoldReason = 'missing' | 'finished' | 'already-attempted' | 'disabled' | 'throttled';
+export type HoldReason = 'missing' | 'finished' | 'already-attempted' | 'disabled' | 'throttled' | 'in-flight-elsewhere';
 
 export function holdReason(work: DeliveryWork | null, attempt: number, now: Date): HoldReason | null {
   if (!work) return 'missing';
@@ -131,7 +131,7 @@ export class DeliveryStore {
   constructor(
     /** The worker's own connections (not the ORM's, which the API shares in `herald start`). */
     private readonly pool: pg.Pool,
-    private readonly config: Pick<HeraldConfig, 'delivery'>,
+    private readonly config: Pick<HeraldConfig, 'delivery' | 'worker'>,
   ) {
     this.waiters = new EndpointWaiters(config.delivery.slotWaitMs);
   }
@@ -222,6 +222,7 @@ export class DeliveryStore {
             if (waits) claimed.push(admission.endpointId);
             return waits;
           },
+          this.config.worker.deadAfterMs,
         );
         const admissionOf = new Map(candidates.map((entry, index) => [entry.request, admissions[index]!]));
         return screened.map(({ request, work, reason }): BatchStart => {
@@ -229,6 +230,7 @@ export class DeliveryStore {
           const admission = admissionOf.get(request)!;
           if (admission.kind === 'admitted') return { kind: 'admitted', work };
           if (admission.kind === 'waiting') return { kind: 'waiting', work };
+          if (admission.kind === 'elsewhere') return { kind: 'held', work, reason: 'in-flight-elsewhere' };
           return { kind: 'parked', work, limit: this.limitOf(work) };
         });
       },

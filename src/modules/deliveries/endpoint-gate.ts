@@ -9,7 +9,7 @@ import { deliverJob } from './deliver-job';
  * check and change of one endpoint's rows happens under that endpoint's advisory transaction lock, so
  * a park and a wake-up can never miss each other.
  */
-export type Admission = { kind: 'admitted' } | { kind: 'parked' } | { kind: 'waiting' };
+export type Admission = { kind: 'admitted' } | { kind: 'parked' } | { kind: 'waiting' } | { kind: 'elsewhere' };
 
 export interface AdmissionRequest {
   deliveryId: string;
@@ -43,15 +43,37 @@ async function lockEndpoints(em: Sql, endpointIds: string[]): Promise<void> {
  */
 export async function admitInTransaction<R extends AdmissionRequest & { parkedAt: unknown }>(
   tx: Sql,
-  requests: R[],
+  all: R[],
   waits: (request: R) => boolean = () => false,
+  liveWithinMs = 10_000,
 ): Promise<Admission[]> {
-  if (requests.length === 0) return [];
+  if (all.length === 0) return [];
   await lockEndpoints(
     tx,
-    requests.map((request) => request.endpointId),
+    all.map((request) => request.endpointId),
   );
-  // A re-run after a crash finds its own row: it takes it over instead of counting it twice.
+  // The same attempt still in flight in another pool that is alive (its job was handed on while the attempt ran: a
+  // pool abandoned after a failure, a completion lost to a database restart): sending it again would deliver it
+  // twice. Such a delivery's slot row is only taken over from a dead pool.
+  const busyElsewhere = new Set(
+    (
+      await execute<{ delivery_id: string }>(
+        tx,
+        `select i.delivery_id from endpoint_inflight i
+         join json_to_recordset(?::json) as r(delivery_id text, pool_id text) on r.delivery_id = i.delivery_id
+         where i.pool_id <> r.pool_id
+           and (i.started_at >= now() - ?::interval
+                or exists (select 1 from worker_heartbeats h where h.pool_id = i.pool_id and h.last_seen_at >= now() - ?::interval))`,
+        [
+          JSON.stringify(all.map((request) => ({ delivery_id: request.deliveryId, pool_id: request.poolId }))),
+          `${liveWithinMs} milliseconds`,
+          `${liveWithinMs} milliseconds`,
+        ],
+      )
+    ).map((row) => row.delivery_id),
+  );
+  const requests = all.filter((request) => !busyElsewhere.has(request.deliveryId));
+  // A re-run after a crash finds its own row (or a dead pool's): it takes it over instead of counting it twice.
   const admitted = await execute<{ delivery_id: string }>(
     tx,
     `with req as (
@@ -103,7 +125,8 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
     tx,
     requests.filter((_request, index) => admissions[index]!.kind === 'parked'),
   );
-  return admissions;
+  const byRequest = new Map(requests.map((request, index) => [request, admissions[index]!]));
+  return all.map((request) => byRequest.get(request) ?? { kind: 'elsewhere' });
 }
 
 /**

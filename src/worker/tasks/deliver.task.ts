@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/logger';
 import { isDeliverPayload } from '../../modules/deliveries/deliver-job';
 import { DeliveryExecutor } from '../../modules/deliveries/delivery-executor.service';
 import { DeliveryStore } from '../../modules/deliveries/delivery-store';
+import type { WorkerHeartbeat } from '../heartbeat';
 import type { JobWaker } from '../job-waker';
 
 export interface DeliverTaskDependencies {
@@ -19,6 +20,8 @@ export interface DeliverTaskDependencies {
   logger: Logger;
   secrets: SecretBox;
   waker?: JobWaker;
+  /** Keeps a pool beating while its tasks run, even after it was released. */
+  heartbeat?: Pick<WorkerHeartbeat, 'taskStarted'>;
 }
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
@@ -31,7 +34,14 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       return;
     }
     const executor = new DeliveryExecutor(store, deps);
-    const result = await executor.run(payload, { poolId: helpers.job.locked_by ?? 'unknown', jobId: helpers.job.id });
+    const poolId = helpers.job.locked_by ?? 'unknown';
+    const ended = deps.heartbeat?.taskStarted(poolId);
+    let result;
+    try {
+      result = await executor.run(payload, { poolId, jobId: helpers.job.id });
+    } finally {
+      ended?.();
+    }
     if (result.kind === 'skipped' && result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
     // A child logger per delivery only when its line will be written (pino builds each child's redaction).
     if (!deps.logger.isLevelEnabled(result.kind === 'skipped' ? 'debug' : 'info')) return;
