@@ -91,7 +91,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const shared = await liveOwnedServer(dataDir);
   if (shared) {
     logger.info({ port: shared.port, ownerPid: shared.ownerPid }, 'using the embedded PostgreSQL of the Herald already running here');
-    return handle(dataDir, shared.port, false, async () => undefined);
+    // Its owner stops it when it stops: this process then has no database either, and says so as the owner would.
+    const watch = setInterval(() => {
+      if (isAlive(shared.pid)) return;
+      clearInterval(watch);
+      options.onUnexpectedExit?.('stopped by the Herald that started it');
+    }, 1000);
+    watch.unref();
+    return handle(dataDir, shared.port, false, async () => clearInterval(watch));
   }
   await stopOrphanedServer(dataDir, logger);
 
@@ -160,7 +167,7 @@ async function writeOwner(dataDir: string, owner: Owner): Promise<void> {
 }
 
 /** The server running in the data directory, when the live Herald that started it says it is its own. */
-async function liveOwnedServer(dataDir: string): Promise<{ port: number; ownerPid: number } | null> {
+async function liveOwnedServer(dataDir: string): Promise<{ pid: number; port: number; ownerPid: number } | null> {
   const running = await runningServer(dataDir);
   if (!running) return null;
   let owner: Partial<Owner>;
@@ -171,7 +178,7 @@ async function liveOwnedServer(dataDir: string): Promise<{ port: number; ownerPi
   }
   const ownerPid = Number(owner.pid);
   if (owner.postmasterPid !== running.pid || !Number.isInteger(ownerPid) || ownerPid === process.pid || !isAlive(ownerPid)) return null;
-  return { port: running.port, ownerPid };
+  return { pid: running.pid, port: running.port, ownerPid };
 }
 
 /**

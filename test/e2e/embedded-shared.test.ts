@@ -104,4 +104,24 @@ describe('the embedded PostgreSQL shared by Herald commands', () => {
     second.child.kill('SIGTERM');
     expect(await exitOf(second)).toEqual({ code: 0, signal: null, unclean: [] });
   });
+
+  it(
+    'a `herald worker` using the server of a `herald start` stops with one line (exit 1) when that Herald stops it',
+    { timeout: 180_000 },
+    async () => {
+      const owner = start();
+      await owner.url;
+      const worker = spawnHerald('worker', env());
+      started.push(worker);
+      await worker.waitForLog(/using the embedded PostgreSQL of the Herald already running here/);
+      await worker.waitForLog(/worker started/);
+      owner.child.kill('SIGTERM');
+      expect(await exitOf(owner)).toEqual({ code: 0, signal: null, unclean: [] });
+      const { code } = await worker.exited;
+      expect(code).toBe(1);
+      const lines = worker.output.filter((line) => line.includes('embedded PostgreSQL stopped unexpectedly'));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 50, detail: 'stopped by the Herald that started it' });
+    },
+  );
 });
