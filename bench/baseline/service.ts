@@ -6,14 +6,15 @@ import express from 'express';
 import pg from 'pg';
 
 /**
- * The seed design (/work/shared/seed/webhook-development.md, "Node.js Webhook Service") as users would
- * build it, kept faithful on purpose: express + Bull on Redis + axios; publishing looks the subscribers up
- * and adds one Bull job per endpoint per event, awaited one after the other; each job has 5 attempts with
- * exponential backoff from 2 s; the signature is the hex HMAC-SHA256 of JSON.stringify(event); a
- * successful delivery writes its record to PostgreSQL; the fifth failure writes a dead letter.
- * The seed's MongoDB-style models become plain tables in PostgreSQL (the same server Herald uses).
- * The only deviation: the seed's `queue.process(handler)` runs one job at a time; here the concurrency
- * is a parameter (the harness gives it Herald's WORKER_CONCURRENCY), so the comparison is not lopsided.
+ * The webhook service people build without Herald, the common Node.js design, kept faithful on purpose:
+ * express + Bull on Redis + axios; publishing looks the subscribers up and adds one Bull job per endpoint
+ * per event, awaited one after the other; each job has 5 attempts with exponential backoff from 2 s; the
+ * signature is the hex HMAC-SHA256 of JSON.stringify(event); a successful delivery writes its record to
+ * PostgreSQL; the fifth failure writes a dead letter. The design usually keeps its subscriptions and
+ * delivery records in MongoDB-style models; here they are plain tables in PostgreSQL (the same server
+ * Herald uses). Two more deviations: a plain `queue.process(handler)` runs one job at a time, while here the
+ * concurrency is a parameter (the harness gives it Herald's WORKER_CONCURRENCY), so the comparison is not
+ * lopsided; and event ids get a random suffix (below).
  */
 export interface BaselineOptions {
   port: number;
@@ -104,7 +105,7 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineH
     for (const row of rows) {
       const webhook: WebhookSubscription = { ...row, failureCount: row.failure_count };
       const event: WebhookEvent = {
-        // The seed's `evt_${Date.now()}` collides under load; a random suffix keeps ids unique.
+        // The design's `evt_${Date.now()}` collides under load; a random suffix keeps ids unique.
         id: `evt_${Date.now()}_${crypto.randomBytes(4).toString('hex')}`,
         timestamp: new Date().toISOString(),
         event: eventType,
@@ -117,7 +118,7 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineH
     }
   };
 
-  // The seed's "event trigger" route, with the event type and data in the body.
+  // The design's "event trigger" route, with the event type and data in the body.
   app.post('/api/events', async (req, res) => {
     const { type, data } = req.body as { type?: string; data?: unknown };
     if (!type) {

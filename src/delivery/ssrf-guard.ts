@@ -8,6 +8,7 @@ import { buildConnector } from 'undici';
  * dialled, after DNS: a hostname that resolves to a private address, a DNS answer that changes between a
  * check and the connection (rebinding), and every spelling of an address (decimal, octal, hex, short IPv4,
  * IPv4-mapped IPv6) are all caught, because the connector dials exactly the address it checked.
+ * Registration makes the same decision early for what needs no DNS (checkHostWithoutDns).
  */
 
 export interface SsrfPolicy {
@@ -32,6 +33,9 @@ export function parseCidr(text: string): ParsedCidr | undefined {
 /** Ranges ipaddr.js names that are public unicast and therefore reachable. */
 const PUBLIC_RANGES = new Set(['unicast']);
 
+/** IPv4-compatible IPv6 (::a.b.c.d), a range ipaddr.js does not name. */
+const IPV4_COMPATIBLE = ipaddr.IPv6.parseCIDR('::/96');
+
 /** Readable names for the ranges ipaddr.js reports, used in the refusal message. */
 const RANGE_NAMES: Record<string, string> = {
   loopback: 'loopback',
@@ -43,6 +47,7 @@ const RANGE_NAMES: Record<string, string> = {
   broadcast: 'broadcast',
   reserved: 'reserved',
   uniqueLocal: 'IPv6 unique-local (fc00::/7)',
+  ipv4Compatible: 'IPv4-compatible IPv6 (::/96, deprecated)',
   ipv4Mapped: 'IPv4-mapped',
   rfc6145: 'IPv4-translated',
   rfc6052: 'NAT64 (64:ff9b::/96)',
@@ -70,7 +75,10 @@ export function checkAddress(ip: string, policy: SsrfPolicy): AddressVerdict {
   if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
     address = (address as ipaddr.IPv6).toIPv4Address();
   }
-  const range = address.range();
+  let range: string = address.range();
+  // ::a.b.c.d (IPv4-compatible, deprecated by RFC 4291) carries an IPv4 address and is not public unicast,
+  // though ipaddr.js calls it 'unicast'; :: and ::1 keep their own ranges.
+  if (range === 'unicast' && address.kind() === 'ipv6' && address.match(IPV4_COMPATIBLE)) range = 'ipv4Compatible';
   const text = address.toString();
   if (PUBLIC_RANGES.has(range)) return { allowed: true, address: text, range };
   if (range === 'loopback' && policy.allowLoopback) return { allowed: true, address: text, range };
@@ -79,6 +87,43 @@ export function checkAddress(ip: string, policy: SsrfPolicy): AddressVerdict {
     if (parsed && parsed[0].kind() === address.kind() && address.match(parsed as never)) return { allowed: true, address: text, range };
   }
   return { allowed: false, address: text, range };
+}
+
+/**
+ * The range a verdict names, for people: its short name and the CIDR of the block (of the ranges checkAddress
+ * judged by) that holds the address, e.g. `private network`, `10.0.0.0/8`. A single address when none does.
+ */
+export function describeRange(verdict: AddressVerdict): { name: string; cidr: string } {
+  const address = ipaddr.parse(verdict.address);
+  const special = (address.kind() === 'ipv4' ? ipaddr.IPv4 : ipaddr.IPv6).prototype as unknown as {
+    SpecialRanges: Record<string, ParsedCidr | ParsedCidr[] | undefined>;
+  };
+  const entry = verdict.range === 'ipv4Compatible' ? IPV4_COMPATIBLE : special.SpecialRanges[verdict.range];
+  const blocks = entry === undefined ? [] : Array.isArray(entry[0]) ? (entry as ParsedCidr[]) : [entry as ParsedCidr];
+  const block = blocks.find((candidate) => candidate[0].kind() === address.kind() && address.match(candidate));
+  const cidr = block ? `${block[0].toString()}/${block[1]}` : `${verdict.address}/${address.kind() === 'ipv4' ? 32 : 128}`;
+  return { name: (RANGE_NAMES[verdict.range] ?? verdict.range).replace(/ \(.*\)$/, ''), cidr };
+}
+
+/** localhost and *.localhost, in any case, with or without the final dot: loopback by definition (RFC 6761). */
+export function isLocalhostName(hostname: string): boolean {
+  return /(^|\.)localhost\.?$/i.test(hostname);
+}
+
+/**
+ * What can be decided about a URL's host without DNS, for endpoint registration: the same decision as
+ * checkAddress for an IP address (a WHATWG URL hostname, where every IPv4 spelling is already dotted and IPv6
+ * is in brackets), and loopback for a localhost name (allowed when 127.0.0.1 or ::1 would be). Undefined for
+ * any other name: it needs DNS, and the connector checks what it resolves to when delivering.
+ */
+export function checkHostWithoutDns(hostname: string, policy: SsrfPolicy): AddressVerdict | undefined {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  if (net.isIP(host)) return checkAddress(host, policy);
+  if (!isLocalhostName(host)) return undefined;
+  const v4 = checkAddress('127.0.0.1', policy);
+  if (v4.allowed) return v4;
+  const v6 = checkAddress('::1', policy);
+  return v6.allowed ? v6 : v4;
 }
 
 /** The refusal every blocked attempt records: what was refused, why, and how to allow it. */

@@ -22,6 +22,11 @@ import { SubscriptionRecorder, TEST_ENCRYPTION_KEY, type TestHerald, startTestHe
 import { type ReceivedRequest, WebhookReceiver } from '../helpers/receiver';
 
 const PUBLIC_V4 = '93.184.216.34';
+const RESOLVES: Record<string, string> = {
+  'public.example': PUBLIC_V4,
+  'loopback.example': '127.0.0.1',
+  'metadata.example': '169.254.169.254',
+};
 
 describe('SSRF protection in the delivery pipeline', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -39,10 +44,12 @@ describe('SSRF protection in the delivery pipeline', () => {
         delivery: { ...testDelivery(), retry: { ...testDelivery().retry, maxAttempts: 1 } },
       },
       network: {
-        // Only public.example resolves, to a public address; the dialler records it and reaches the local receiver.
+        // public.example resolves to a public address (the dialler records it and reaches the local receiver);
+        // two names resolve to addresses delivery refuses (literal addresses are refused at registration).
         lookup: async (hostname) => {
-          if (hostname !== 'public.example') throw Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
-          return [{ address: PUBLIC_V4, family: 4 }];
+          const address = RESOLVES[hostname];
+          if (!address) throw Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+          return [{ address, family: 4 }];
         },
         dial: (options, callback) => {
           dialled.push(options.hostname);
@@ -60,8 +67,9 @@ describe('SSRF protection in the delivery pipeline', () => {
   });
 
   it('records a refused delivery as a BLOCKED attempt that says how to allow it, and delivers to public targets', async () => {
-    await herald.call(RegisterEndpointDocument, { input: { url: receiver.url, eventTypes: ['blocked.*'] } });
-    await herald.call(RegisterEndpointDocument, { input: { url: 'http://169.254.169.254/latest/meta-data/', eventTypes: ['blocked.*'] } });
+    const loopbackUrl = receiver.url.replace('127.0.0.1', 'loopback.example');
+    await herald.call(RegisterEndpointDocument, { input: { url: loopbackUrl, eventTypes: ['blocked.*'] } });
+    await herald.call(RegisterEndpointDocument, { input: { url: 'http://metadata.example/latest/meta-data/', eventTypes: ['blocked.*'] } });
     await herald.call(RegisterEndpointDocument, { input: { url: 'http://public.example/hooks', eventTypes: ['public.*'] } });
     const blocked = await herald.call(PublishEventDocument, { input: { type: 'blocked.try', data: {} } });
     const published = await herald.call(PublishEventDocument, { input: { type: 'public.try', data: { ok: true } } });

@@ -1,6 +1,37 @@
+import { type SsrfPolicy, checkHostWithoutDns, describeRange, isLocalhostName } from '../../delivery/ssrf-guard';
 import { badInput } from '../../lib/errors';
 
 export const MAX_URL_LENGTH = 2048;
+
+/**
+ * validateEndpointUrl, then the delivery-time SSRF decision for what needs no DNS: a host that is an IP
+ * address (in any spelling URL parsing accepts) or a localhost name that delivery would refuse is refused
+ * now, naming the range and SSRF_ALLOW_CIDRS. Other names are checked when delivering, on what they resolve to.
+ */
+export function validateReceiverUrl(raw: string, ssrf: SsrfPolicy, field = 'url'): string {
+  const normalised = validateEndpointUrl(raw, field);
+  const host = new URL(normalised).hostname;
+  const verdict = checkHostWithoutDns(host, ssrf);
+  if (!verdict || verdict.allowed) return normalised;
+  const text = raw.trim();
+  const quoted = `"${text.length > 100 ? `${text.slice(0, 100)}...` : text}"`;
+  if (isLocalhostName(host)) {
+    throw badInput(
+      `${quoted} points at ${host}, which is loopback by definition (RFC 6761), in a loopback range (127.0.0.0/8 and ::1/128) ` +
+        'that Herald does not deliver to; allow it with SSRF_ALLOW_CIDRS=127.0.0.0/8,::1/128 if you mean it.',
+      { field },
+    );
+  }
+  const written = host.replace(/^\[|\]$/g, '');
+  const range = describeRange(verdict);
+  const single = `${verdict.address}/${verdict.address.includes(':') ? 128 : 32}`;
+  throw badInput(
+    `${quoted} points at ${verdict.address}${written === verdict.address ? '' : ` (written ${written})`}, in ${/^[aeiou]/i.test(range.name) ? 'an' : 'a'} ${range.name} range ` +
+      `(${range.cidr}) that Herald does not deliver to; allow it with SSRF_ALLOW_CIDRS=${range.cidr}` +
+      `${range.cidr === single ? '' : ` (or only ${single})`} if you mean it.`,
+    { field },
+  );
+}
 
 /** Checks a receiver URL and returns its normalised form; every refusal says what to change. */
 export function validateEndpointUrl(raw: string, field = 'url'): string {

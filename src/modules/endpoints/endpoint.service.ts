@@ -13,7 +13,8 @@ import { type CatalogConfig, CatalogService } from '../catalog/catalog.service';
 import { DELIVER_JOB_KEY_PREFIX, deliverJob } from '../deliveries/deliver-job';
 import { assertEventTypeFilters, matchesEventType } from '../events/event-type';
 import { EndpointEntity } from './endpoint.entity';
-import { validateEndpointUrl } from './endpoint-url';
+import type { SsrfPolicy } from '../../delivery/ssrf-guard';
+import { validateReceiverUrl } from './endpoint-url';
 import { validateRateLimit } from './endpoint-rate';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_GRACE_SECONDS, secretContext } from './endpoint-secrets';
 
@@ -60,12 +61,17 @@ export class EndpointService {
   constructor(
     private readonly em: EntityManager,
     private readonly scope: TenantScope = ALL_APPLICATIONS,
-    private readonly catalog: CatalogConfig = { catalogStrict: false },
+    /** With `ssrf` (the resolvers pass the whole config): without it, URLs are judged with nothing allowed. */
+    private readonly catalog: CatalogConfig & { ssrf?: SsrfPolicy } = { catalogStrict: false },
   ) {}
+
+  private get ssrf(): SsrfPolicy {
+    return this.catalog.ssrf ?? { allowCidrs: [], allowLoopback: false };
+  }
 
   async register(input: RegisterEndpoint, secrets: SecretBox): Promise<{ endpoint: EndpointEntity; secret: string }> {
     const application = await new ApplicationService(this.em, this.scope).resolve(input.applicationId);
-    const url = validateEndpointUrl(input.url);
+    const url = validateReceiverUrl(input.url, this.ssrf);
     const eventTypes = normaliseFilters(input.eventTypes);
     const eventVersions = normaliseVersionPins(input.eventVersions);
     await new CatalogService(this.em, this.catalog).assertSubscribable(eventTypes, eventVersions);
@@ -97,7 +103,7 @@ export class EndpointService {
 
   async update(id: string, input: UpdateEndpoint): Promise<EndpointEntity> {
     const endpoint = await this.get(id);
-    if (input.url != null) endpoint.url = validateEndpointUrl(input.url);
+    if (input.url != null) endpoint.url = validateReceiverUrl(input.url, this.ssrf);
     if (input.description !== undefined) endpoint.description = normaliseDescription(input.description);
     if (input.eventTypes != null || input.eventVersions != null) {
       const eventTypes = input.eventTypes != null ? normaliseFilters(input.eventTypes) : endpoint.eventTypes;
