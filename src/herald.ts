@@ -53,7 +53,8 @@ export async function startHerald(options: {
   const clock = options.clock ?? systemClock;
   const secrets = loadSecretBox(config, logger);
   if (config.ssrf.allowLoopback) {
-    logger.warn('development mode (embedded database): deliveries to loopback addresses are allowed; production blocks them');
+    // What the defaults mean, not a problem: said once, at info.
+    logger.info('development mode (embedded database): deliveries to loopback addresses are allowed; production blocks them');
   }
   let stopAll: (() => Promise<void>) | null = null;
   const database = await openDatabase(config, logger, {
@@ -173,7 +174,9 @@ export function printAdminKey(key: string): void {
     '',
     `  ${key}`,
     '',
-    'Send it as "Authorization: Bearer <key>" (GraphiQL: Headers tab). More keys: herald keys create.',
+    'Send it as "Authorization: Bearer <key>" (GraphiQL: Headers tab).',
+    'The CLI (npx herald <command>, in the project folder) reads it from HERALD_API_KEY or --api-key.',
+    'More keys: npx herald keys create --name <name>',
   ];
   const width = Math.max(...lines.map((line) => line.length));
   const border = `+${'-'.repeat(width + 2)}+`;
