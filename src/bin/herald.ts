@@ -5,7 +5,7 @@ import { DB_USAGE } from '../cli/db-command';
 import { ConfigError, loadConfig } from '../config';
 import type { HeraldRoles } from '../herald';
 
-const USAGE = `Usage: herald <command>
+const USAGE = `Usage: npx herald <command>   (from the project folder; npm run herald -- <command> also works)
 
 Commands:
   start     API and worker in one process (the default)
@@ -14,7 +14,7 @@ Commands:
   migrate   apply Herald's and graphile-worker's migrations, then exit
   keys      manage API keys:
               keys create --name <name> [--application <app_id>] [--expires-in <days>d|<hours>h]
-              keys list
+              keys list [--json]
               keys revoke <key_id or hk_ prefix>
 ${DB_USAGE}
   help      this text

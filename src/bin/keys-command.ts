@@ -4,9 +4,9 @@ import { HeraldError } from '../lib/errors';
 import { ApiKeyService } from '../modules/api-keys/api-key.service';
 
 const KEYS_USAGE = `Usage:
-  herald keys create --name <name> [--application <app_id>] [--expires-in <n>d|<n>h]
-  herald keys list
-  herald keys revoke <key_id or hk_ prefix>`;
+  npx herald keys create --name <name> [--application <app_id>] [--expires-in <n>d|<n>h]
+  npx herald keys list [--json]
+  npx herald keys revoke <key_id or hk_ prefix>`;
 
 interface Output {
   out: (line: string) => void;
@@ -42,22 +42,43 @@ export async function runKeysCommand(em: EntityManager, argv: string[], output: 
       return 0;
     }
     if (subcommand === 'list') {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true });
       const rows: string[] = [];
+      // The keys as data, never their secrets (only the hash is stored, and it is not shown either).
+      const listed: Array<Record<string, string | null>> = [];
       let after: string | null = null;
       for (;;) {
         const page = await service.list({ limit: 100, afterId: after });
         for (const apiKey of page.nodes) {
-          const state = apiKey.revokedAt
-            ? `revoked ${apiKey.revokedAt.toISOString()}`
-            : apiKey.expiresAt && apiKey.expiresAt.getTime() <= Date.now()
-              ? `expired ${apiKey.expiresAt.toISOString()}`
-              : 'active';
-          rows.push([apiKey.id, apiKey.prefix, apiKey.kind, apiKey.application?.id ?? '-', state, apiKey.name].join('\t'));
+          const state = apiKey.revokedAt ? 'revoked' : apiKey.expiresAt && apiKey.expiresAt.getTime() <= Date.now() ? 'expired' : 'active';
+          const since = state === 'revoked' ? apiKey.revokedAt : state === 'expired' ? apiKey.expiresAt : null;
+          rows.push(
+            [
+              apiKey.id,
+              apiKey.prefix,
+              apiKey.kind,
+              apiKey.application?.id ?? '-',
+              since ? `${state} ${since.toISOString()}` : state,
+              apiKey.name,
+            ].join('\t'),
+          );
+          listed.push({
+            id: apiKey.id,
+            prefix: apiKey.prefix,
+            name: apiKey.name,
+            kind: apiKey.kind,
+            applicationId: apiKey.application?.id ?? null,
+            state,
+            createdAt: apiKey.createdAt.toISOString(),
+            expiresAt: apiKey.expiresAt?.toISOString() ?? null,
+            revokedAt: apiKey.revokedAt?.toISOString() ?? null,
+            lastUsedAt: apiKey.lastUsedAt?.toISOString() ?? null,
+          });
         }
         if (!page.pageInfo.hasNextPage) break;
         after = page.nodes[page.nodes.length - 1]!.id;
       }
-      output.out(['ID\tPREFIX\tKIND\tAPPLICATION\tSTATE\tNAME', ...rows].join('\n'));
+      output.out(values.json ? JSON.stringify(listed, null, 2) : ['ID\tPREFIX\tKIND\tAPPLICATION\tSTATE\tNAME', ...rows].join('\n'));
       return 0;
     }
     if (subcommand === 'revoke' && rest.length === 1) {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type CliClientConfig, loadCliClientConfig } from '../config/cli';
+import { CREATE_KEY_COMMAND, type CliClientConfig, MISSING_API_KEY_MESSAGE, loadCliClientConfig, startedByNpm } from '../config/cli';
 import { AttemptErrorKind as AttemptErrorKindValues } from '../delivery/attempt-outcome';
 import { generateSecret, isValidSecret } from '../delivery/signature';
 import { buildEnvelope, buildSignedHeaders } from '../delivery/webhook-request';
@@ -55,6 +55,11 @@ export async function runClientCommand(command: string, argv: string[], io: Io =
     config = loadCliClientConfig({ url: values.url, apiKey: values['api-key'] });
   } catch (error) {
     io.err((error as Error).message);
+    return 2;
+  }
+  // Every operation needs a key: say where it comes from rather than send none and relay the API's answer.
+  if (!config.apiKey) {
+    io.err(MISSING_API_KEY_MESSAGE);
     return 2;
   }
   const client = new HeraldClient({ url: config.url, apiKey: config.apiKey });
@@ -162,7 +167,7 @@ async function trigger(
   io: Io,
 ): Promise<number> {
   if (!type) {
-    io.err('Usage: herald trigger <event-type> [--data <json>] [--application <id>] [--version <v>]');
+    io.err('Usage: npx herald trigger <event-type> [--data <json>] [--application <id>] [--version <v>]');
     return 2;
   }
   let data: Record<string, unknown>;
@@ -227,13 +232,17 @@ async function replay(client: HeraldClient, values: Record<string, unknown>, jso
     errorKind: errorKind as AttemptErrorKind | undefined,
   };
   const started = await client.replayDeadLetters(filter, values['dry-run'] === true);
+  // A replay skips the dead letters of disabled endpoints (they would die again at once): say so when there are some.
+  const skipped = await disabledEndpointsNote(client, filter, started.matched);
   if (started.status === 'DRY_RUN') {
     if (json) io.out(JSON.stringify(started));
     else io.out(`${started.matched} dead letter(s) match; nothing was replayed (dry run).`);
+    if (skipped) (json ? io.err : io.out)(skipped);
     return 0;
   }
   const id = started.id!;
   if (!json) io.out(`Replay ${id}: ${started.matched} dead letter(s) matched.`);
+  if (skipped) (json ? io.err : io.out)(skipped);
   let shown = '';
   const show = (current: ReplayFieldsFragment) => {
     const line = json
@@ -278,6 +287,71 @@ async function replay(client: HeraldClient, values: Record<string, unknown>, jso
   return final.status === 'COMPLETED' ? 0 : 1;
 }
 
+/** Requests the disabled-endpoint count may make at most: past it, the count is a lower bound. */
+const DISABLED_SCAN_PAGES = 20;
+
+/**
+ * Counts the dead letters that match a replay's filter but belong to disabled endpoints, which replayDeadLetters
+ * skips without a count of its own, and returns the sentence that says so (null when there are none). The API
+ * has no such count: this lists the disabled endpoints, then their dead letters of the event type, and applies the
+ * rest of the filter (error kind, when they died) here. With --endpoint there is nothing to add: the API refuses a
+ * disabled endpoint itself. A failure here only leaves the note out.
+ */
+async function disabledEndpointsNote(client: HeraldClient, filter: ReplayDeadLettersInput, matched: number): Promise<string | null> {
+  if (filter.endpointId) return null;
+  try {
+    let pages = 0;
+    const endpoints: string[] = [];
+    let after: string | null | undefined;
+    do {
+      const page = await client.listEndpoints({ applicationId: filter.applicationId, enabled: false }, { first: 100, after });
+      pages++;
+      endpoints.push(...page.nodes.map((endpoint) => endpoint.id));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    } while (after && pages < DISABLED_SCAN_PAGES);
+    const from = filter.from ? Date.parse(filter.from as string) : null;
+    const to = filter.to ? Date.parse(filter.to as string) : null;
+    let count = 0;
+    let partial = Boolean(after);
+    const holding: string[] = [];
+    for (const endpointId of endpoints) {
+      let found = 0;
+      after = undefined;
+      do {
+        if (pages >= DISABLED_SCAN_PAGES) {
+          partial = true;
+          break;
+        }
+        const page = await client.listDeliveries(
+          { endpointId, eventType: filter.eventType, status: ['DEAD'], createdBefore: filter.to },
+          { first: 100, after },
+        );
+        pages++;
+        found += page.nodes.filter((delivery) => {
+          const died = Date.parse(delivery.updatedAt as string);
+          return (
+            (!filter.errorKind || delivery.lastErrorKind === filter.errorKind) &&
+            (from === null || died >= from) &&
+            (to === null || died < to)
+          );
+        }).length;
+        after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+      } while (after);
+      if (found > 0) holding.push(endpointId);
+      count += found;
+    }
+    if (count === 0) return null;
+    const shown = holding.length > 5 ? `${holding.slice(0, 5).join(', ')} and ${holding.length - 5} more` : holding.join(', ');
+    return (
+      `${partial ? 'At least ' : ''}${count}${matched > 0 ? ' other' : ''} dead letter(s) match the filter but belong to disabled ` +
+      `endpoints (${shown}), which a replay skips: enable them first with the enableEndpoint mutation ` +
+      `(mutation { enableEndpoint(id: "${holding[0]}") { id enabled } }), then run the replay again.`
+    );
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Subscribes to published events and forwards each one, as the delivery Herald would send (same envelope,
  * Standard Webhooks signature with a local secret), to a local URL, printing every outcome.
@@ -285,7 +359,7 @@ async function replay(client: HeraldClient, values: Record<string, unknown>, jso
 async function listen(client: HeraldClient, values: Record<string, unknown>, json: boolean, io: Io): Promise<number> {
   const forwardTo = values['forward-to'] as string | undefined;
   if (!forwardTo || !/^https?:\/\//.test(forwardTo)) {
-    io.err('Usage: herald listen --forward-to http://localhost:3000/hooks [--endpoint <id>] [--events <a,b>]');
+    io.err('Usage: npx herald listen --forward-to http://localhost:3000/hooks [--endpoint <id>] [--events <a,b>]');
     return 2;
   }
   const secret = (values.secret as string | undefined) ?? generateSecret();
@@ -370,17 +444,50 @@ async function listen(client: HeraldClient, values: Record<string, unknown>, jso
     io.out(`Ready. Forwarding ${filters.length ? filters.join(', ') : 'every event type'} to ${forwardTo}`);
     io.out(`Signing secret for your local receiver: ${secret}  (Ctrl-C to stop)`);
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await untilStopped(startedByNpm());
   stop();
   await client.close();
   return failed ? 1 : 0;
 }
 
+/**
+ * Resolves on SIGINT or SIGTERM and, with followParent, when the process that started this one has exited.
+ * npm runs a command through sh (`npx herald listen` too, where no `exec` can be put in front of it): npm passes a
+ * SIGTERM on to that sh alone, which dies of it without passing it on, and the listener, now an orphan, would go on
+ * forwarding for good. An orphan is handed to
+ * another parent (init or a subreaper), so under npm a changed parent pid means npm is gone. Only under npm: a
+ * listener started in the background of a shell (nohup, &) is meant to outlive it.
+ */
+function untilStopped(followParent: boolean, pollMs = 250): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const parent = process.ppid;
+    const stop = () => {
+      clearInterval(orphaned);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    const orphaned = followParent
+      ? setInterval(() => {
+          if (process.ppid !== parent) stop();
+        }, pollMs)
+      : undefined;
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+const KEY_HINT = `The CLI sends the key from --api-key or HERALD_API_KEY; make a new one with \`${CREATE_KEY_COMMAND}\`.`;
+
 function describeError(error: unknown, url: string): string {
+  if (error instanceof HeraldApiError && error.code === 'UNAUTHENTICATED') {
+    return `Herald refused the API key: ${error.message} (${error.code})\n${KEY_HINT}`;
+  }
   if (error instanceof HeraldApiError) return `Herald refused: ${error.message} (${error.code})`;
+  // graphql-ws: the socket closed with 4401 (a refused key), before connecting (connect's Error) or later (the close event).
+  const closed = error as { code?: unknown; reason?: unknown } | null;
+  if (closed?.code === 4401) return `Herald closed the subscription: ${String(closed.reason)} (4401)\n${KEY_HINT}`;
+  if (error instanceof Error && /closed: Unauthorized\b/.test(error.message)) return `${error.message}\n${KEY_HINT}`;
   const cause = (error as { cause?: { code?: string; errors?: Array<{ code?: string }> } }).cause;
   if (cause?.code === 'ECONNREFUSED' || cause?.errors?.some((inner) => inner.code === 'ECONNREFUSED'))
     return `Cannot reach Herald at ${url}: is it running? Set --url or HERALD_URL.`;

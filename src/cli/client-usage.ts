@@ -1,9 +1,12 @@
 // The developer commands' names and help, apart from their code: the bin needs these for every command and loads
 // the commands themselves (the SDK client and its documents) only to run one.
+import { CREATE_KEY_COMMAND, DEFAULT_HERALD_URL } from '../config/cli';
 
 export const CLIENT_COMMANDS = ['listen', 'trigger', 'endpoints', 'events', 'deliveries', 'event-types', 'replay'] as const;
 
-export const CLIENT_USAGE = `Developer commands (talk to a running Herald; --url/HERALD_URL, --api-key/HERALD_API_KEY):
+export const CLIENT_USAGE = `Developer commands: npx herald <command> from the project folder. They talk to a running Herald at
+--url or HERALD_URL (default ${DEFAULT_HERALD_URL}), sending the API key from --api-key or HERALD_API_KEY
+(make one with ${CREATE_KEY_COMMAND}):
   listen --forward-to <url> [--endpoint <id>] [--application <id>] [--events <a,b>] [--secret <whsec_>]
             forward each published event, signed, to a local server and print the outcome
   trigger <event-type> [--data <json>] [--application <id>] [--version <v>]

@@ -246,6 +246,9 @@ export class HeraldClient {
       retryAttempts: 5,
       lazy,
       keepAlive: 10_000,
+      // graphql-ws prints a non-lazy connection's failure with console.error (a whole CloseEvent); the caller of
+      // connect() reports it instead.
+      onNonLazyError: () => undefined,
     });
     return this.ws;
   }

@@ -193,7 +193,7 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
   });
 
   it('explains a bad command line or an unreachable Herald', async () => {
-    const unreachable = await runHerald(['events', '--url', 'http://127.0.0.1:59999']);
+    const unreachable = await runHerald(['events', '--url', 'http://127.0.0.1:59999'], { HERALD_API_KEY: herald.adminKey });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/Cannot reach Herald at http:\/\/127\.0\.0\.1:59999/);
     const badFlag = await runHerald(['events', '--nope'], { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey });

@@ -120,7 +120,7 @@ export class ApiKeyService {
     const keyHash = hashApiKey(presented);
     const key = this.verifiedKeys?.lookup(keyHash) ?? (await this.lookUp(keyHash));
     if (key.expiresAt !== null && key.expiresAt <= now.getTime()) {
-      throw unauthenticated('The API key has expired: create a new one (herald keys create).');
+      throw unauthenticated('The API key has expired: create a new one (npx herald keys create --name <name>).');
     }
     if (key.lastUsedAt === null || now.getTime() - key.lastUsedAt > LAST_USED_RESOLUTION_MS) {
       await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, key.principal.keyId]);
@@ -141,8 +141,8 @@ export class ApiKeyService {
       revoked_at: string | Date | null;
       last_used_at: string | Date | null;
     }>(this.em, 'select id, name, kind, application_id, expires_at, revoked_at, last_used_at from api_keys where key_hash = ?', [keyHash]);
-    if (!row) throw unauthenticated('The API key is not valid: check that it was copied whole, or create a new one (herald keys create).');
-    if (row.revoked_at) throw unauthenticated('The API key has been revoked: use another key, or create a new one (herald keys create).');
+    if (!row) throw unauthenticated('The API key is not valid: check that it was copied whole, or create a new one (npx herald keys create --name <name>).');
+    if (row.revoked_at) throw unauthenticated('The API key has been revoked: use another key, or create a new one (npx herald keys create --name <name>).');
     const key: VerifiedKey = {
       principal: { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id },
       expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
