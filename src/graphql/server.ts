@@ -8,11 +8,14 @@ import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import express, { type ErrorRequestHandler } from 'express';
 import {
+  type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
   type FormattedExecutionResult,
   GraphQLError,
   type GraphQLSchema,
+  Kind,
+  type SelectionSetNode,
   parse,
   specifiedRules,
   subscribe,
@@ -24,6 +27,7 @@ import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
 import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { ApiKeyKind } from '../modules/api-keys/api-key.entity';
 import { ApiKeyService } from '../modules/api-keys/api-key.service';
 import { type Principal, scopeOf } from '../modules/api-keys/principal';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
@@ -37,7 +41,7 @@ import {
   logDatabaseUnavailable,
 } from './errors';
 import { graphiqlHandlers } from './graphiql';
-import { mountHttpRoutes } from './routes';
+import { mountHttpRoutes, setSecurityHeaders } from './routes';
 import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
 import { DeliveryReader } from '../modules/deliveries/delivery.service';
 import { EventReader, EventWriter } from '../modules/events/event.service';
@@ -76,7 +80,9 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   // Set once Apollo has started: plain JSON POSTs to /graphql skip express (see graphql-post.ts).
   let serveDirect: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
   const server = http.createServer((req, res) => {
-    if (serveDirect && isPlainGraphqlPost(req)) serveDirect(req, res);
+    setSecurityHeaders(res);
+    // A request without a key goes through express, where its query is read before its context is made (requestContext).
+    if (serveDirect && req.headers.authorization !== undefined && isPlainGraphqlPost(req)) serveDirect(req, res);
     else app(req, res);
   });
   const formatError = createErrorFormatter(logger);
@@ -268,8 +274,16 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     next();
   });
 
-  /** The operation's context: the presented key authenticated and within its rate limit, or Apollo's 401/429. */
-  const requestContext = async (authorization: string | undefined, requestId: string): Promise<GraphQLContext> => {
+  /**
+   * The operation's context: the presented key authenticated and within its rate limit, or Apollo's 401/429. The one
+   * place an HTTP request's authentication is decided. Where introspection is on the schema is no secret, so a request
+   * with no Authorization header whose query only introspects (GraphiQL's schema fetch, before a key is pasted) runs
+   * without a key; `query` is the POSTed query text, passed only by the express route, which takes every keyless request.
+   */
+  const requestContext = async (authorization: string | undefined, requestId: string, query?: unknown): Promise<GraphQLContext> => {
+    if (authorization === undefined && config.introspection && isIntrospectionOnly(query)) {
+      return contextFor(requestId, INTROSPECTION_WITHOUT_KEY);
+    }
     let principal: Principal;
     try {
       principal = await admit(bearerToken(authorization));
@@ -307,11 +321,16 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       next();
     },
     expressMiddleware(apollo, {
-      context: ({ req, res }) => requestContext(req.get('authorization'), String(res.locals.requestId ?? randomUUID())),
+      context: ({ req, res }) =>
+        requestContext(
+          req.get('authorization'),
+          String(res.locals.requestId ?? randomUUID()),
+          req.method === 'POST' ? (req.body as { query?: unknown } | undefined)?.query : undefined,
+        ),
     }),
   );
   if (config.graphiql) {
-    const graphiql = graphiqlHandlers();
+    const graphiql = graphiqlHandlers({ introspection: config.introspection });
     app.use(graphiql.assets);
     app.get('/graphiql', graphiql.page);
   }
@@ -338,6 +357,47 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       server.closeAllConnections();
     },
   };
+}
+
+/** Whom a keyless introspection runs as: no key, and a scope no application is in (no resolver of Herald's runs for it). */
+const INTROSPECTION_WITHOUT_KEY: Principal = Object.freeze({
+  keyId: 'none',
+  name: 'introspection without an API key',
+  kind: ApiKeyKind.APPLICATION,
+  applicationId: 'none:introspection-only',
+});
+
+const INTROSPECTION_FIELDS = new Set(['__schema', '__type', '__typename']);
+
+/**
+ * Whether a query text is a document of queries only whose every root field is __schema, __type or __typename
+ * (through fragments too), whichever operation is picked. Each fragment is judged once, so any document (at most
+ * GRAPHQL_MAX_DOCUMENT_BYTES, checked before) is judged in linear time; a fragment cycle is not introspection.
+ */
+function isIntrospectionOnly(query: unknown): boolean {
+  if (typeof query !== 'string') return false;
+  let document: DocumentNode;
+  try {
+    document = parse(query, { noLocation: true });
+  } catch {
+    return false;
+  }
+  const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
+  const verdicts = new Map<string, boolean>();
+  const introspects = (selectionSet: SelectionSetNode): boolean =>
+    selectionSet.selections.every((selection) => {
+      if (selection.kind === Kind.FIELD) return INTROSPECTION_FIELDS.has(selection.name.value);
+      if (selection.kind === Kind.INLINE_FRAGMENT) return introspects(selection.selectionSet);
+      const name = selection.name.value;
+      if (!verdicts.has(name)) {
+        verdicts.set(name, false);
+        const fragment = fragments.get(name);
+        verdicts.set(name, fragment !== undefined && introspects(fragment.selectionSet));
+      }
+      return verdicts.get(name)!;
+    });
+  const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  return operations.length > 0 && operations.every((operation) => operation.operation === 'query' && introspects(operation.selectionSet));
 }
 
 /** graphql-ws clients put the key in the connection_init payload, spelled in one of a few usual ways. */

@@ -1,6 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import express, { type Express } from 'express';
+import { pageSecurityPolicy } from '../graphql/routes';
 
 /** dist/dashboard, seen from the compiled file (dist/src/observability) or from the source (src/observability). */
 function dashboardDirectory(): string | null {
@@ -17,7 +19,7 @@ const ASSET_CACHE = { maxAge: '1y', immutable: true } as const;
  */
 export function mountDashboard(app: Express): void {
   const directory = dashboardDirectory();
-  const page: express.RequestHandler = (_req, res) => {
+  const page: express.RequestHandler = (req, res, next) => {
     if (!directory) {
       res
         .status(503)
@@ -25,9 +27,14 @@ export function mountDashboard(app: Express): void {
         .send('The dashboard is not built: run `npm run build` (it bundles src/dashboard into dist/dashboard).\n');
       return;
     }
-    res.set('cache-control', 'no-cache').sendFile(path.join(directory, 'index.html'));
+    // The policy allows the page's inlined first-paint script and style sheet by their hashes, read from the file as built.
+    const file = path.join(directory, 'index.html');
+    readFile(file, 'utf8')
+      .then((html) => res.set('cache-control', 'no-cache').set('content-security-policy', pageSecurityPolicy(req, html)).sendFile(file))
+      .catch(next);
   };
-  app.get(['/', '/dashboard', '/dashboard/'], page);
+  // index.html by its name too: never served without its policy.
+  app.get(['/', '/dashboard', '/dashboard/', '/dashboard/index.html'], page);
   if (!directory) return;
   app.use('/dashboard/assets', precompressed(path.join(directory, 'assets')));
   app.use('/dashboard', express.static(directory, { index: false, ...ASSET_CACHE }));

@@ -141,8 +141,12 @@ export class ApiKeyService {
       revoked_at: string | Date | null;
       last_used_at: string | Date | null;
     }>(this.em, 'select id, name, kind, application_id, expires_at, revoked_at, last_used_at from api_keys where key_hash = ?', [keyHash]);
-    if (!row) throw unauthenticated('The API key is not valid: check that it was copied whole, or create a new one (npx herald keys create --name <name>).');
-    if (row.revoked_at) throw unauthenticated('The API key has been revoked: use another key, or create a new one (npx herald keys create --name <name>).');
+    if (!row)
+      throw unauthenticated(
+        'The API key is not valid: check that it was copied whole, or create a new one (npx herald keys create --name <name>).',
+      );
+    if (row.revoked_at)
+      throw unauthenticated('The API key has been revoked: use another key, or create a new one (npx herald keys create --name <name>).');
     const key: VerifiedKey = {
       principal: { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id },
       expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
