@@ -1,11 +1,12 @@
 export const APPLICATIONS = `query DashboardApplications { applications(page: { first: 100 }) { nodes { id name } } }`;
 
+// Deliveries (each once, by its outcome now) for the headline figures; attempts only where they say so.
 const METRICS_FIELDS = `
-  total delivered failed dead successRate stepSeconds
+  deliveriesDelivered deliveriesDeadLettered deliveriesRetrying deliverySuccessRate attempts failedAttempts stepSeconds
   latency { p50Ms p95Ms p99Ms }
-  throughput { at perMinute delivered failed dead successRate p50Ms p95Ms }
+  throughput { at deliveriesDelivered deliveriesDeadLettered failedAttempts deliverySuccessRate p50Ms p95Ms }
   queue { pending scheduled oldestPendingAgeSeconds }
-  endpoints { endpointId url enabled state successRate consecutiveFailures lastError disabledReason }`;
+  endpoints { endpointId url enabled state deliverySuccessRate deliveriesDelivered deliveriesDeadLettered consecutiveFailures lastError disabledReason }`;
 
 export const METRICS = `query DashboardMetrics($window: MetricsWindow, $applicationId: ID) {
   metrics(window: $window, applicationId: $applicationId) { ${METRICS_FIELDS} } }`;
@@ -13,11 +14,18 @@ export const METRICS = `query DashboardMetrics($window: MetricsWindow, $applicat
 export const METRICS_UPDATED = `subscription DashboardMetricsUpdated($window: MetricsWindow, $applicationId: ID) {
   metricsUpdated(window: $window, applicationId: $applicationId) { ${METRICS_FIELDS} } }`;
 
+const FEED_DELIVERY_FIELDS = 'id eventId endpointId eventType status attemptCount lastStatusCode updatedAt';
+
 export const DELIVERY_UPDATED = `subscription DashboardFeed($applicationId: ID) {
   deliveryUpdated(applicationId: $applicationId) {
-    delivery { id eventId endpointId eventType status attemptCount lastStatusCode updatedAt }
+    delivery { ${FEED_DELIVERY_FIELDS} }
     attempt { number responseStatus durationMs errorMessage attemptedAt }
   } }`;
+
+/** The feed on load: the latest deliveries in scope, newest first, before live updates are prepended. */
+export const RECENT_DELIVERIES = `query DashboardRecentDeliveries($applicationId: ID) {
+  deliveries(filter: { applicationId: $applicationId }, page: { first: 20 }) {
+    nodes { ${FEED_DELIVERY_FIELDS} lastAttemptAt lastError } } }`;
 
 export const ENDPOINTS = `query DashboardEndpoints($applicationId: ID) {
   endpoints(filter: { applicationId: $applicationId }, page: { first: 100 }) {

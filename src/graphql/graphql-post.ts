@@ -93,6 +93,9 @@ export async function serveGraphqlPost<Context extends BaseContext>(
   const read = await readBody(req, options.maxBodyBytes);
   if (read.kind === 'too-large') return refuse.bodyTooLarge(res);
   if (read.kind === 'aborted') return;
+  if (read.kind === 'invalid-utf8') {
+    return sendJsonError(res, 400, 'The request body is not valid UTF-8: send JSON encoded as UTF-8.', { code: 'BAD_REQUEST' });
+  }
   let body: unknown = {};
   if (read.text.length > 0) {
     try {
@@ -126,7 +129,18 @@ export async function serveGraphqlPost<Context extends BaseContext>(
   res.end();
 }
 
-type BodyRead = { kind: 'read'; text: string } | { kind: 'too-large' } | { kind: 'aborted' };
+type BodyRead = { kind: 'read'; text: string } | { kind: 'too-large' } | { kind: 'invalid-utf8' } | { kind: 'aborted' };
+
+/** Refuses bytes that are not UTF-8 instead of replacing them with U+FFFD (a byte order mark is kept, as before). */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeBody(bytes: Buffer): BodyRead {
+  try {
+    return { kind: 'read', text: utf8.decode(bytes) };
+  } catch {
+    return { kind: 'invalid-utf8' };
+  }
+}
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<BodyRead> {
   const declared = Number(req.headers['content-length']);
@@ -153,7 +167,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<BodyRead
       }
       chunks.push(chunk);
     });
-    req.on('end', () => finish({ kind: 'read', text: Buffer.concat(chunks, size).toString('utf8') }));
+    req.on('end', () => finish(decodeBody(Buffer.concat(chunks, size))));
     req.on('error', () => finish({ kind: 'aborted' }));
     req.on('close', () => finish({ kind: 'aborted' }));
   });

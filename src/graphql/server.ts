@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -314,7 +315,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   // First after the request id: the API's requests pass no other route's matching (or the dashboard's files).
   app.use(
     '/graphql',
-    express.json({ limit: maxBodyBytes }),
+    express.json({ limit: maxBodyBytes, verify: refuseInvalidUtf8 }),
     (req, res, next) => {
       const error = oversizedQuery(req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query);
       if (error) return refuse.queryTooLarge(res, error);
@@ -452,6 +453,11 @@ function documentTooLarge(config: HeraldConfig): GraphQLError {
 
 function withCode(error: GraphQLError, code: string): GraphQLError {
   return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
+}
+
+/** As on the direct route: bytes that are not UTF-8 are refused (400), not replaced with U+FFFD. */
+function refuseInvalidUtf8(_req: http.IncomingMessage, _res: http.ServerResponse, body: Buffer): void {
+  if (!isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8: send JSON encoded as UTF-8.'), { status: 400 });
 }
 
 /** Body-parser failures answer in GraphQL's error shape with a code, never an HTML page. */

@@ -6,6 +6,8 @@ import { constantTimeEqual } from '../delivery/signature';
 
 interface Snapshot {
   outcomes: { delivered: number; failed: number; dead: number };
+  /** HTTP attempts made; those that succeeded are `outcomes.delivered`. */
+  attempts: number;
   latency: { buckets: number[]; sumMs: number; count: number };
 }
 
@@ -31,20 +33,57 @@ interface SnapshotMetric {
  */
 export class HeraldPrometheus {
   readonly registry = new Registry();
-  private snapshot: Snapshot = { outcomes: { delivered: 0, failed: 0, dead: 0 }, latency: { buckets: [], sumMs: 0, count: 0 } };
+  private snapshot: Snapshot = {
+    outcomes: { delivered: 0, failed: 0, dead: 0 },
+    attempts: 0,
+    latency: { buckets: [], sumMs: 0, count: 0 },
+  };
   private readonly queueDepth: Gauge<'state'>;
+  private readonly retrying: Gauge;
+  private readonly deadLetters: Gauge;
   private readonly oldestPendingAge: Gauge;
   private readonly endpoints: Gauge<'state'>;
 
   constructor(private readonly pool: pg.Pool) {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+    // Kept as it was for existing dashboards and alerts; its HELP now says what each label counts.
     this.registry.registerMetric(
       this.snapshotMetric(
         'herald_deliveries_total',
-        'Delivery outcomes recorded: delivered, failed (retry scheduled), dead.',
+        'Deprecated, counts attempt outcomes: delivered = attempts that succeeded, failed = failed attempts with a retry scheduled ' +
+          '(one per attempt, not per delivery), dead = dead-letterings. Use herald_deliveries_delivered_total, ' +
+          'herald_deliveries_dead_lettered_total and herald_delivery_attempts_total.',
         'counter',
         () =>
           (['delivered', 'failed', 'dead'] as const).map((outcome) => ({ value: this.snapshot.outcomes[outcome], labels: { outcome } })),
+      ) as never,
+    );
+    this.registry.registerMetric(
+      this.snapshotMetric(
+        'herald_deliveries_delivered_total',
+        'Deliveries delivered: a 2xx answer finished them (one per delivery; one sent again after it had succeeded counts again).',
+        'counter',
+        () => [{ value: this.snapshot.outcomes.delivered, labels: {} }],
+      ) as never,
+    );
+    this.registry.registerMetric(
+      this.snapshotMetric(
+        'herald_deliveries_dead_lettered_total',
+        'Deliveries dead-lettered: no attempt left, or the endpoint disabled (one per dead-lettering; a dead letter replayed and ' +
+          'dead-lettered again counts again). The dead letters there are now: herald_dead_letters.',
+        'counter',
+        () => [{ value: this.snapshot.outcomes.dead, labels: {} }],
+      ) as never,
+    );
+    this.registry.registerMetric(
+      this.snapshotMetric(
+        'herald_delivery_attempts_total',
+        'HTTP attempts made, by result: succeeded (2xx) or failed (not 2xx, a timeout, a network error; retried or dead-lettered after).',
+        'counter',
+        () => [
+          { value: this.snapshot.outcomes.delivered, labels: { result: 'succeeded' } },
+          { value: Math.max(0, this.snapshot.attempts - this.snapshot.outcomes.delivered), labels: { result: 'failed' } },
+        ],
       ) as never,
     );
     this.registry.registerMetric(
@@ -67,8 +106,18 @@ export class HeraldPrometheus {
     );
     this.queueDepth = new Gauge({
       name: 'herald_queue_depth',
-      help: 'Unfinished deliveries: pending (due now) and scheduled (retry later).',
+      help: 'Unfinished deliveries now: pending (waiting for an attempt) and scheduled (a retry scheduled after a failed attempt).',
       labelNames: ['state'],
+      registers: [this.registry],
+    });
+    this.retrying = new Gauge({
+      name: 'herald_deliveries_retrying',
+      help: 'Deliveries waiting for a retry now: their last attempt failed and another is scheduled (FAILED).',
+      registers: [this.registry],
+    });
+    this.deadLetters = new Gauge({
+      name: 'herald_dead_letters',
+      help: 'Deliveries that are dead letters now (DEAD): dead-lettered and not retried or replayed since.',
       registers: [this.registry],
     });
     this.oldestPendingAge = new Gauge({
@@ -96,7 +145,7 @@ export class HeraldPrometheus {
 
   private async refresh(): Promise<void> {
     const sums = LATENCY_BUCKET_COLUMNS.map((column) => `coalesce(sum("${column}"), 0) as "${column}"`).join(', ');
-    const [totals, queue, endpoints] = await Promise.all([
+    const [totals, queue, endpoints, dead] = await Promise.all([
       this.pool.query<Record<string, string>>(
         `select coalesce(sum(delivered), 0) as delivered, coalesce(sum(failed), 0) as failed, coalesce(sum(dead), 0) as dead,
                 coalesce(sum(attempts), 0) as attempts, coalesce(sum(latency_sum_ms), 0) as latency_sum_ms, ${sums}
@@ -112,10 +161,13 @@ export class HeraldPrometheus {
                      when coalesce(h.consecutive_failures, 0) > 0 then 'degraded' else 'healthy' end as state, count(*) as n
          from endpoints e left join endpoint_health h on h.endpoint_id = e.id group by 1`,
       ),
+      // From the dead letters' partial index (deliveries_dead_index), not the whole table.
+      this.pool.query<{ n: string }>(`select count(*) as n from deliveries where status = 'DEAD'`),
     ]);
     const row = totals.rows[0] ?? {};
     this.snapshot = {
       outcomes: { delivered: Number(row.delivered ?? 0), failed: Number(row.failed ?? 0), dead: Number(row.dead ?? 0) },
+      attempts: Number(row.attempts ?? 0),
       latency: {
         buckets: LATENCY_BUCKET_COLUMNS.map((column) => Number(row[column] ?? 0)),
         sumMs: Number(row.latency_sum_ms ?? 0),
@@ -125,6 +177,8 @@ export class HeraldPrometheus {
     const depth = queue.rows[0];
     this.queueDepth.set({ state: 'pending' }, Number(depth?.pending ?? 0));
     this.queueDepth.set({ state: 'scheduled' }, Number(depth?.scheduled ?? 0));
+    this.retrying.set(Number(depth?.scheduled ?? 0));
+    this.deadLetters.set(Number(dead.rows[0]?.n ?? 0));
     this.oldestPendingAge.set(depth?.age ?? 0);
     const counts = Object.fromEntries(endpoints.rows.map((r) => [r.state, Number(r.n)]));
     for (const state of ['healthy', 'degraded', 'failing', 'disabled']) this.endpoints.set({ state }, counts[state] ?? 0);

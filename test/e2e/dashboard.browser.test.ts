@@ -22,6 +22,8 @@ describe('the live dashboard in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let receiverFails = false;
+  /** Deliveries whose body holds one of these markers are refused too (HTTP 500). */
+  const failingMarkers = new Set<string>();
   /** The application the first test signs in to and selects; the replay test goes on with it. */
   let shopApplicationId = '';
   const pageErrors: string[] = [];
@@ -35,8 +37,10 @@ describe('the live dashboard in headless Chromium', () => {
         metrics: { pushIntervalMs: 2000, minPushGapMs: 200 },
       },
     });
-    receiver = await WebhookReceiver.start(() =>
-      receiverFails ? { status: 500, body: '{"error":"database locked"}' } : { status: 200, body: '{"received":true}', delayMs: 20 },
+    receiver = await WebhookReceiver.start((request) =>
+      receiverFails || [...failingMarkers].some((marker) => request.body.includes(marker))
+        ? { status: 500, body: '{"error":"database locked"}' }
+        : { status: 200, body: '{"received":true}', delayMs: 20 },
     );
     // playwright gives the browser a fresh temporary profile of its own.
     browser = await launchChromium();
@@ -240,7 +244,15 @@ describe('the live dashboard in headless Chromium', () => {
       await tab.waitForSelector('#live-status.live');
       expect(Number(await tab.getAttribute('body', 'data-first-metrics-ms'))).toBeGreaterThan(0);
       // Each first query once: the answers of the inline script's requests are used, not asked for again.
-      expect([...operations].sort()).toEqual(['DashboardApplications', 'DashboardDeadLetters', 'DashboardEndpoints', 'DashboardMetrics']);
+      expect([...operations].sort()).toEqual([
+        'DashboardApplications',
+        'DashboardDeadLetters',
+        'DashboardEndpoints',
+        'DashboardMetrics',
+        'DashboardRecentDeliveries',
+      ]);
+      // The latest deliveries are asked for only once the first numbers are on screen.
+      expect(operations.indexOf('DashboardRecentDeliveries')).toBeGreaterThan(operations.indexOf('DashboardMetrics'));
       // Sent while the HTML was still being parsed, so by the inline script: a module script runs only after that.
       // (Strings: this file is compiled without the DOM's types.)
       const sentAt = await tab.evaluate<{ domInteractive: number; first: number }>(`(() => {
@@ -254,6 +266,149 @@ describe('the live dashboard in headless Chromium', () => {
       await tab.waitForSelector('#login-form:visible');
       expect(await tab.evaluate("sessionStorage.getItem('herald.apiKey')")).toBeNull();
       expect(await tab.isHidden('#app')).toBe(true);
+    } finally {
+      await context.close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('reads deliveries on the cards (delivered, dead-lettered, retrying, success rate), shows the latest deliveries after a reload, in light and dark', async () => {
+    const { createApplication: app } = await herald.call(CreateApplicationDocument, { input: { name: 'Card shop' } });
+    await herald.call(RegisterEndpointDocument, {
+      input: { url: `${receiver.url}/orders`, applicationId: app.id, description: 'Order service', eventTypes: ['order.*'] },
+    });
+    await herald.call(RegisterEndpointDocument, {
+      input: { url: `${receiver.url}/payments`, applicationId: app.id, description: 'Payments ledger', eventTypes: ['payment.*'] },
+    });
+    const appKey = await herald.createKey({ name: 'cards', applicationId: app.id });
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    // Nothing but Herald itself, here too: no font, style or script from anywhere else.
+    await context.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (url.hostname === '127.0.0.1') return route.continue();
+      pageErrors.push(`request outside Herald: ${url.href}`);
+      return route.abort();
+    });
+    const tab = await context.newPage();
+    tab.on('pageerror', (error) => pageErrors.push(error.message));
+    // The page's Content-Security-Policy allows no style attributes or other inline code: a refusal fails the test.
+    tab.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
+    const shots = async (name: string) => {
+      for (const colorScheme of ['light', 'dark'] as const) {
+        await tab.emulateMedia({ colorScheme });
+        // Time for the charts to redraw in the scheme's colours and the controls' colour transitions to end.
+        await tab.waitForTimeout(300);
+        await tab.screenshot({ path: path.join(ARTIFACTS, `${name}-${colorScheme}.png`), fullPage: true });
+      }
+      await tab.emulateMedia({ colorScheme: 'light' });
+    };
+    // (This file is compiled without the DOM's types; the page's policy refuses strings to evaluate.)
+    const cardsRead = (delivered: number, dead: number) =>
+      tab.waitForFunction(
+        ([delivered, dead]) => {
+          const text = (id: string) =>
+            (
+              globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }
+            ).document.getElementById(id)?.textContent;
+          return text('stat-delivered') === delivered && text('stat-dead') === dead;
+        },
+        [String(delivered), String(dead)],
+        { timeout: 10_000 },
+      );
+    const card = async (id: string) => ((await tab.innerText(`#card-${id}`)) ?? '').replace(/\s+/g, ' ').trim();
+    try {
+      await tab.goto(`${herald.url}/`);
+      await shots('7-sign-in');
+      await tab.fill('#api-key', appKey);
+      await tab.click('#login-form button[type=submit]');
+      await tab.waitForSelector('#live-status.live');
+      expect(await tab.isVisible('#feed-empty')).toBe(true);
+
+      // N deliveries that succeed and M that are dead-lettered on their only attempt (maxAttempts 1).
+      const N = 5;
+      const M = 3;
+      const published: string[] = [];
+      for (let index = 0; index < N; index += 1) {
+        const { publishEvent } = await herald.call(PublishEventDocument, {
+          input: { type: 'order.created', data: { orderId: `O-${100 + index}`, total: 1999 + index }, applicationId: app.id },
+        });
+        published.push(publishEvent.id);
+      }
+      for (let index = 0; index < M; index += 1) {
+        failingMarkers.add(`card-decline-${index}`);
+        const { publishEvent } = await herald.call(PublishEventDocument, {
+          input: {
+            type: 'payment.failed',
+            data: { paymentId: `P-${index}`, orderId: `O-${100 + N + index}`, reason: `card-decline-${index}` },
+            applicationId: app.id,
+          },
+        });
+        published.push(publishEvent.id);
+      }
+      await cardsRead(N, M);
+      const rate = (delivered: number, dead: number) => `${((delivered / (delivered + dead)) * 100).toFixed(1)}%`;
+      expect(await card('delivered')).toBe(`Delivered ${N} deliveries in the window`);
+      expect(await card('dead')).toBe(`Dead-lettered ${M} deliveries, still dead letters`);
+      expect(await card('retrying')).toBe('Retrying now 0 deliveries waiting for a retry');
+      expect(await card('success')).toBe(`Success rate ${rate(N, M)} delivered ÷ (delivered + dead)`);
+      expect(await card('attempts')).toBe(`Attempts ${N + M} ${M} failed attempts`);
+      expect(await tab.getAttribute('#chart-throughput', 'data-total')).toBe(String(N + M));
+      // The legends say what they plot, not "Time: --".
+      expect(await tab.textContent('[data-legend="chart-throughput"]')).toBe(`delivered${N}dead-lettered${M}failed attempts${M}`);
+      expect(await tab.$$('.u-legend')).toHaveLength(0);
+      // Hovering a point shows its time and values; leaving shows the window's again.
+      const plot = (await (await tab.$('#chart-throughput .u-over'))?.boundingBox())!;
+      await tab.mouse.move(plot.x + plot.width - 1, plot.y + plot.height / 2);
+      await expect.poll(() => tab.textContent('[data-chart-hint="chart-throughput"]')).toMatch(/\d:\d\d/);
+      await tab.mouse.move(0, 0);
+      await expect.poll(() => tab.textContent('[data-chart-hint="chart-throughput"]')).toBe('per minute');
+      expect(await tab.textContent('[data-legend="chart-throughput"]')).toBe(`delivered${N}dead-lettered${M}failed attempts${M}`);
+      expect(await tab.innerText('body')).not.toContain('--');
+      await shots('8-dashboard');
+
+      // A dead letter retried by click and delivered is a delivered delivery, and no longer a dead letter.
+      failingMarkers.delete('card-decline-0');
+      const retried = published[N]!;
+      await tab.click(`#dead-letters tr[data-event-id="${retried}"] button[data-action=retry]`);
+      await cardsRead(N + 1, M - 1);
+      expect(await tab.textContent('#stat-success')).toBe(rate(N + 1, M - 1));
+      expect(await tab.textContent('#stat-retrying')).toBe('0');
+
+      // After a reload the feed shows the latest deliveries at once, newest first, before anything new happens.
+      await tab.reload();
+      await tab.waitForSelector('#feed tr.feed-row');
+      const rows = await tab.$$eval('#feed tr.feed-row', (nodes) =>
+        nodes.map((node) => {
+          const data = (node as unknown as { dataset: Record<string, string> }).dataset;
+          return { eventId: data.eventId, status: data.status, source: data.source, at: data.at };
+        }),
+      );
+      // Every delivery, each once, latest change first: the retried one, then the others.
+      expect(rows.map((row) => row.eventId).sort()).toEqual([...published].sort());
+      expect(rows[0]?.eventId).toBe(retried);
+      const times = rows.map((row) => Date.parse(row.at ?? ''));
+      expect(times).toEqual([...times].sort((a, b) => b - a));
+      expect(rows.every((row) => row.source === 'recent')).toBe(true);
+      const statusOf = new Map(rows.map((row) => [row.eventId, row.status]));
+      for (const id of published.slice(0, N)) expect(statusOf.get(id)).toBe('SUCCEEDED');
+      expect(statusOf.get(retried)).toBe('SUCCEEDED');
+      for (const id of published.slice(N + 1)) expect(statusOf.get(id)).toBe('DEAD');
+      expect(await tab.isHidden('#feed-empty')).toBe(true);
+      // The time column stays on one line: each time is one line box.
+      const timeLines = await tab.$$eval('#feed td.time time', (nodes) =>
+        nodes.map((node) => (node as unknown as { getClientRects(): { length: number } }).getClientRects().length),
+      );
+      expect(timeLines).toEqual(rows.map(() => 1));
+      // Then live updates are prepended.
+      const { publishEvent: live } = await herald.call(PublishEventDocument, {
+        input: { type: 'order.created', data: { orderId: 'O-200' }, applicationId: app.id },
+      });
+      await tab.waitForSelector(`#feed tr.feed-row:first-child[data-event-id="${live.id}"][data-status="SUCCEEDED"][data-source="live"]`);
+      await tab.click(`#feed tr[data-event-id="${published[N + 1]!}"]`);
+      await tab.waitForSelector('#event-detail:not([hidden]) .attempt');
+      await shots('9-reloaded-with-inspector');
     } finally {
       await context.close();
     }

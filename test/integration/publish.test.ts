@@ -52,7 +52,8 @@ describe('publishEvent: one transaction, idempotent', () => {
     const applicationId = await applicationWithEndpoints(2);
     const input = { type: 'order.created', data: { orderId: 'A-1' }, applicationId, idempotencyKey: 'order-A-1' };
     const first = await herald.call(PublishEventDocument, { input });
-    const second = await herald.call(PublishEventDocument, { input: { ...input, data: { orderId: 'changed' } } });
+    // The same event again (a different one with this key is refused: test/integration/idempotency-reuse.test.ts).
+    const second = await herald.call(PublishEventDocument, { input });
     expect(second.publishEvent.id).toBe(first.publishEvent.id);
     expect(second.publishEvent.data).toEqual({ orderId: 'A-1' });
     expect(second.publishEvent.deliveries.map((d) => d.id).sort()).toEqual(first.publishEvent.deliveries.map((d) => d.id).sort());
@@ -77,7 +78,7 @@ describe('publishEvent: one transaction, idempotent', () => {
       inputs: [
         { type: 'order.created', data: { orderId: 'dedup-1' }, applicationId, idempotencyKey: 'batch-key' },
         { type: 'order.created', data: { orderId: 'dedup-1' }, applicationId, idempotencyKey: 'batch-key' },
-        { type: 'order.created', data: { orderId: 'dedup-3' }, applicationId, idempotencyKey: 'earlier' },
+        { type: 'order.created', data: { orderId: 'dedup-0' }, applicationId, idempotencyKey: 'earlier' },
         { type: 'order.created', data: { orderId: 'dedup-4' }, applicationId },
       ],
     });

@@ -148,6 +148,23 @@ describe('inbound sources: POST /ingest/<sourceId>', () => {
     expect((await post(hmac.ingestPath, acmeBody, { 'x-acme-signature': 'deadbeef' })).status).toBe(401);
   });
 
+  it("publishes a provider's JSON object byte for byte: number spelling, key order and big integers kept", async () => {
+    const secret = 'github-webhook-secret';
+    const { source } = await createSource({ scheme: 'GITHUB', secret });
+    const body = '{"zeta": 1.0, "action": "opened", "id": 12345678901234567890, "2": 0, "1": 0}';
+    const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+    const accepted = await post(source.ingestPath, body, {
+      'x-github-event': 'issues',
+      'x-github-delivery': 'gh-exact-1',
+      'x-hub-signature-256': signature,
+    });
+    expect(accepted.status).toBe(202);
+    const { eventId } = (await accepted.json()) as { eventId: string };
+    await expectDelivered(eventId, 'github.issues');
+    const [request] = receiver.requests.filter((received) => received.headers['webhook-id'] === eventId);
+    expect(request!.body).toContain(`"data":${body},`);
+  });
+
   it('answers 404 for an unknown source and lists sources without their secrets', async () => {
     expect((await post('/ingest/src_nope', '{}', {})).status).toBe(404);
     const { sources } = await herald.call(SourcesDocument, { applicationId });

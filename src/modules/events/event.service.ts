@@ -13,10 +13,14 @@ import { EndpointService } from '../endpoints/endpoint.service';
 import { EventEntity } from './event.entity';
 import { CatalogService, type EventTypeRow, type EventTypeVersionRow, catalogEntries, catalogTypeNames } from '../catalog/catalog.service';
 import { assertEventType, matchesEventType, matchesVersionPin } from './event-type';
+import { findDuplicateKey, findInexactNumber, loneSurrogateAt } from './event-data';
 
 export interface PublishEvent {
   type: string;
-  data: unknown;
+  /** The payload as a value (re-serialised with JSON.stringify). Exactly one of data and dataJson. */
+  data?: unknown;
+  /** The payload as JSON text, stored and delivered byte for byte. */
+  dataJson?: string | null;
   version?: string | null;
   applicationId?: string | null;
   idempotencyKey?: string | null;
@@ -74,6 +78,7 @@ export class EventService {
     if (this.writer) return this.writer.write(checked);
     const { events, endpoints } = await resolveEvents(this.em, this.config, [checked], true);
     const [result] = await publishPrepared(this.em, events, endpoints);
+    if (result instanceof HeraldError) throw result;
     return result!;
   }
 
@@ -88,7 +93,17 @@ export class EventService {
     const checked = inputs.map((input, index) => this.check(input, index));
     refuseReusedKeys(checked);
     const { events, endpoints } = await resolveEvents(this.em, this.config, checked, true);
-    return publishPrepared(this.em, events, endpoints);
+    const write = async (em: EntityManager): Promise<PublishResult[]> => {
+      const written = await publishPrepared(em, events, endpoints);
+      return written.map((result, index) => {
+        if (result instanceof HeraldError) throw atIndex(result, index);
+        return result;
+      });
+    };
+    // A key may turn out to name a different event only once the events are written (an earlier call's, or a
+    // concurrent one's that commits first): the batch then runs in a transaction, so that refusal rolls it all back.
+    if (events.some((event) => event.idempotencyKey !== null)) return this.em.transactional(write);
+    return write(this.em);
   }
 
   /** Every check of one input that needs no database: names, sizes, and the key's application scope. */
@@ -98,10 +113,10 @@ export class EventService {
       const version = validateVersion(input.version);
       const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
       const orderingKey = validateOrderingKey(input.orderingKey);
-      const payload = this.serialiseData(input.data);
+      const { payload, data } = this.serialiseData(input);
       const applicationId = input.applicationId ?? this.scope.applicationId ?? DEFAULT_APPLICATION_ID;
       if (this.scope.applicationId && applicationId !== this.scope.applicationId) throw notFound('application', applicationId);
-      return { applicationId, type: input.type, version, payload, idempotencyKey, orderingKey, data: input.data, index };
+      return { applicationId, type: input.type, version, payload, idempotencyKey, orderingKey, data, index };
     } catch (error) {
       throw atIndex(error, index);
     }
@@ -122,7 +137,9 @@ export class EventService {
           orderingKey: null,
         },
       ]);
-      const event = inserted!.row;
+      // No idempotency key, so never refused.
+      if (!inserted || inserted instanceof HeraldError) throw new Error('a test event was not inserted');
+      const event = inserted.row;
       const [deliveryId] = await createDeliveries(em, [{ event, endpoints: [{ id: endpoint.id, ordered: false }] }]);
       return { event, deliveryId: deliveryId![0]! };
     });
@@ -152,20 +169,74 @@ export class EventService {
     return toConnection(rows, page, toStoredEvent);
   }
 
-  private serialiseData(data: unknown): string {
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+  /**
+   * The payload to store and the value the catalog checks: `data` re-serialised (refused when a number in it could
+   * not be kept exactly), or `dataJson` exactly as sent (checked to be one JSON object with distinct keys).
+   */
+  private serialiseData(input: Pick<PublishEvent, 'data' | 'dataJson'>): { payload: string; data: unknown } {
+    const hasData = input.data != null;
+    const hasJson = input.dataJson != null;
+    if (hasData === hasJson) {
+      throw badInput(
+        `Give exactly one of "data" (the payload as a JSON object) and "dataJson" (the payload as JSON text, stored byte for byte); this input has ${hasData ? 'both' : 'neither'}.`,
+        { field: hasData ? 'dataJson' : 'data', fields: ['data', 'dataJson'] },
+      );
+    }
+    if (hasJson) return { payload: input.dataJson!, data: this.parseDataJson(input.dataJson!) };
+    const data = input.data;
+    if (typeof data !== 'object' || Array.isArray(data)) {
       throw badInput('"data" must be a JSON object.', { field: 'data' });
     }
+    const inexact = findInexactNumber(data, 'data');
+    if (inexact) {
+      throw badInput(
+        `"data" has a number at ${inexact.path} that cannot be kept exactly: ${Number.isFinite(inexact.value) ? 'an integer beyond ±9007199254740991 (2^53−1)' : 'one too large for a double'} loses digits when "data" is parsed (it was read as ${inexact.value}). Send the payload as "dataJson" (JSON text, stored and delivered byte for byte), or the number as a string.`,
+        { field: 'data', path: inexact.path },
+      );
+    }
     const json = JSON.stringify(data);
+    this.checkPayloadSize('data', json, ' as JSON');
+    return { payload: json, data };
+  }
+
+  /** `dataJson`'s value, once the text is checked: valid JSON, one object, no key twice in an object, within the size limit. */
+  private parseDataJson(json: string): unknown {
+    this.checkPayloadSize('dataJson', json, '');
+    const surrogate = loneSurrogateAt(json);
+    if (surrogate >= 0) {
+      throw badInput(
+        `"dataJson" has an unpaired UTF-16 surrogate at character ${surrogate}, which has no UTF-8 form and could not be stored as sent; write it as a \\u escape inside the JSON text.`,
+        { field: 'dataJson' },
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch (error) {
+      throw badInput(`"dataJson" is not valid JSON: ${(error as Error).message}.`, { field: 'dataJson' });
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw badInput('"dataJson" must be the JSON text of one object ({...}).', { field: 'dataJson' });
+    }
+    const duplicate = findDuplicateKey(json, 'dataJson');
+    if (duplicate) {
+      throw badInput(
+        `"dataJson" has the key ${JSON.stringify(duplicate.key)} twice in the object at ${duplicate.path}; receivers would disagree about its value: send each key once.`,
+        { field: 'dataJson', path: duplicate.path },
+      );
+    }
+    return parsed;
+  }
+
+  private checkPayloadSize(field: 'data' | 'dataJson', json: string, as: string): void {
     const bytes = Buffer.byteLength(json);
     if (bytes > this.config.maxPayloadBytes) {
       throw new HeraldError(
         ErrorCode.PAYLOAD_TOO_LARGE,
-        `"data" is ${bytes} bytes as JSON; the limit is ${this.config.maxPayloadBytes} bytes (MAX_PAYLOAD_BYTES). Send a smaller payload, for example ids the receiver can look up.`,
-        { field: 'data', bytes, limit: this.config.maxPayloadBytes },
+        `"${field}" is ${bytes} bytes${as}; the limit is ${this.config.maxPayloadBytes} bytes (MAX_PAYLOAD_BYTES). Send a smaller payload, for example ids the receiver can look up.`,
+        { field, bytes, limit: this.config.maxPayloadBytes },
       );
     }
-    return json;
   }
 }
 
@@ -251,21 +322,23 @@ function matchingEndpoints(endpoints: EndpointRow[], event: Pick<PreparedEvent, 
 /**
  * Events' writes on the caller's transaction: the events, their deliveries, their jobs and the notifications,
  * a few statements however many events, given the enabled endpoints of their applications. Results come back in
- * input order.
+ * input order; an event refused for a reused idempotency key comes back as its error (nothing was written for it).
  */
-async function writeEvents(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<PublishResult[]> {
+async function writeEvents(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<Written[]> {
   const events = await insertEvents(em, prepared);
-  const fresh = events.filter((event) => event.inserted);
+  const fresh = events.filter((event): event is Exclude<Settled, HeraldError> => !(event instanceof HeraldError) && event.inserted);
   const fanOut = fresh.map(({ row }) => ({
     event: row,
     endpoints: matchingEndpoints(endpoints, row).map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered })),
   }));
   const deliveryIds = await createDeliveries(em, fanOut);
   const idsByEvent = new Map(fanOut.map((entry, index) => [entry.event.id, deliveryIds[index]!]));
-  return events.map(({ row, inserted }) =>
-    inserted
-      ? { event: row, deduplicated: false, deliveryIds: idsByEvent.get(row.id)! }
-      : { event: row, deduplicated: true, deliveryIds: [] },
+  return events.map((settled) =>
+    settled instanceof HeraldError
+      ? settled
+      : settled.inserted
+        ? { event: settled.row, deduplicated: false, deliveryIds: idsByEvent.get(settled.row.id)! }
+        : { event: settled.row, deduplicated: true, deliveryIds: [] },
   );
 }
 
@@ -274,9 +347,11 @@ async function writeEvents(em: EntityManager, prepared: PreparedEvent[], endpoin
  * them by resolveEvents): the events, their deliveries, their jobs and their notifications are one statement,
  * which commits on its own (all of it or none: a statement is atomic). Only deliveries of a FIFO group need
  * more (their sequence numbers are taken under the group's lock), and go through writeEvents in a
- * transaction. Results come back in input order.
+ * transaction. Results come back in input order; an event whose idempotency key already names a different event
+ * comes back as its IDEMPOTENCY_KEY_REUSED error, with nothing written for it (the others are written: a caller
+ * that must write all or none runs this in its transaction and rolls back).
  */
-async function publishPrepared(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<PublishResult[]> {
+async function publishPrepared(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<Written[]> {
   if (prepared.length === 0) return [];
   const matched = prepared.map((event) => ({ event, endpoints: matchingEndpoints(endpoints, event) }));
   const grouped = matched.some(({ event, endpoints: targets }) =>
@@ -321,12 +396,17 @@ async function publishPrepared(em: EntityManager, prepared: PreparedEvent[], end
     ],
   );
   const settled = await settleInserts(em, candidates, inserted);
-  return settled.map(({ row, inserted: fresh }, index) =>
-    fresh
-      ? { event: row, deduplicated: false, deliveryIds: candidates[index]!.deliveries.map((delivery) => delivery.id) }
-      : { event: row, deduplicated: true, deliveryIds: [] },
+  return settled.map((outcome, index) =>
+    outcome instanceof HeraldError
+      ? outcome
+      : outcome.inserted
+        ? { event: outcome.row, deduplicated: false, deliveryIds: candidates[index]!.deliveries.map((delivery) => delivery.id) }
+        : { event: outcome.row, deduplicated: true, deliveryIds: [] },
   );
 }
+
+/** One event's publish: its result, or its refusal (IDEMPOTENCY_KEY_REUSED) with nothing written for it. */
+type Written = PublishResult | HeraldError;
 
 /**
  * Inserts events given as JSON records (eventRecord) and returns the rows it inserted: an event whose idempotency
@@ -372,21 +452,22 @@ function eventRecord(id: string, event: PreparedEvent) {
  * an event before it in the same batch) returns that event instead. A concurrent publish with the same
  * key waits on the unique index, then finds the winner.
  */
-async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise<{ row: StoredEvent; inserted: boolean }[]> {
+async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise<Settled[]> {
   const candidates = events.map((event) => ({ id: newId(IdPrefix.event), event }));
   const inserted = await execute<EventRow>(em, INSERT_EVENTS, [JSON.stringify(candidates.map(({ id, event }) => eventRecord(id, event)))]);
   return settleInserts(em, candidates, inserted);
 }
 
+/** A candidate's outcome: its stored event (inserted, or the earlier one with its key), or the refusal of a reused key. */
+type Settled = { row: StoredEvent; inserted: boolean } | HeraldError;
+
 /**
  * Each candidate's stored event, in input order: the row INSERT_EVENTS inserted for it, or else the earlier event
- * with its idempotency key (read in one query for all of them).
+ * with its idempotency key (read in one query for all of them). An earlier event that differs from the candidate
+ * (type, version, stored data or orderingKey) makes the candidate IDEMPOTENCY_KEY_REUSED, in its place: nothing was
+ * written for it (its insert was skipped), and the caller decides whether that fails more than the candidate.
  */
-async function settleInserts(
-  em: Sql,
-  candidates: Array<{ id: string; event: PreparedEvent }>,
-  inserted: EventRow[],
-): Promise<{ row: StoredEvent; inserted: boolean }[]> {
+async function settleInserts(em: Sql, candidates: Array<{ id: string; event: PreparedEvent }>, inserted: EventRow[]): Promise<Settled[]> {
   const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
   const skipped = candidates.filter(({ id }) => !insertedById.has(id)).map(({ event }) => event);
   const earlierByKey = new Map<string, StoredEvent>();
@@ -404,8 +485,27 @@ async function settleInserts(
     if (row) return { row, inserted: true };
     const earlier = earlierByKey.get(`${event.applicationId} ${event.idempotencyKey}`);
     if (!earlier) throw new Error('idempotency conflict without an existing event');
-    return { row: earlier, inserted: false };
+    return keyReusedBy(event, earlier) ?? { row: earlier, inserted: false };
   });
+}
+
+/** The fields an idempotency key's event and a later request with the key must agree on (payload: as stored). */
+const SAME_EVENT_FIELDS = ['type', 'version', 'payload', 'orderingKey'] as const;
+
+/** The fields in which `event` differs from `earlier` by their names in the API (`data` for the stored payload). */
+function differingFields(event: Pick<PreparedEvent, (typeof SAME_EVENT_FIELDS)[number]>, earlier: typeof event): string[] {
+  return SAME_EVENT_FIELDS.filter((field) => event[field] !== earlier[field]).map((field) => (field === 'payload' ? 'data' : field));
+}
+
+/** IDEMPOTENCY_KEY_REUSED when a request with an earlier event's key is not that event; null for an exact repeat. */
+function keyReusedBy(event: PreparedEvent, earlier: StoredEvent): HeraldError | null {
+  const differs = differingFields(event, earlier);
+  if (differs.length === 0) return null;
+  return new HeraldError(
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    `idempotencyKey ${JSON.stringify(event.idempotencyKey)} already names event ${earlier.id}, which has a different ${differs.join(', ')}; an idempotency key names one event: give a different event its own key (or none), or repeat the first event exactly to get it back.`,
+    { field: 'idempotencyKey', idempotencyKey: event.idempotencyKey, eventId: earlier.id, differs },
+  );
 }
 
 /**
@@ -500,7 +600,11 @@ export class EventWriter {
       const valid = resolved.filter((event): event is PreparedEvent => !(event instanceof Error));
       const written = await publishPrepared(em, valid, endpoints);
       let next = 0;
-      return resolved.map((event) => (event instanceof Error ? new Rejected(event) : written[next++]!));
+      // A refusal (an invalid event, or a key that names a different event) fails its own call; the others stand.
+      return resolved.map((event) => {
+        const result = event instanceof Error ? event : written[next++]!;
+        return result instanceof Error ? new Rejected(result) : result;
+      });
     }, MAX_BATCH);
   }
 
@@ -574,9 +678,8 @@ function refuseReusedKeys(checked: CheckedEvent[]): void {
       firstByKey.set(key, event);
       continue;
     }
-    const differs = (['type', 'version', 'payload', 'orderingKey'] as const).filter((field) => first[field] !== event[field]);
-    if (differs.length === 0) continue;
-    const fields = differs.map((field) => (field === 'payload' ? 'data' : field));
+    const fields = differingFields(event, first);
+    if (fields.length === 0) continue;
     throw new HeraldError(
       ErrorCode.IDEMPOTENCY_KEY_REUSED,
       `inputs[${first.index}] and inputs[${event.index}] have the same idempotencyKey ${JSON.stringify(event.idempotencyKey)} but different ${fields.join(', ')}; an idempotency key names one event: give each event its own key.`,

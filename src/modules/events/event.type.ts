@@ -62,8 +62,19 @@ export class PublishEventInput {
   @Field({ description: 'The event type, for example `order.created`.' })
   type!: string;
 
-  @Field(() => GraphQLJSONObject, { description: "The payload delivered as the envelope's `data`, exactly as given." })
-  data!: Record<string, unknown>;
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      "The payload delivered as the envelope's `data`, as a JSON object: stored re-serialised (key order kept except integer-like keys, which come first in ascending order; numbers respelled: 1.0 is 1, 1e3 is 1000; of a repeated key the last value). An integer beyond ±(2^53-1) is refused: use `dataJson`. Give exactly one of `data` and `dataJson`.",
+  })
+  data?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The payload as JSON text (one object, no key twice), stored and delivered as the envelope's `data` byte for byte. Give exactly one of `data` and `dataJson`.",
+  })
+  dataJson?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Payload version (default "1.0").' })
   version?: string;
@@ -73,7 +84,8 @@ export class PublishEventInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Publishing again with the same key (per application) returns the first event instead of a duplicate.',
+    description:
+      'Publishing again with the same key (per application) and the same type, version, data (as stored) and orderingKey returns the first event instead of a duplicate; with any of them different it is refused (IDEMPOTENCY_KEY_REUSED).',
   })
   idempotencyKey?: string;
 

@@ -11,11 +11,31 @@ export interface MetricsScope {
   endpointId?: string | null;
 }
 
+/**
+ * What the rollups count, one per attempt outcome (and one per dead-lettering without an attempt):
+ * `attempts` HTTP attempts made, `delivered` attempts that succeeded (each finishes its delivery),
+ * `failed` failed attempts after which a retry was scheduled, `dead` dead-letterings. A dead letter that is
+ * retried or replayed later stays counted in `dead`, so these are attempts and events, not deliveries.
+ */
 export interface OutcomeCounts {
   attempts: number;
   delivered: number;
   failed: number;
   dead: number;
+}
+
+/**
+ * The same window counted in deliveries: each delivery finished in the window once, by its outcome now.
+ * `deliveriesDeadLettered` counts the deliveries dead-lettered in the window that are still dead letters
+ * (read from the dead letters' partial index), so one retried or replayed since counts by its later outcome.
+ */
+export interface DeliveryCounts {
+  deliveriesDelivered: number;
+  deliveriesDeadLettered: number;
+  /** deliveriesDelivered / (deliveriesDelivered + deliveriesDeadLettered); null when none finished. */
+  deliverySuccessRate: number | null;
+  /** Attempts that failed (not 2xx, a timeout, a network error), retried or dead-lettered after. */
+  failedAttempts: number;
 }
 
 export interface LatencySummary {
@@ -26,7 +46,7 @@ export interface LatencySummary {
   maxMs: number | null;
 }
 
-export interface MetricsPoint extends OutcomeCounts, LatencySummary {
+export interface MetricsPoint extends OutcomeCounts, DeliveryCounts, LatencySummary {
   at: Date;
   /** Outcomes per minute over this point's step. */
   perMinute: number;
@@ -41,7 +61,7 @@ export const EndpointHealthState = {
 } as const;
 export type EndpointHealthState = (typeof EndpointHealthState)[keyof typeof EndpointHealthState];
 
-export interface EndpointHealth extends OutcomeCounts {
+export interface EndpointHealth extends OutcomeCounts, DeliveryCounts {
   endpointId: string;
   applicationId: string;
   url: string;
@@ -63,14 +83,17 @@ export interface QueueDepth {
   oldestPendingAgeSeconds: number | null;
 }
 
-export interface Metrics extends OutcomeCounts {
+export interface Metrics extends OutcomeCounts, DeliveryCounts {
   window: MetricsWindow;
   from: Date;
   to: Date;
   stepSeconds: number;
-  /** delivered + failed + dead: every outcome recorded in the window. */
+  /** delivered + failed + dead: every outcome recorded in the window (attempts and dead-letterings). */
   total: number;
+  /** delivered / total: an attempt-outcome ratio, kept for compatibility (see deliverySuccessRate). */
   successRate: number | null;
+  /** Deliveries waiting for a retry now (FAILED), whenever they started. */
+  deliveriesRetrying: number;
   latency: LatencySummary;
   throughput: MetricsPoint[];
   queue: QueueDepth;
@@ -85,15 +108,34 @@ const FAILING_AFTER_FAILURES = 3;
 type Row = Record<string, string | number | boolean | Date | null>;
 
 const num = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value));
-const rate = (counts: OutcomeCounts): number | null => {
-  const total = counts.delivered + counts.failed + counts.dead;
-  return total === 0 ? null : Math.round((counts.delivered / total) * 10_000) / 10_000;
-};
+const ratio = (part: number, whole: number): number | null => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 10_000);
+const rate = (counts: OutcomeCounts): number | null => ratio(counts.delivered, counts.delivered + counts.failed + counts.dead);
+
+/** The delivery counts of rolled-up outcomes and the dead letters still dead from the same window. */
+function deliveryCounts(counts: OutcomeCounts, deadLettered: number): DeliveryCounts {
+  return {
+    deliveriesDelivered: counts.delivered,
+    deliveriesDeadLettered: deadLettered,
+    deliverySuccessRate: ratio(counts.delivered, counts.delivered + deadLettered),
+    failedAttempts: Math.max(0, counts.attempts - counts.delivered),
+  };
+}
+
+/** Dead letters still dead, per endpoint and step (the `at` of the step they were dead-lettered in). */
+interface DeadLetterRow {
+  endpoint_id: string;
+  at: string | Date;
+  n: number | string;
+}
 
 /**
  * Metrics over a window, read from the per-minute or per-hour rollups (delivery_metrics_minutely/_hourly), the open
- * deliveries (a partial index) and the endpoints: never from the delivery log itself, so the cost
- * follows the window and the number of endpoints, not the number of deliveries stored.
+ * deliveries and the dead letters of the window (two partial indexes) and the endpoints: never from the delivery log
+ * as a whole, so the cost follows the window, the endpoints and the backlog, not the number of deliveries stored.
+ *
+ * The rollups count attempts and dead-letterings as they happen; a dead letter retried or replayed later stays in
+ * them. So the dead letters of the window are counted from the dead letters' index instead (deliveriesDeadLettered):
+ * each delivery finished in the window then counts once, as delivered or as dead-lettered, by its outcome now.
  */
 export class MetricsService {
   constructor(
@@ -109,12 +151,22 @@ export class MetricsService {
     // Points are aligned on whole steps; the first one may start a little before the window does.
     const from = new Date(Math.floor((to.getTime() - span.seconds * 1000) / stepMs) * stepMs + stepMs);
     const rollup = span.stepSeconds >= 3600 ? ROLLUPS[1] : ROLLUPS[0];
-    const [series, endpoints, queue] = await Promise.all([
+    const [series, endpoints, { queue, deadLetters }] = await Promise.all([
       this.series(rollup, scope, from, span.stepSeconds),
       this.endpointHealth(rollup, scope, from),
-      this.queueDepth(scope, to),
+      this.deliveriesNow(scope, from, span.stepSeconds, to),
     ]);
-    const throughput = this.fillSeries(series, from, to, span.stepSeconds);
+    const deadByStep = new Map<number, number>();
+    const deadByEndpoint = new Map<string, number>();
+    let deadLettered = 0;
+    for (const row of deadLetters) {
+      const at = toDate(row.at).getTime();
+      deadByStep.set(at, (deadByStep.get(at) ?? 0) + num(row.n));
+      deadByEndpoint.set(row.endpoint_id, (deadByEndpoint.get(row.endpoint_id) ?? 0) + num(row.n));
+      deadLettered += num(row.n);
+    }
+    for (const endpoint of endpoints) Object.assign(endpoint, deliveryCounts(endpoint, deadByEndpoint.get(endpoint.endpointId) ?? 0));
+    const throughput = this.fillSeries(series, deadByStep, from, to, span.stepSeconds);
     const counts = { attempts: 0, delivered: 0, failed: 0, dead: 0 };
     const buckets = LATENCY_BUCKET_COLUMNS.map(() => 0);
     let latencySum = 0;
@@ -136,6 +188,8 @@ export class MetricsService {
       ...counts,
       total: counts.delivered + counts.failed + counts.dead,
       successRate: rate(counts),
+      ...deliveryCounts(counts, deadLettered),
+      deliveriesRetrying: queue.scheduled,
       latency: summarise(buckets, latencySum, latencyMax),
       throughput,
       queue,
@@ -186,7 +240,7 @@ export class MetricsService {
     );
   }
 
-  private fillSeries(rows: Row[], from: Date, to: Date, stepSeconds: number): MetricsPoint[] {
+  private fillSeries(rows: Row[], deadByStep: Map<number, number>, from: Date, to: Date, stepSeconds: number): MetricsPoint[] {
     const stepMs = stepSeconds * 1000;
     const byTime = new Map(rows.map((row) => [toDate(row.at as string | Date).getTime(), row]));
     const points: MetricsPoint[] = [];
@@ -204,6 +258,7 @@ export class MetricsService {
         ...counts,
         perMinute: Math.round(((counts.delivered + counts.failed + counts.dead) / (stepSeconds / 60)) * 100) / 100,
         successRate: rate(counts),
+        ...deliveryCounts(counts, deadByStep.get(at) ?? 0),
         ...summarise(buckets, num(row?.latency_sum_ms), num(row?.latency_max_ms)),
       });
     }
@@ -243,6 +298,8 @@ export class MetricsService {
         state: healthState(enabled, consecutiveFailures, successRate),
         successRate,
         ...counts,
+        // The dead letters still dead are counted in metrics(), from one query for every endpoint.
+        ...deliveryCounts(counts, 0),
         consecutiveFailures,
         consecutiveDeadLetters: num(row.consecutive_dead_letters),
         lastError: (row.last_error as string | null) ?? null,
@@ -253,21 +310,45 @@ export class MetricsService {
     });
   }
 
-  async queueDepth(scope: MetricsScope, now: Date = this.clock.now()): Promise<QueueDepth> {
-    const where = this.scopeSql(scope, 'd');
-    const [row] = await execute<Row>(
+  /**
+   * What the deliveries table says now, in one statement: the open deliveries (queue depth and the oldest, from the
+   * partial index of open deliveries) and the deliveries dead-lettered since `from` that are dead letters still,
+   * per endpoint and step. A dead letter's updated_at is when it was dead-lettered (retrying or replaying it makes
+   * it PENDING); the partial index deliveries_dead_index (endpoint_id, updated_at) where status = 'DEAD' answers it,
+   * so the cost follows the dead letters of the window, not the deliveries stored.
+   */
+  private async deliveriesNow(
+    scope: MetricsScope,
+    from: Date,
+    stepSeconds: number,
+    now: Date,
+  ): Promise<{ queue: QueueDepth; deadLetters: DeadLetterRow[] }> {
+    const endpoints = this.scopeSql({ applicationId: scope.applicationId, endpointId: null }, 'e');
+    const endpointClause = scope.endpointId ? ' and e.id = ?' : '';
+    const open = this.scopeSql(scope, 'd');
+    const [row] = await execute<Row & { dead_letters: DeadLetterRow[] | null }>(
       this.em,
-      `select count(*) filter (where d.status = 'PENDING') as pending, count(*) filter (where d.status = 'FAILED') as scheduled,
-              min(d.created_at) as oldest
-       from deliveries d where d.status in ('PENDING', 'FAILED')${where.sql}`,
-      where.params,
+      `with dead as (
+         select d.endpoint_id, date_bin(?::interval, d.updated_at, timestamptz 'epoch') as at, count(*) as n
+         from endpoints e
+         join deliveries d on d.endpoint_id = e.id and d.status = 'DEAD' and d.updated_at >= ?
+         where true${endpoints.sql}${endpointClause}
+         group by 1, 2
+       )
+       select count(*) filter (where d.status = 'PENDING') as pending, count(*) filter (where d.status = 'FAILED') as scheduled,
+              min(d.created_at) as oldest, (select json_agg(dead) from dead) as dead_letters
+       from deliveries d where d.status in ('PENDING', 'FAILED')${open.sql}`,
+      [`${stepSeconds} seconds`, from, ...endpoints.params, ...(scope.endpointId ? [scope.endpointId] : []), ...open.params],
     );
     const oldest = row?.oldest ? toDate(row.oldest as string | Date) : null;
     return {
-      pending: num(row?.pending),
-      scheduled: num(row?.scheduled),
-      oldestPendingAt: oldest,
-      oldestPendingAgeSeconds: oldest ? Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 100) / 10) : null,
+      queue: {
+        pending: num(row?.pending),
+        scheduled: num(row?.scheduled),
+        oldestPendingAt: oldest,
+        oldestPendingAgeSeconds: oldest ? Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 100) / 10) : null,
+      },
+      deadLetters: row?.dead_letters ?? [],
     };
   }
 }

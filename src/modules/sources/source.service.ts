@@ -168,10 +168,9 @@ export class SourceService {
     const parsed = parseJson(text);
     const type = eventTypeOf(source, parsed, headers);
     if (!type.ok) return { status: 'no_event_type', message: type.message };
-    const data =
-      parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
-        ? (parsed as Record<string, unknown>)
-        : { body: parsed ?? text };
+    // A JSON object is published as the provider's own bytes (numbers and key order kept); anything else is wrapped.
+    const payload =
+      parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? { dataJson: text } : { data: { body: parsed ?? text } };
     const storedHeaders = Object.fromEntries(
       Object.entries(redactHeaders(flattenHeaders(headers))).filter(([name]) => !/^(host|connection|content-length)$/i.test(name)),
     );
@@ -186,7 +185,7 @@ export class SourceService {
       ]);
       const published = await new EventService(em, this.config).publish({
         type: type.value,
-        data,
+        ...payload,
         applicationId: source.applicationId,
         // Providers retry: the same message id must not become a second event.
         idempotencyKey: messageId ? `source:${source.id}:${messageId}`.slice(0, 255) : null,
