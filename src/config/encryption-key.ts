@@ -19,7 +19,8 @@ export function loadSecretBox(config: Pick<HeraldConfig, 'encryptionKey' | 'data
   try {
     // 'wx': when two processes start together, one creates the file and the other reads it.
     writeFileSync(file, `${generateEncryptionKey()}\n`, { flag: 'wx', mode: 0o600 });
-    logger.warn({ file }, 'generated an encryption key for endpoint secrets; set HERALD_ENCRYPTION_KEY in production');
+    // The development default working as designed (production refuses to start without the variable): info, not a warning.
+    logger.info({ file }, 'generated an encryption key for endpoint secrets; set HERALD_ENCRYPTION_KEY in production');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }

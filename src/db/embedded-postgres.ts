@@ -267,7 +267,8 @@ async function ensureTraversable(directory: string, logger: Logger): Promise<voi
     current = parent;
   }
   if (changed.length > 0) {
-    logger.warn(
+    // Done, and needed only as root: said at info, since nothing is left for the user to do.
+    logger.info(
       { directories: changed },
       'running as root: allowed the postgres user to traverse these directories to reach the embedded database',
     );
