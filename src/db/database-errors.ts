@@ -12,7 +12,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 const UNAVAILABLE_MESSAGE =
-  /Connection terminated|connection (?:ended|closed|timeout)|terminating connection|ECONNREFUSED|ECONNRESET|the database system is (?:starting up|shutting down|in recovery mode)|shutting down|Cannot use a pool after calling end|not currently accepting connections|encountered a connection error|timeout exceeded when trying to connect/i;
+  /Connection terminated|connection (?:ended|closed|timeout)|terminating connection|ECONNREFUSED|ECONNRESET|the database system is (?:starting up|shutting down|in recovery mode)|shutting down|not currently accepting connections|encountered a connection error|timeout exceeded when trying to connect/i;
 
 /** Serialization failure and deadlock: the transaction was rolled back and may simply run again. */
 const RETRYABLE_TRANSACTION_CODES = new Set(['40001', '40P01']);
