@@ -8,7 +8,7 @@ import {
   PublishEventDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
-import { runHerald, runKeysCommand } from '../helpers/cli';
+import { runHerald, runKeysCommand, runToEnd } from '../helpers/cli';
 import { createTestDatabase, query } from '../helpers/database';
 import { type TestHerald, startTestHerald, testConfig, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
@@ -16,21 +16,8 @@ import { WebhookReceiver } from '../helpers/receiver';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** Runs a command from the project folder (npm, npx) to completion. */
-function runInProject(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    env: { ...process.env, HERALD_URL: '', HERALD_API_KEY: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+function runInProject(command: string, args: string[], env: Record<string, string>) {
+  return runToEnd(command, args, { cwd: ROOT, env: { HERALD_URL: '', HERALD_API_KEY: '', ...env } });
 }
 
 /** Pids of the running `herald listen` processes that forward to this URL (from /proc: this runs on Linux). */

@@ -90,20 +90,13 @@ export async function exitOf(process: HeraldProcess): Promise<{ code: number | n
 }
 
 /** Runs `herald keys <args>` to completion; returns its exit code, stdout and stderr. */
-export async function runKeysCommand(
+export function runKeysCommand(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [HERALD_BIN, 'keys', ...args], {
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', HERALD_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return runToEnd(process.execPath, [HERALD_BIN, 'keys', ...args], {
+    env: { NODE_ENV: 'test', LOG_LEVEL: 'warn', HERALD_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...env },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
-  return { code, stdout, stderr };
 }
 
 /** An admin key made with the real CLI (`herald keys create`). */
@@ -130,10 +123,16 @@ export function runHerald(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [HERALD_BIN, ...args], {
-    env: { ...process.env, HERALD_URL: '', HERALD_API_KEY: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return runToEnd(process.execPath, [HERALD_BIN, ...args], { env: { HERALD_URL: '', HERALD_API_KEY: '', ...env } });
+}
+
+/** Runs a program to completion (its environment is this process's, with `env` on top): exit code, stdout, stderr. */
+export function runToEnd(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
