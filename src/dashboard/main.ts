@@ -2,7 +2,7 @@ import uPlot from 'uplot';
 import { HeraldApi } from './api';
 import { $, el } from './dom';
 import * as Q from './queries';
-import { type EndpointHealth, type Metrics, type MetricsPoint, percent, rateTone, showSummary } from './summary';
+import { type EndpointHealth, type Metrics, type MetricsPoint, ms, percent, rateTone, showSummary } from './summary';
 
 interface Endpoint {
   id: string;
@@ -133,7 +133,6 @@ interface ChartSeries {
   at(point: MetricsPoint): string;
   overall(metrics: Metrics): string;
 }
-const ms = (value: number | null) => (value === null ? '–' : `${Math.round(value)} ms`);
 const CHART_SERIES: Record<ChartId, ChartSeries[]> = {
   'chart-throughput': [
     { label: 'delivered', color: 'delivered', at: (p) => String(p.deliveriesDelivered), overall: (m) => String(m.deliveriesDelivered) },

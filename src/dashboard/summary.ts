@@ -37,7 +37,7 @@ export interface Metrics {
 }
 
 export const percent = (rate: number | null) => (rate === null ? '–' : `${(rate * 100).toFixed(1)}%`);
-const ms = (value: number | null) => (value === null ? '–' : `${Math.round(value)} ms`);
+export const ms = (value: number | null) => (value === null ? '–' : `${Math.round(value)} ms`);
 const age = (seconds: number | null) =>
   seconds === null
     ? '–'

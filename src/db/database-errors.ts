@@ -4,9 +4,20 @@
  * the request. Pure: no driver or ORM imports.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (isUnstorableTextError(error)) return false;
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || NETWORK_CODES.has(code))) return true;
   return typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message);
+}
+
+/**
+ * PostgreSQL cannot store U+0000: in a text parameter it refuses the whole message (08P01, "invalid message format",
+ * class 08 but no connection fault), in json/jsonb the escape (22P05). The input is at fault, not the server.
+ */
+export function isUnstorableTextError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === '22P05' || (code === '08P01' && error.message.includes('invalid message format'));
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);

@@ -1,6 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { databaseErrorSummary, isDatabaseUnavailable } from '../db/database-errors';
+import { databaseErrorSummary, isDatabaseUnavailable, isUnstorableTextError } from '../db/database-errors';
 import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { redactCredentials } from '../lib/redaction';
@@ -31,7 +31,7 @@ function underlyingError(error: unknown): unknown {
 /** The database could not be reached (connection refused, reset or terminated, shutting down, starting up). */
 export function isDatabaseOutage(error: unknown): boolean {
   const cause = underlyingError(error);
-  return !(cause instanceof HeraldError) && isDatabaseUnavailable(cause) && !isUnstorableTextError(cause);
+  return !(cause instanceof HeraldError) && isDatabaseUnavailable(cause);
 }
 
 /**
@@ -108,14 +108,4 @@ function isGraphQLInputError(original: unknown, formatted: GraphQLFormattedError
   return /^(Variable|Expected|Argument|Int cannot|Float cannot|String cannot|Boolean cannot|ID cannot|JSON|DateTime)/.test(
     formatted.message,
   );
-}
-
-/**
- * PostgreSQL cannot store U+0000: in a text parameter it refuses the whole message (08P01, "invalid
- * message format"), in json/jsonb the escape (22P05). The input is at fault, not the server.
- */
-function isUnstorableTextError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return code === '22P05' || (code === '08P01' && error.message.includes('invalid message format'));
 }

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { type RuruClientConfig, ruruHTML } from 'ruru/server';
 import { serveStatic } from 'ruru/static';
-import { pageSecurityPolicy, requestOrigins } from './routes';
+import { pageSecurityPolicy, requestOrigins } from './security-headers';
 
 const STATIC_PATH = '/graphiql/static/';
 

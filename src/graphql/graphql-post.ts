@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
@@ -39,6 +40,9 @@ export const refuse = {
   bodyTooLarge: (res: http.ServerResponse) =>
     sendJsonError(res, 413, 'The request body is too large.', { code: ErrorCode.PAYLOAD_TOO_LARGE }),
   invalidJson: (res: http.ServerResponse) => sendJsonError(res, 400, 'The request body is not valid JSON.', { code: 'BAD_REQUEST' }),
+  /** Bytes that are not UTF-8, refused rather than replaced with U+FFFD. */
+  invalidUtf8: (res: http.ServerResponse) =>
+    sendJsonError(res, 400, 'The request body is not valid UTF-8: send JSON encoded as UTF-8.', { code: 'BAD_REQUEST' }),
   /** An over-long query text (QUERY_TOO_LARGE), refused before it is parsed. */
   queryTooLarge: (res: http.ServerResponse, error: GraphQLError) => sendJsonError(res, 413, error.message, error.extensions),
   /** Logged, and answered with 500 (503 when the database is unavailable) if nothing was sent yet; cut otherwise. */
@@ -93,9 +97,7 @@ export async function serveGraphqlPost<Context extends BaseContext>(
   const read = await readBody(req, options.maxBodyBytes);
   if (read.kind === 'too-large') return refuse.bodyTooLarge(res);
   if (read.kind === 'aborted') return;
-  if (read.kind === 'invalid-utf8') {
-    return sendJsonError(res, 400, 'The request body is not valid UTF-8: send JSON encoded as UTF-8.', { code: 'BAD_REQUEST' });
-  }
+  if (read.kind === 'invalid-utf8') return refuse.invalidUtf8(res);
   let body: unknown = {};
   if (read.text.length > 0) {
     try {
@@ -132,14 +134,8 @@ export async function serveGraphqlPost<Context extends BaseContext>(
 type BodyRead = { kind: 'read'; text: string } | { kind: 'too-large' } | { kind: 'invalid-utf8' } | { kind: 'aborted' };
 
 /** Refuses bytes that are not UTF-8 instead of replacing them with U+FFFD (a byte order mark is kept, as before). */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 function decodeBody(bytes: Buffer): BodyRead {
-  try {
-    return { kind: 'read', text: utf8.decode(bytes) };
-  } catch {
-    return { kind: 'invalid-utf8' };
-  }
+  return isUtf8(bytes) ? { kind: 'read', text: bytes.toString('utf8') } : { kind: 'invalid-utf8' };
 }
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<BodyRead> {

@@ -42,7 +42,8 @@ import {
   logDatabaseUnavailable,
 } from './errors';
 import { graphiqlHandlers } from './graphiql';
-import { mountHttpRoutes, setSecurityHeaders } from './routes';
+import { mountHttpRoutes } from './routes';
+import { setSecurityHeaders } from './security-headers';
 import { HERALD_CODE_EXTENSION, queryLimitRule } from './query-limits';
 import { DeliveryReader } from '../modules/deliveries/delivery.service';
 import { EventReader, EventWriter } from '../modules/events/event.service';
@@ -455,10 +456,13 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
   return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
 }
 
-/** As on the direct route: bytes that are not UTF-8 are refused (400), not replaced with U+FFFD. */
+/** As on the direct route: bytes that are not UTF-8 are refused (400, refuse.invalidUtf8), not replaced with U+FFFD. */
 function refuseInvalidUtf8(_req: http.IncomingMessage, _res: http.ServerResponse, body: Buffer): void {
-  if (!isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8: send JSON encoded as UTF-8.'), { status: 400 });
+  if (!isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8.'), { status: 400, type: INVALID_UTF8 });
 }
+
+/** body-parser's type for the error refuseInvalidUtf8 throws. */
+const INVALID_UTF8 = 'herald.invalid.utf8';
 
 /** Body-parser failures answer in GraphQL's error shape with a code, never an HTML page. */
 function jsonErrors(logger: Logger): ErrorRequestHandler {
@@ -466,6 +470,7 @@ function jsonErrors(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(error);
     if (error.type === 'entity.too.large') return refuse.bodyTooLarge(res);
     if (error.type === 'entity.parse.failed') return refuse.invalidJson(res);
+    if (error.type === INVALID_UTF8) return refuse.invalidUtf8(res);
     if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
       return sendJsonError(res, error.status, error.message ?? 'Bad request', { code: 'BAD_REQUEST' });
     }

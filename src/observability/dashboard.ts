@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import express, { type Express } from 'express';
-import { pageSecurityPolicy } from '../graphql/routes';
+import { pageSecurityPolicy } from '../graphql/security-headers';
 
 /** dist/dashboard, seen from the compiled file (dist/src/observability) or from the source (src/observability). */
 function dashboardDirectory(): string | null {

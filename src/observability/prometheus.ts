@@ -47,63 +47,52 @@ export class HeraldPrometheus {
   constructor(private readonly pool: pg.Pool) {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
     // Kept as it was for existing dashboards and alerts; its HELP now says what each label counts.
-    this.registry.registerMetric(
-      this.snapshotMetric(
-        'herald_deliveries_total',
-        'Deprecated, counts attempt outcomes: delivered = attempts that succeeded, failed = failed attempts with a retry scheduled ' +
-          '(one per attempt, not per delivery), dead = dead-letterings. Use herald_deliveries_delivered_total, ' +
-          'herald_deliveries_dead_lettered_total and herald_delivery_attempts_total.',
-        'counter',
-        () =>
-          (['delivered', 'failed', 'dead'] as const).map((outcome) => ({ value: this.snapshot.outcomes[outcome], labels: { outcome } })),
-      ) as never,
+    this.registerSnapshotMetric(
+      'herald_deliveries_total',
+      'Deprecated, counts attempt outcomes: delivered = attempts that succeeded, failed = failed attempts with a retry scheduled ' +
+        '(one per attempt, not per delivery), dead = dead-letterings. Use herald_deliveries_delivered_total, ' +
+        'herald_deliveries_dead_lettered_total and herald_delivery_attempts_total.',
+      'counter',
+      () => (['delivered', 'failed', 'dead'] as const).map((outcome) => ({ value: this.snapshot.outcomes[outcome], labels: { outcome } })),
     );
-    this.registry.registerMetric(
-      this.snapshotMetric(
-        'herald_deliveries_delivered_total',
-        'Deliveries delivered: a 2xx answer finished them (one per delivery; one sent again after it had succeeded counts again).',
-        'counter',
-        () => [{ value: this.snapshot.outcomes.delivered, labels: {} }],
-      ) as never,
+    this.registerSnapshotMetric(
+      'herald_deliveries_delivered_total',
+      'Deliveries delivered: a 2xx answer finished them (one per delivery; one sent again after it had succeeded counts again).',
+      'counter',
+      () => [{ value: this.snapshot.outcomes.delivered, labels: {} }],
     );
-    this.registry.registerMetric(
-      this.snapshotMetric(
-        'herald_deliveries_dead_lettered_total',
-        'Deliveries dead-lettered: no attempt left, or the endpoint disabled (one per dead-lettering; a dead letter replayed and ' +
-          'dead-lettered again counts again). The dead letters there are now: herald_dead_letters.',
-        'counter',
-        () => [{ value: this.snapshot.outcomes.dead, labels: {} }],
-      ) as never,
+    this.registerSnapshotMetric(
+      'herald_deliveries_dead_lettered_total',
+      'Deliveries dead-lettered: no attempt left, or the endpoint disabled (one per dead-lettering; a dead letter replayed and ' +
+        'dead-lettered again counts again). The dead letters there are now: herald_dead_letters.',
+      'counter',
+      () => [{ value: this.snapshot.outcomes.dead, labels: {} }],
     );
-    this.registry.registerMetric(
-      this.snapshotMetric(
-        'herald_delivery_attempts_total',
-        'HTTP attempts made, by result: succeeded (2xx) or failed (not 2xx, a timeout, a network error; retried or dead-lettered after).',
-        'counter',
-        () => [
-          { value: this.snapshot.outcomes.delivered, labels: { result: 'succeeded' } },
-          { value: Math.max(0, this.snapshot.attempts - this.snapshot.outcomes.delivered), labels: { result: 'failed' } },
-        ],
-      ) as never,
+    this.registerSnapshotMetric(
+      'herald_delivery_attempts_total',
+      'HTTP attempts made, by result: succeeded (2xx) or failed (not 2xx, a timeout, a network error; retried or dead-lettered after).',
+      'counter',
+      () => [
+        { value: this.snapshot.outcomes.delivered, labels: { result: 'succeeded' } },
+        { value: Math.max(0, this.snapshot.attempts - this.snapshot.outcomes.delivered), labels: { result: 'failed' } },
+      ],
     );
-    this.registry.registerMetric(
-      this.snapshotMetric('herald_attempt_duration_seconds', 'Duration of delivery attempts.', 'histogram', () => {
-        const { buckets, sumMs, count } = this.snapshot.latency;
-        let cumulative = 0;
-        const values = LATENCY_BUCKET_COLUMNS.map((_, index) => {
-          cumulative += buckets[index] ?? 0;
-          const bound = LATENCY_BUCKETS_MS[index];
-          return {
-            value: cumulative,
-            labels: { le: bound === undefined ? '+Inf' : String(bound / 1000) },
-            metricName: 'herald_attempt_duration_seconds_bucket',
-          };
-        });
-        values.push({ value: sumMs / 1000, labels: {} as { le: string }, metricName: 'herald_attempt_duration_seconds_sum' });
-        values.push({ value: count, labels: {} as { le: string }, metricName: 'herald_attempt_duration_seconds_count' });
-        return values;
-      }) as never,
-    );
+    this.registerSnapshotMetric('herald_attempt_duration_seconds', 'Duration of delivery attempts.', 'histogram', () => {
+      const { buckets, sumMs, count } = this.snapshot.latency;
+      let cumulative = 0;
+      const values = LATENCY_BUCKET_COLUMNS.map((_, index) => {
+        cumulative += buckets[index] ?? 0;
+        const bound = LATENCY_BUCKETS_MS[index];
+        return {
+          value: cumulative,
+          labels: { le: bound === undefined ? '+Inf' : String(bound / 1000) },
+          metricName: 'herald_attempt_duration_seconds_bucket',
+        };
+      });
+      values.push({ value: sumMs / 1000, labels: {} as { le: string }, metricName: 'herald_attempt_duration_seconds_sum' });
+      values.push({ value: count, labels: {} as { le: string }, metricName: 'herald_attempt_duration_seconds_count' });
+      return values;
+    });
     this.queueDepth = new Gauge({
       name: 'herald_queue_depth',
       help: 'Unfinished deliveries now: pending (waiting for an attempt) and scheduled (a retry scheduled after a failed attempt).',
@@ -184,13 +173,14 @@ export class HeraldPrometheus {
     for (const state of ['healthy', 'degraded', 'failing', 'disabled']) this.endpoints.set({ state }, counts[state] ?? 0);
   }
 
-  private snapshotMetric(
+  /** Registers a metric whose values are read from the last snapshot when the registry renders. */
+  private registerSnapshotMetric(
     name: string,
     help: string,
     type: 'counter' | 'histogram',
     values: () => Array<{ value: number; labels: Record<string, string>; metricName?: string }>,
-  ): SnapshotMetric {
-    return {
+  ): void {
+    const metric: SnapshotMetric = {
       name,
       help,
       type,
@@ -198,6 +188,8 @@ export class HeraldPrometheus {
       get: () => ({ name, help, type, aggregator: 'sum', values: values() }),
       reset: () => undefined,
     };
+    // prom-client's types want one of its own classes; a custom metric needs only this shape.
+    this.registry.registerMetric(metric as never);
   }
 }
 
