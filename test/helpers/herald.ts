@@ -169,9 +169,11 @@ export class SubscriptionRecorder<T> {
           complete: () => undefined,
         },
       );
-      // graphql-ws has no "subscribed" acknowledgement; the server registers the operation as soon as
-      // it receives it; a second covers a busy machine.
-      setTimeout(resolve, 1000);
+      // graphql-ws has no "subscribed" acknowledgement. A query sent after the subscribe message on the
+      // same socket is answered once the server has taken both: the server starts handling messages in the
+      // order they arrive, and the subscribe message registers its operation on the way to that answer.
+      const done = () => resolve();
+      client.subscribe({ query: '{ __typename }' }, { next: () => undefined, error: done, complete: done });
     });
   }
 

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildHeraldSchema } from '../../src/graphql/schema';
+import { ApiKeyService } from '../../src/modules/api-keys/api-key.service';
 import * as operations from '../../src/sdk/generated/graphql';
 import {
   ApiKeysDocument,
@@ -67,8 +68,14 @@ describe('authentication: every operation needs a valid API key', () => {
     revokedKey = await herald.createKey({ name: 'revoked' });
     const { apiKeys } = await herald.call(ApiKeysDocument, { page: { first: 100 } });
     await herald.call(RevokeApiKeyDocument, { id: apiKeys.nodes.find((key) => key.name === 'revoked')!.prefix });
-    expiredKey = await herald.createKey({ name: 'soon expired', expiresAt: new Date(Date.now() + 1000) });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Created as of two seconds ago with a one-second lifetime: already expired, with no wait for it to lapse.
+    const createdAt = new Date(Date.now() - 2000);
+    expiredKey = (
+      await new ApiKeyService(herald.handle.database.orm.em.fork()).create(
+        { name: 'soon expired', expiresAt: new Date(createdAt.getTime() + 1000) },
+        createdAt,
+      )
+    ).key;
   });
   afterAll(async () => {
     await herald?.stop();

@@ -172,7 +172,14 @@ describe('event type catalog (GraphQL, /docs/events) and the SDKs against a runn
       async () => receiver.requests.filter((r) => r.path.includes('pinned')),
       (requests) => requests.length >= 1,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // All three deliveries have their outcome (SUCCEEDED is final): nothing more reaches the pinned endpoint.
+    await waitUntil(
+      () =>
+        query<{ status: string }>(database.url, 'select status from deliveries where event_id = any($1)', [
+          [v1.publishEvent.id, v2.publishEvent.id],
+        ]),
+      (rows) => rows.length === 3 && rows.every((row) => row.status === 'SUCCEEDED'),
+    );
     const pinnedBodies = receiver.requests.filter((r) => r.path.includes('pinned')).map((r) => JSON.parse(r.body) as { version: string });
     expect(pinnedBodies.map((b) => b.version)).toEqual(['1.0']);
 

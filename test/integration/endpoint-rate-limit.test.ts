@@ -6,7 +6,7 @@ import {
   UpdateEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
 /** The most arrivals within any window of `windowMs` (each arrival opens one). */
@@ -67,14 +67,18 @@ describe('per-endpoint rate limit (rateLimitPerSecond)', { timeout: 90_000 }, ()
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(3000);
     // Every one was delivered once, none lost or doubled while waiting for its slot.
     expect(new Set(limitedArrivals.map((request) => JSON.parse(request.body).id as string)).size).toBe(20);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(limitedReceiver.requests).toHaveLength(20);
-    const statuses = await query<{ status: string; n: number }>(
-      database.url,
-      `select status, count(*)::int as n from deliveries where endpoint_id = $1 group by status`,
-      [limited.registerEndpoint.endpoint.id],
+    // Once every delivery has recorded its outcome, none is attempted again.
+    const statuses = await waitUntil(
+      () =>
+        query<{ status: string; n: number }>(
+          database.url,
+          `select status, count(*)::int as n from deliveries where endpoint_id = $1 group by status`,
+          [limited.registerEndpoint.endpoint.id],
+        ),
+      (rows) => rows.every((row) => row.status === 'SUCCEEDED' || row.status === 'DEAD'),
     );
     expect(statuses).toEqual([{ status: 'SUCCEEDED', n: 20 }]);
+    expect(limitedReceiver.requests).toHaveLength(20);
   });
 
   it('validates the limit, changes it and removes it', async () => {

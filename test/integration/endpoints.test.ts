@@ -202,7 +202,11 @@ describe('Endpoint management through the GraphQL API', () => {
     expect(payment.deliveries.map((d) => d.endpointId)).toEqual([endpoint.id]);
     const [request] = await second.waitForRequests(1);
     expect(JSON.parse(request!.body)).toMatchObject({ id: payment.id, event: 'payment.succeeded', data: { paymentId: 'P-1' } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Its one delivery has succeeded (no further attempt follows) at the second receiver: none can reach the first.
+    await waitUntil(
+      () => herald.call(DeliveryDocument, { id: payment.deliveries[0]!.id }),
+      ({ delivery }) => delivery.status === 'SUCCEEDED',
+    );
     expect(first.requests).toHaveLength(1);
     expect(JSON.parse(first.requests[0]!.body)).toMatchObject({ event: 'order.created' });
 
@@ -384,11 +388,14 @@ describe('Endpoint management through the GraphQL API', () => {
     const foreign = await publish(otherApplicationId, 'order.created', { from: 'other' });
     const mine = await publish(applicationId, 'order.created', { from: 'watched', amount: 12.5 });
     // Notifications arrive in commit order: once ours is in, the other application's would have been too.
-    const updates = await recorder.waitFor((all) => all.some((u) => u.eventPublished.id === mine.id));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A later event of the watched application is the sentinel: whatever came before it has arrived.
+    const sentinel = await publish(applicationId, 'order.created', { from: 'watched', sentinel: true });
+    const all = await recorder.waitFor((seen) => seen.some((u) => u.eventPublished.id === sentinel.id));
     recorder.stop();
+    const updates = all.filter((u) => u.eventPublished.id !== sentinel.id);
 
     expect(recorder.results.filter((result) => result.errors)).toEqual([]);
+    expect(all.map((u) => u.eventPublished.id)).toEqual([mine.id, sentinel.id]);
     expect(updates.map((u) => u.eventPublished.id)).toEqual([mine.id]);
     expect(updates.map((u) => u.eventPublished.id)).not.toContain(foreign.id);
     expect(updates[0]!.eventPublished).toMatchObject({

@@ -11,7 +11,7 @@ import {
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
 /**
@@ -156,15 +156,18 @@ describe('idempotency keys reused for a different event are refused across calls
         ],
       });
       // Wait until the batch is blocked on the key's index entry, then let the winner commit.
-      for (let waited = 0; ; waited += 20) {
-        const [row] = await query<{ n: string }>(
-          database.url,
-          `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-        );
-        if (Number(row!.n) > 0) break;
-        if (waited > 10_000) throw new Error('the batch never waited on the key');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitUntil(
+        async () => {
+          const [row] = await query<{ n: string }>(
+            database.url,
+            `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          );
+          return Number(row!.n);
+        },
+        (waiting) => waiting > 0,
+        10_000,
+        20,
+      );
       await other.query('commit');
       const error = onlyError((await pending).errors);
       expect(error.message).toMatch(/^inputs\[1\]: idempotencyKey "race-k" already names event evt_race0000000000000000000/);

@@ -8,7 +8,7 @@ import {
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
 /**
@@ -63,12 +63,11 @@ describe('publishing exact data: dataJson bytes, data integers, UTF-8 bodies', (
 
   /** The body of the one delivery the receiver got for an event. */
   async function deliveredBody(eventId: string): Promise<string> {
-    for (let waited = 0; waited < 15_000; waited += 50) {
-      const request = receiver.requests.find((r) => r.headers['webhook-id'] === eventId);
-      if (request) return request.body;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`no delivery of ${eventId} arrived`);
+    const request = await waitUntil(
+      async () => receiver.requests.find((r) => r.headers['webhook-id'] === eventId),
+      (found) => found !== undefined,
+    );
+    return request!.body;
   }
 
   it('delivers dataJson byte for byte inside the envelope (number spelling, key order, integer-like keys, big integers)', async () => {

@@ -73,9 +73,12 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
     }
     for (let i = 0; i < 3; i++) await publish(b.app, 'shop.created');
     await waitForDead(13);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    split = new Date();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The split lies strictly after every wave-1 event and before any wave-2 one is written.
+    const [last] = await query<{ at: Date }>(database.url, 'select max(created_at) as at from events');
+    split = await waitUntil(
+      async () => new Date(),
+      (now) => now.getTime() > last!.at.getTime(),
+    );
     // Wave 2: 2 more shop.created for A.
     for (let i = 0; i < 2; i++) await publish(a.app, 'shop.created');
     await waitForDead(17);
@@ -226,7 +229,15 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
     expect((await herald.callAs(keyA, ReplayDocument, { id })).replay).toMatchObject({ status: 'COMPLETED', requeued: 5 });
 
     const arrivals = await receiverA.waitForRequests(before + 5);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Each re-delivered one has recorded its outcome (SUCCEEDED is final: no attempt follows).
+    await waitUntil(
+      () =>
+        query<{ status: string }>(database.url, `select status from deliveries where endpoint_id = $1 and event_id = any($2)`, [
+          a.receiving,
+          expected.map((row) => row.event_id),
+        ]),
+      (rows) => rows.length === 5 && rows.every((row) => row.status === 'SUCCEEDED'),
+    );
     const replayed = receiverA.requests.slice(before);
     expect(replayed.map((request) => JSON.parse(request.body).id as string).sort()).toEqual(expected.map((row) => row.event_id).sort());
     // 2 per second: three batches (2, 2, 1), the last one at least 2 s after the first.
@@ -259,11 +270,15 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
     );
     const done = await waitForStatus(herald.adminKey, started.id!, (replay) => replay.status !== 'RUNNING');
     expect(done).toMatchObject({ status: 'COMPLETED', matched: 7, requeued: 7 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const attempts = await query<{ event_type: string; attempt_count: number; status: string }>(
-      database.url,
-      `select event_type, attempt_count, status from deliveries where endpoint_id = $1 order by id`,
-      [a.refused],
+    // Requeued ones run again: wait until every one has died again (DEAD is final: no attempt follows).
+    const attempts = await waitUntil(
+      () =>
+        query<{ event_type: string; attempt_count: number; status: string }>(
+          database.url,
+          `select event_type, attempt_count, status from deliveries where endpoint_id = $1 order by id`,
+          [a.refused],
+        ),
+      (rows) => rows.every((row) => row.status === 'DEAD'),
     );
     // Each matched one was attempted exactly once more (and died again); the late one only once.
     expect(attempts.filter((row) => row.event_type !== 'shop.late').map((row) => row.attempt_count)).toEqual([2, 2, 2, 2, 2, 2, 2]);
