@@ -56,8 +56,9 @@ describe('log hygiene: herald start with the defaults, through a database outage
     ]);
     for (let i = 0; i < 3; i++) expect((await publish(`L-out-${i}`)).status).toBe(503);
     expect((await fetch(`${url}/readyz`)).status).toBe(503);
-    // Long enough for the worker's polls, heartbeats and the change feed's retries to fail a few times.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // The worker's heartbeat and the change feed's reconnection have each failed: their lines are in the log.
+    await herald!.waitForLog(/worker heartbeat failed/, 30_000);
+    await herald!.waitForLog(/change feed could not connect/, 30_000);
 
     await admin.query(`alter database ${databaseName} with allow_connections true`);
     await waitUntil(

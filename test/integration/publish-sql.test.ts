@@ -65,8 +65,16 @@ describe('herald.publish_event: publishing inside the producer transaction (SQL)
       [rows[0]!.id],
     );
     expect(Number(jobs!.count)).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(receiver.requests.filter((request) => request.body.includes('ORD-RB'))).toEqual([]);
+    // A sentinel committed after the rollback: once it is delivered to both endpoints, so would the rolled-back event be.
+    const { rows: sentinel } = await producer.query<{ id: string }>(
+      "select herald.publish_event('order.created', $1::json, null, $2) as id",
+      [JSON.stringify({ orderId: 'ORD-RB-SENTINEL' }), applicationId],
+    );
+    await waitUntil(
+      async () => receiver.requests.filter((request) => request.headers['webhook-id'] === sentinel[0]!.id).length,
+      (count) => count >= 1,
+    );
+    expect(receiver.requests.filter((request) => request.body.includes('"ORD-RB"'))).toEqual([]);
   });
 
   it('delivers, signed, to the matching endpoints (wildcards included) once the transaction commits', async () => {
