@@ -74,7 +74,7 @@ export async function openDatabase(
     embedded,
     close: async () => {
       await orm.close(true).catch((error: unknown) => logger.warn({ err: error }, 'closing the ORM failed'));
-      await pool.end().catch((error: unknown) => logger.warn({ err: error }, 'closing the pool failed'));
+      await endPool(pool).catch((error: unknown) => logger.warn({ err: error }, 'closing the pool failed'));
       await embedded?.stop();
     },
   };
@@ -114,14 +114,36 @@ function withoutPassword(url: string): string {
   return parsed.toString();
 }
 
+const openClients = new WeakMap<pg.Pool, Set<pg.Client>>();
+
 export function createPool(url: string, logger: Logger, max = 20): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
+  const open = new Set<pg.Client>();
+  openClients.set(pool, open);
   // Message and code only: pg-pool hangs the whole client (its connection string and password) on an idle one's error.
   pool.on('error', (error) => logger.warn({ error: databaseErrorSummary(error) }, 'idle database connection failed'));
-  pool.on('connect', (client) =>
-    client.on('error', (error) => logger.warn({ error: databaseErrorSummary(error) }, 'database connection failed')),
-  );
+  pool.on('connect', (client) => {
+    open.add(client);
+    client.once('end', () => open.delete(client));
+    client.on('error', (error) => logger.warn({ error: databaseErrorSummary(error) }, 'database connection failed'));
+  });
   return pool;
+}
+
+/**
+ * Ends the pool and waits until each of its connections has closed: pg-pool's `end()` resolves as soon as it has
+ * asked them to, and a server stopped in that moment would terminate them mid-goodbye (57P01 on every one).
+ */
+export async function endPool(pool: pg.Pool): Promise<void> {
+  const open = [...(openClients.get(pool) ?? [])];
+  await pool.end();
+  const closed = Promise.all(
+    open.map(
+      (client) => new Promise<void>((resolve) => (openClients.get(pool)?.has(client) ? client.once('end', () => resolve()) : resolve())),
+    ),
+  );
+  // Bounded: a connection whose server vanished may never say goodbye.
+  await Promise.race([closed, delay(5000, undefined, { ref: false })]);
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
