@@ -55,7 +55,7 @@ end $grants$;`);
 const FIVE_ARGUMENTS = 'herald.publish_event(text, json, text, text, text)';
 const SIX_ARGUMENTS = 'herald.publish_event(text, json, text, text, text, text)';
 
-const PUBLISH_EVENT = `
+export const PUBLISH_EVENT = `
 create or replace function herald.publish_event(
   event_type text,
   data json,

@@ -15,6 +15,7 @@ const NAMES = [
   'Migration20261130100000_api_key_changes',
   'Migration20261130200000_autovacuum',
   'Migration20261130300000_sql_publish_ordering',
+  'Migration20261206000000_one_fan_out',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({
