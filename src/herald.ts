@@ -9,8 +9,6 @@ import type { Logger } from './lib/logger';
 import type { ChangeFeed } from './graphql/change-feed';
 import type { HttpServerHandle } from './graphql/server';
 import { ApiKeyService } from './modules/api-keys/api-key.service';
-import { encryptPlaintextSecrets } from './modules/endpoints/endpoint-secrets';
-import { encryptPlaintextSourceSecrets } from './modules/sources/source.service';
 import { type WorkerHandle, startWorker } from './worker/runner';
 import { startWorkerThread, yieldToWorkerThread } from './worker/worker-thread';
 
@@ -79,10 +77,6 @@ export async function startHerald(options: {
   stopAll = stop;
   try {
     await migrate(database, logger);
-    const encrypted = await encryptPlaintextSecrets(database.orm.em.fork(), secrets);
-    if (encrypted > 0) logger.info({ endpoints: encrypted }, 'encrypted endpoint secrets stored in plain text');
-    const encryptedSources = await encryptPlaintextSourceSecrets(database.orm.em.fork(), secrets);
-    if (encryptedSources > 0) logger.info({ sources: encryptedSources }, 'encrypted source secrets stored in plain text');
     const adminKey = await new ApiKeyService(database.orm.em.fork()).bootstrapAdminKey();
     if (adminKey) (options.announceAdminKey ?? printAdminKey)(adminKey);
     if (roles.worker && options.workerThread && roles.api && !options.network) {

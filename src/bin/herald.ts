@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { setFlagsFromString } from 'node:v8';
 import { CLIENT_COMMANDS, CLIENT_USAGE } from '../cli/client-usage';
 import { DB_USAGE } from '../cli/db-command';
 import { ConfigError, loadConfig } from '../config';
@@ -58,10 +57,10 @@ async function main(argv: string[]): Promise<number> {
     const { runDbCommand } = await import('../cli/db-command.js');
     return runDbCommand(config, argv.slice(1), { out: console.log, err: console.error });
   }
-  const youngGenerationHeld = ROLES[command] ? holdYoungGeneration() : null;
   // Server modules load only for server commands, so the developer commands start quickly.
   await import('reflect-metadata');
-  const { createLogger, logUnhandledRejections } = await import('../lib/logger.js');
+  const { createLogger } = await import('../lib/logger.js');
+  const { handleUnhandledRejections } = await import('../db/unhandled-rejections.js');
   const { migrate, openDatabase } = await import('../db/database.js');
   const { startHerald } = await import('../herald.js');
   const { runKeysCommand } = await import('./keys-command.js');
@@ -70,7 +69,13 @@ async function main(argv: string[]): Promise<number> {
     command === 'keys'
       ? createLogger({ level: config.logLevel, pretty: false, destination: process.stderr })
       : createLogger({ level: config.logLevel, pretty: config.logPretty });
-  logUnhandledRejections(logger);
+  // Until Herald runs there is nothing to drain: a bug stops the process once start-up (or the command) returns,
+  // or at the deadline if it never does.
+  handleUnhandledRejections(logger, () => {
+    bugSeen = true;
+    if (stopOnBug) stopOnBug();
+    else setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000).unref();
+  });
 
   if (command === 'keys') {
     const database = await openDatabase(config, logger);
@@ -94,19 +99,19 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const herald = await startHerald({ config, logger, roles: ROLES[command]!, workerThread: config.worker.thread });
-  youngGenerationHeld?.release();
   if (herald.url) {
     logger.info(`GraphQL: ${herald.url}/graphql  GraphiQL: ${herald.url}/graphiql`);
   }
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const shutdown = (signal: string) => {
+    const shutdown = (cause: { signal: string } | { reason: string }) => {
       if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
+        if (!('signal' in cause)) return;
+        logger.warn(cause, 'second signal: exiting now');
         process.exit(1);
       }
       stopping = true;
-      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight work');
+      logger.info({ ...cause, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight work');
       const deadline = setTimeout(() => {
         logger.error('shutdown grace period over; exiting with work still in flight (it will be retried)');
         process.exit(1);
@@ -117,36 +122,29 @@ async function main(argv: string[]): Promise<number> {
         resolve();
       });
     };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown({ signal: 'SIGTERM' }));
+    process.on('SIGINT', () => shutdown({ signal: 'SIGINT' }));
+    stopOnBug = () => shutdown({ reason: 'unhandled rejection' });
+    if (bugSeen) stopOnBug();
   });
   logger.info('stopped');
   // Everything Herald started has stopped. A timer or socket some library left open must not hold the process until
   // the shutdown deadline, which exits 1 as if work had been cut short: it is named, and the process exits.
   setTimeout(() => {
     logger.warn({ resources: process.getActiveResourcesInfo() }, 'stopped, but handles left open would keep the process alive; exiting');
-    process.exit(0);
+    process.exit(bugSeen ? 1 : 0);
   }, 2000).unref();
   return 0;
 }
 
-/**
- * Start-up allocates in one burst (the modules, the GraphQL schema, the ORM's metadata), and V8 answers by growing the
- * young generation to its maximum, two 16 MB semi-spaces, which it then keeps, empty, while the process idles: about
- * 27 MB of an idle `herald start`'s RSS. Its growth is held (growth factor 1: it stays at its initial 1 MB) until
- * Herald has started, then V8's default factor (2) applies again, so under load it grows as before. V8 reads this flag
- * each time it resizes the young generation, so setting it at run time takes effect. Left alone when node was given
- * a semi-space flag on the command line.
- */
-function holdYoungGeneration(): { release(): void } | null {
-  if (process.execArgv.some((flag) => /semi[-_]space/.test(flag))) return null;
-  setFlagsFromString('--semi-space-growth-factor=1');
-  return { release: () => setFlagsFromString('--semi-space-growth-factor=2') };
-}
+/** Set by an unhandled rejection that is not a database outage: the process exits 1 whatever the command returns. */
+let bugSeen = false;
+/** Herald's graceful stop, once it runs. */
+let stopOnBug: (() => void) | null = null;
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = bugSeen ? 1 : code;
   },
   (error: unknown) => {
     console.error('Herald failed to start:', error instanceof Error ? error.message : error);

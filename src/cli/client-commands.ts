@@ -3,7 +3,7 @@ import { CREATE_KEY_COMMAND, type CliClientConfig, MISSING_API_KEY_MESSAGE, load
 import { AttemptErrorKind as AttemptErrorKindValues } from '../delivery/attempt-outcome';
 import { generateSecret, isValidSecret } from '../delivery/signature';
 import { buildEnvelope, buildSignedHeaders } from '../delivery/webhook-request';
-import { matchesEventType, matchesVersionPin } from '../modules/events/event-type';
+import { matchesEventType, matchesVersionPin } from '../modules/events/event-type-pattern';
 import { HeraldApiError, HeraldClient } from '../sdk/client';
 import type { AttemptErrorKind, DeliveryStatus, ReplayDeadLettersInput, ReplayFieldsFragment } from '../sdk/generated/graphql';
 import { CLIENT_USAGE } from './client-usage';

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { jobTableStorageParameters, setJobTableStorageParameters } from './job-queue-internals';
 
 /**
  * Autovacuum for tables whose rows are rewritten or deleted for every delivery (the job queue, the deliveries,
@@ -9,10 +10,7 @@ export const HOT_TABLE_AUTOVACUUM =
 
 /** Gives graphile-worker's job table those settings (after its migrations: it exists only then). Idempotent. */
 export async function tuneJobQueueAutovacuum(db: pg.Pool | pg.PoolClient): Promise<void> {
-  const { rows } = await db.query<{ tuned: boolean }>(
-    `select coalesce(reloptions @> array['autovacuum_vacuum_threshold=1000'], false) as tuned
-     from pg_class where oid = to_regclass('graphile_worker._private_jobs')`,
-  );
-  if (rows.length === 0 || rows[0]!.tuned) return;
-  await db.query(`alter table graphile_worker._private_jobs set (${HOT_TABLE_AUTOVACUUM})`);
+  const parameters = await jobTableStorageParameters(db);
+  if (parameters === null || parameters.includes('autovacuum_vacuum_threshold=1000')) return;
+  await setJobTableStorageParameters(db, HOT_TABLE_AUTOVACUUM);
 }

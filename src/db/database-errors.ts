@@ -4,26 +4,27 @@
  * the request. Pure: no driver or ORM imports.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (isUnstorableTextError(error)) return false;
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || NETWORK_CODES.has(code))) return true;
-  return typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message);
+  const { code, message } = codeAndMessage(error);
+  if (code !== undefined) {
+    if (UNSTORABLE_TEXT_CODES.has(code)) return false;
+    if (code.startsWith('08') || code.startsWith('57P') || NETWORK_CODES.has(code)) return true;
+  }
+  return message !== undefined && databaseFailureToldOnlyInText(message) === 'unavailable';
 }
 
 /**
- * PostgreSQL cannot store U+0000: in a text parameter it refuses the whole message (08P01, "invalid message format",
- * class 08 but no connection fault), in json/jsonb the escape (22P05). The input is at fault, not the server.
+ * PostgreSQL cannot store U+0000: in a text parameter it refuses the whole message as a protocol violation (08P01,
+ * class 08 but no connection fault; node-postgres sends nothing else that breaks the protocol), in json/jsonb the
+ * escape (22P05). The input is at fault, not the server.
  */
 export function isUnstorableTextError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return code === '22P05' || (code === '08P01' && error.message.includes('invalid message format'));
+  const { code } = codeAndMessage(error);
+  return code !== undefined && UNSTORABLE_TEXT_CODES.has(code);
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const UNSTORABLE_TEXT_CODES = new Set(['08P01', '22P05']);
 
-const UNAVAILABLE_MESSAGE =
-  /Connection terminated|connection (?:ended|closed|timeout)|terminating connection|ECONNREFUSED|ECONNRESET|the database system is (?:starting up|shutting down|in recovery mode)|shutting down|not currently accepting connections|encountered a connection error|timeout exceeded when trying to connect/i;
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** Serialization failure and deadlock: the transaction was rolled back and may simply run again. */
 const RETRYABLE_TRANSACTION_CODES = new Set(['40001', '40P01']);
@@ -34,11 +35,34 @@ const RETRYABLE_TRANSACTION_CODES = new Set(['40001', '40P01']);
  */
 export function isTransientDatabaseError(error: unknown): boolean {
   if (isDatabaseUnavailable(error)) return true;
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const { code, message } = codeAndMessage(error);
   return (
-    (typeof code === 'string' && RETRYABLE_TRANSACTION_CODES.has(code)) ||
-    (typeof message === 'string' && /Timeout acquiring a connection/.test(message))
+    (code !== undefined && RETRYABLE_TRANSACTION_CODES.has(code)) ||
+    (message !== undefined && databaseFailureToldOnlyInText(message) === 'pool_exhausted')
   );
+}
+
+/**
+ * The database failures some libraries report with a message and no code: node-postgres ("Connection terminated
+ * unexpectedly", "Client has encountered a connection error"), pg-pool's and knex's connect and acquire timeouts,
+ * graphile-worker quoting a network error in its own message, and PostgreSQL's generic 55000 for a database that
+ * refuses connections. The only place Herald reads an error's text to classify it; each text is in
+ * test/unit/database-unavailable.test.ts.
+ */
+export function databaseFailureToldOnlyInText(message: string): 'unavailable' | 'pool_exhausted' | null {
+  if (UNAVAILABLE_TEXT.test(message)) return 'unavailable';
+  if (POOL_EXHAUSTED_TEXT.test(message)) return 'pool_exhausted';
+  return null;
+}
+
+const UNAVAILABLE_TEXT =
+  /Connection terminated|connection (?:ended|closed|timeout)|terminating connection|ECONNREFUSED|ECONNRESET|the database system is (?:starting up|shutting down|in recovery mode)|shutting down|not currently accepting connections|encountered a connection error|timeout exceeded when trying to connect/i;
+
+const POOL_EXHAUSTED_TEXT = /Timeout acquiring a connection/;
+
+function codeAndMessage(error: unknown): { code?: string; message?: string } {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return { ...(typeof code === 'string' ? { code } : {}), ...(typeof message === 'string' ? { message } : {}) };
 }
 
 /**
@@ -46,6 +70,6 @@ export function isTransientDatabaseError(error: unknown): boolean {
  * parameters, password included) on the errors of idle connections, which a logger would print in full.
  */
 export function databaseErrorSummary(error: unknown): { code?: string; message: string } {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return { ...(typeof code === 'string' ? { code } : {}), message: typeof message === 'string' ? message : String(error) };
+  const { code, message } = codeAndMessage(error);
+  return { ...(code !== undefined ? { code } : {}), message: message ?? String(error) };
 }

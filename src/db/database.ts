@@ -6,7 +6,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { databaseErrorSummary, isDatabaseUnavailable } from './database-errors';
 import type { HeraldConfig } from '../config';
 import type { Logger } from '../lib/logger';
-import { workerLogger } from '../worker/runner';
+import { retry } from '../lib/retry';
+import { workerLogger } from './graphile-worker-logger';
 import { EMBEDDED_DATABASE, type EmbeddedPostgresHandle, embeddedDataDir, startEmbeddedPostgres } from './embedded-postgres';
 import { migrations } from '../../migrations';
 import { MIGRATIONS_TABLE, createOrm, migratorOf } from './orm';
@@ -85,27 +86,30 @@ export async function openDatabase(
  * starting, for at most `waitMs`; any other refusal (a wrong password, a missing database) fails at once.
  */
 export async function waitForDatabase(url: string, logger: Logger, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  for (let attempt = 1, wait = 250; ; attempt++, wait = Math.min(5000, wait * 2)) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.query('select 1');
-      if (attempt > 1) logger.info({ attempts: attempt }, 'the database is reachable; starting');
-      return;
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (!isDatabaseUnavailable(error)) throw error;
-      if (Date.now() + wait > deadline) {
-        throw new Error(`the database could not be reached within ${waitMs} ms (DATABASE_STARTUP_WAIT_MS): ${reason}`);
+  const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+  await retry(
+    async (attempt) => {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('select 1');
+        if (attempt > 1) logger.info({ attempts: attempt }, 'the database is reachable; starting');
+      } finally {
+        await client.end().catch(() => undefined);
       }
-      logger.warn({ attempt, retryInMs: wait, reason }, 'waiting for the database');
-      await delay(wait);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
+    },
+    {
+      initialDelayMs: 250,
+      maxDelayMs: 5000,
+      deadline: Date.now() + waitMs,
+      retryIf: isDatabaseUnavailable,
+      deadlineError: (error) =>
+        new Error(`the database could not be reached within ${waitMs} ms (DATABASE_STARTUP_WAIT_MS): ${reasonOf(error)}`),
+      onRetry: ({ error, attempt, delayMs }) =>
+        logger.warn({ attempt, retryInMs: delayMs, reason: reasonOf(error) }, 'waiting for the database'),
+    },
+  );
 }
 
 function withoutPassword(url: string): string {

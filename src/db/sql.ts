@@ -11,48 +11,47 @@ export type Sql = EntityManager | SqlClient;
  * Runs SQL. Services use it where one statement does what the unit of work would do in many. Placeholders
  * are `?`; pass arrays as JSON text (knex expands an array binding into a list). Timestamps come back as
  * PostgreSQL text through the ORM and as Dates through pg: read them with toDate.
+ *
+ * Statements run on pg connections directly (an entity manager's transaction's, or a pooled one outside a
+ * transaction), as prepared statements with their values as parameters: through the ORM every value is quoted into
+ * the text (a 1 KB payload escaped character by character) and every statement parsed and planned again, which was
+ * a quarter of the API's CPU per publish.
  */
 export async function execute<T = Record<string, unknown>>(sql: Sql, text: string, params: unknown[] = []): Promise<T[]> {
-  if ('getConnection' in sql) {
-    const connection = await transactionConnection(sql);
-    if (connection) return (await connection.query(prepared(text, params))).rows as T[];
-    if (sql.getTransactionContext()) return sql.getConnection().execute<T[]>(text, params as never[], 'all', sql.getTransactionContext());
-    return onPooledConnection(sql, async (pooled) => (await pooled.query(prepared(text, params))).rows as T[]);
-  }
-  const result = await sql.query(prepared(text, params));
-  return result.rows as T[];
-}
-
-interface KnexPoolClient {
-  acquireConnection(): Promise<unknown>;
-  releaseConnection(connection: unknown): Promise<unknown>;
-}
-
-/** Runs `work` on a connection of the entity manager's pool, in no transaction: each statement commits alone. */
-async function onPooledConnection<T>(em: EntityManager, work: (connection: SqlClient) => Promise<T>): Promise<T> {
-  const client = em.getConnection().getKnex().client as KnexPoolClient;
+  if (!('getConnection' in sql)) return (await sql.query(prepared(text, params))).rows as T[];
+  const client = knexClientOf(sql);
   const connection = (await client.acquireConnection()) as SqlClient;
   try {
-    return await work(connection);
+    return (await connection.query(prepared(text, params))).rows as T[];
   } finally {
     await client.releaseConnection(connection);
   }
 }
 
+/** What `execute` uses of a knex client. */
+interface KnexConnectionSource {
+  /** Set on the client knex makes for a transaction. */
+  transacting?: boolean;
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+}
+
 /**
- * The pg connection an entity manager's transaction holds, or null outside a transaction. Statements run on
- * pg connections directly (the transaction's, or a pooled one outside a transaction), as prepared statements
- * with their values as parameters: through the ORM every value is quoted into the text (a 1 KB payload escaped
- * character by character) and every statement parsed and planned again, which was a quarter of the API's CPU
- * per publish. knex gives its transaction a client whose `acquireConnection` resolves to the transaction's own
- * connection.
+ * The one reach into library internals here, written for knex 3.2.10 under MikroORM 6.6.16 and tested against them
+ * (test/integration/sql-connection.test.ts): MikroORM's transaction context is a knex transaction, whose client's
+ * `acquireConnection` resolves to the transaction's own connection (and `releaseConnection` does nothing); outside a
+ * transaction, knex's root client lends a connection of the pool (and takes it back: each statement commits alone).
  */
-async function transactionConnection(em: EntityManager): Promise<SqlClient | null> {
-  const transaction = em.getTransactionContext<{ client?: { transacting?: boolean; acquireConnection?: () => Promise<unknown> } }>();
-  const client = transaction?.client;
-  if (!client?.transacting || typeof client.acquireConnection !== 'function') return null;
-  const connection = (await client.acquireConnection()) as Partial<SqlClient> | undefined;
-  return typeof connection?.query === 'function' ? (connection as SqlClient) : null;
+function knexClientOf(em: EntityManager): KnexConnectionSource {
+  const transaction = em.getTransactionContext<{ client?: KnexConnectionSource }>();
+  if (!transaction) return em.getConnection().getKnex().client as KnexConnectionSource;
+  if (transaction.client?.transacting !== true) {
+    // Running on a pool connection instead would put the statement outside the transaction.
+    throw new Error(
+      'the transaction context is not a knex transaction: re-check knexClientOf in src/db/sql.ts against the installed knex and MikroORM',
+    );
+  }
+  return transaction.client;
 }
 
 interface PreparedText {

@@ -8,23 +8,24 @@ export interface EndpointHealthRules {
   disableAfterFailingMs: number;
 }
 
-export interface EndpointHealthState {
+/** What the rules judge: the endpoint's run of failures so far. */
+export interface EndpointFailureRecord {
   gone: boolean;
   consecutiveDeadLetters: number;
   failingSince: Date | null;
 }
 
-export function disableReason(rules: EndpointHealthRules, state: EndpointHealthState, now: Date): string | null {
-  if (state.gone) return 'Disabled at once: the endpoint answered 410 Gone.';
-  if (rules.disableAfterDeadLetters > 0 && state.consecutiveDeadLetters >= rules.disableAfterDeadLetters) {
+export function disableReason(rules: EndpointHealthRules, failures: EndpointFailureRecord, now: Date): string | null {
+  if (failures.gone) return 'Disabled at once: the endpoint answered 410 Gone.';
+  if (rules.disableAfterDeadLetters > 0 && failures.consecutiveDeadLetters >= rules.disableAfterDeadLetters) {
     return `Disabled automatically after ${rules.disableAfterDeadLetters} deliveries in a row were dead-lettered.`;
   }
   if (
     rules.disableAfterFailingMs > 0 &&
-    state.failingSince &&
-    now.getTime() - state.failingSince.getTime() >= rules.disableAfterFailingMs
+    failures.failingSince &&
+    now.getTime() - failures.failingSince.getTime() >= rules.disableAfterFailingMs
   ) {
-    return `Disabled automatically: every attempt failed since ${state.failingSince.toISOString()} (limit ${formatDuration(rules.disableAfterFailingMs)}).`;
+    return `Disabled automatically: every attempt failed since ${failures.failingSince.toISOString()} (limit ${formatDuration(rules.disableAfterFailingMs)}).`;
   }
   return null;
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { WebhookVerificationError, WebhookVerifier } from '../sdk/receiver';
+import { WebhookVerificationError, WebhookVerifier } from './webhook-verifier';
 import { constantTimeEqual } from './signature';
 
 /** How a third party signs the webhooks it sends to an inbound source. */

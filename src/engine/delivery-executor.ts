@@ -1,21 +1,17 @@
-import type { HeraldConfig } from '../../config';
-import { addJobs, execute, notify, toDate } from '../../db/sql';
-import { isTransientDatabaseError } from '../../db/database-errors';
-import type { AttemptOutcome } from '../../delivery/attempt-outcome';
-import type { WebhookHttpClient } from '../../delivery/http-client';
-import { type AttemptVerdict, classifyAttempt } from '../../delivery/response-classifier';
-import { type RetryDecision, type RetryPolicy, decideAfterFailure, retryPolicyProblem } from '../../delivery/retry-policy';
-import { buildEnvelope, buildSignedHeaders } from '../../delivery/webhook-request';
-import type { Clock } from '../../lib/clock';
-import type { SecretBox } from '../../lib/encryption';
-import { openSigningMaterial } from '../endpoints/endpoint-secrets';
-import { rollUpOutcome } from '../metrics/delivery-rollup';
-import { type DeliverPayload, deliverJob } from './deliver-job';
-import { DeliveryStatus } from './delivery-status';
+import type { HeraldConfig } from '../config';
+import { toDate } from '../db/sql';
+import { isTransientDatabaseError } from '../db/database-errors';
+import type { AttemptOutcome } from '../delivery/attempt-outcome';
+import type { WebhookHttpClient } from '../delivery/http-client';
+import { type AttemptVerdict, classifyAttempt } from '../delivery/response-classifier';
+import { type RetryDecision, type RetryPolicy, decideAfterFailure, retryPolicyProblem } from '../delivery/retry-policy';
+import { buildEnvelope, buildSignedHeaders } from '../delivery/webhook-request';
+import type { Clock } from '../lib/clock';
+import type { SecretBox } from '../lib/encryption';
+import { openSigningMaterial } from '../modules/endpoints/endpoint-secrets';
+import type { DeliverPayload } from '../queue/deliver-job';
+import { DeliveryStatus } from '../queue/delivery-status';
 import type { DeliveryStore, DeliveryWork, HoldReason } from './delivery-store';
-import { releaseMany } from './endpoint-gate';
-import { takeRateSlot } from './endpoint-rate-limit';
-import { advanceGroup } from './ordering';
 
 export type AttemptResult =
   /** `wakeInMs`: the job was rescheduled that far ahead; nudging the worker then saves waiting for its poll. */
@@ -126,7 +122,7 @@ export class DeliveryExecutor {
       case 'in-flight-elsewhere': {
         // Its attempt is still running in another live pool: look again once that pool has recorded it or died.
         const later = new Date(this.deps.clock.now().getTime() + this.deps.config.worker.deadAfterMs);
-        await this.store.transaction((sql) => addJobs(sql, [deliverJob(work.id, job.attempt, later)]));
+        await this.store.rescheduleAttempt(work.id, job.attempt, later);
         return {
           kind: 'skipped',
           reason: `attempt ${job.attempt} is in flight in another worker; looking again at ${later.toISOString()}`,
@@ -135,7 +131,7 @@ export class DeliveryExecutor {
       case 'throttled': {
         // The receiver asked for a pause: wait as a scheduled job, not in a worker slot.
         const throttledUntil = toDate(work.throttled_until!);
-        await this.store.transaction((sql) => addJobs(sql, [deliverJob(work.id, job.attempt, throttledUntil)]));
+        await this.store.rescheduleAttempt(work.id, job.attempt, throttledUntil);
         return { kind: 'skipped', reason: `the endpoint is throttled until ${throttledUntil.toISOString()}` };
       }
     }
@@ -143,15 +139,7 @@ export class DeliveryExecutor {
 
   /** Over the endpoint's rate: frees the slot just taken and waits for a rate slot as a scheduled job. */
   private async waitForRateSlot(work: DeliveryWork, job: DeliverPayload, perSecond: number): Promise<AttemptResult | null> {
-    // One transaction: the rate slot taken, the job rescheduled for it and the endpoint slot freed commit together.
-    const slot = await this.store.transaction(async (sql) => {
-      const taken = await takeRateSlot(sql, work.endpoint_id, perSecond, job.rateSlot !== undefined);
-      if (taken.kind === 'later') {
-        await addJobs(sql, [deliverJob(work.id, job.attempt, taken.at, undefined, taken.at)]);
-        await releaseMany(sql, [{ endpointId: work.endpoint_id, deliveryId: work.id }], this.deps.config.delivery.endpointConcurrency);
-      }
-      return taken;
-    });
+    const slot = await this.store.takeRateSlotOrReschedule(work, job.attempt, perSecond, job.rateSlot !== undefined);
     if (slot.kind === 'now') return null;
     return { kind: 'skipped', reason: `rate limited until ${slot.at.toISOString()}`, wakeInMs: slot.waitMs };
   }
@@ -206,30 +194,11 @@ export class DeliveryExecutor {
   }
 
   private async deadLetterForDisabledEndpoint(work: DeliveryWork): Promise<AttemptResult> {
-    await this.store.transaction(async (em) => {
-      await execute(em, `update deliveries set status = 'DEAD', next_attempt_at = null, last_error = ?, updated_at = now() where id = ?`, [
-        `Not attempted: the endpoint is disabled (${work.disabled_reason ?? 'no reason given'}).`,
-        work.id,
-      ]);
-      if (work.ordering_group) await advanceGroup(em, work.ordering_group);
-      await rollUpOutcome(em, {
-        endpointId: work.endpoint_id,
-        applicationId: work.application_id,
-        at: this.deps.clock.now(),
-        outcome: 'dead',
-        durationMs: null,
-        error: null,
-      });
-      await notify(em, {
-        kind: 'delivery',
-        deliveryId: work.id,
-        eventId: work.event_id,
-        endpointId: work.endpoint_id,
-        applicationId: work.application_id,
-        status: DeliveryStatus.DEAD,
-        attempt: null,
-      });
-    });
+    await this.store.deadLetterUnattempted(
+      work,
+      `Not attempted: the endpoint is disabled (${work.disabled_reason ?? 'no reason given'}).`,
+      this.deps.clock.now(),
+    );
     return { kind: 'skipped', reason: 'the endpoint is disabled; dead-lettered without an attempt' };
   }
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { HeraldConfig } from '../../config';
+import type { HeraldConfig } from '../config';
 import {
   type ChangeMessage,
   type Sql,
@@ -8,22 +8,24 @@ import {
   execute,
   executeWrites,
   inTransaction,
+  notify,
   notifyQuery,
   toDate,
-} from '../../db/sql';
-import type { AttemptOutcome } from '../../delivery/attempt-outcome';
-import type { AttemptVerdict } from '../../delivery/response-classifier';
-import type { RetryPolicy } from '../../delivery/retry-policy';
-import { Batcher } from '../../lib/batcher';
-import { IdPrefix, newId } from '../../lib/ids';
-import type { PreviousSecret } from '../endpoints/endpoint.entity';
-import { type RolledUpOutcome, rollUpWrites } from '../metrics/delivery-rollup';
-import { deliverJob } from './deliver-job';
-import { DeliveryStatus } from './delivery-status';
+} from '../db/sql';
+import type { AttemptOutcome } from '../delivery/attempt-outcome';
+import type { AttemptVerdict } from '../delivery/response-classifier';
+import type { RetryPolicy } from '../delivery/retry-policy';
+import { Batcher } from '../lib/batcher';
+import { IdPrefix, newId } from '../lib/ids';
+import type { PreviousSecret } from '../modules/endpoints/endpoint.entity';
+import { type RolledUpOutcome, rollUpOutcome, rollUpWrites } from '../modules/metrics/delivery-rollup';
+import { deliverJob } from '../queue/deliver-job';
+import { DeliveryStatus } from '../queue/delivery-status';
 import { admitInTransaction, releaseMany } from './endpoint-gate';
+import { type RateSlot, takeRateSlot } from './endpoint-rate-limit';
 import { EndpointWaiters } from './endpoint-waiters';
 import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealthWrites } from './endpoint-health';
-import { advanceGroup } from './ordering';
+import { advanceGroup } from '../queue/ordering';
 
 /** A delivery with what its attempt needs: the endpoint and the event. */
 export interface DeliveryWork {
@@ -136,11 +138,6 @@ export class DeliveryStore {
     this.waiters = new EndpointWaiters(config.delivery.slotWaitMs);
   }
 
-  /** Runs rarer per-delivery work (dead-lettering, rescheduling) in one transaction on the store's connections. */
-  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
-    return inTransaction(this.pool, work);
-  }
-
   /**
    * Loads the job's delivery and, when it may be attempted, takes a slot of its endpoint or parks it. A delivery
    * finding its endpoint full of this process's own deliveries, about to finish, first waits in memory for one of
@@ -158,6 +155,57 @@ export class DeliveryStore {
   /** Writes the attempt; null when another worker had already recorded this attempt (nothing changed). */
   record(record: AttemptRecord): Promise<DeliveryStatus | null> {
     return this.records.submit(record);
+  }
+
+  /** Schedules the attempt's job (replacing the waiting one) to run at `runAt` instead of now. */
+  async rescheduleAttempt(deliveryId: string, attempt: number, runAt: Date): Promise<void> {
+    await inTransaction(this.pool, (sql) => addJobs(sql, [deliverJob(deliveryId, attempt, runAt)]));
+  }
+
+  /**
+   * Takes a start of the endpoint's rate limit for an admitted delivery (see takeRateSlot). Over the rate, its job is
+   * rescheduled for the slot it queued for and its endpoint slot freed, committing with the rate slot taken.
+   */
+  takeRateSlotOrReschedule(work: DeliveryWork, attempt: number, perSecond: number, holdsRateSlot: boolean): Promise<RateSlot> {
+    return inTransaction(this.pool, async (sql) => {
+      const slot = await takeRateSlot(sql, work.endpoint_id, perSecond, holdsRateSlot);
+      if (slot.kind === 'later') {
+        await addJobs(sql, [deliverJob(work.id, attempt, slot.at, undefined, slot.at)]);
+        await releaseMany(sql, [{ endpointId: work.endpoint_id, deliveryId: work.id }], this.config.delivery.endpointConcurrency);
+      }
+      return slot;
+    });
+  }
+
+  /**
+   * Dead-letters a delivery that will not be attempted (its endpoint is disabled): its status, its FIFO group's
+   * next delivery, the metrics and the notification commit together.
+   */
+  async deadLetterUnattempted(work: DeliveryWork, lastError: string, now: Date): Promise<void> {
+    await inTransaction(this.pool, async (sql) => {
+      await execute(sql, `update deliveries set status = 'DEAD', next_attempt_at = null, last_error = ?, updated_at = now() where id = ?`, [
+        lastError,
+        work.id,
+      ]);
+      if (work.ordering_group) await advanceGroup(sql, work.ordering_group);
+      await rollUpOutcome(sql, {
+        endpointId: work.endpoint_id,
+        applicationId: work.application_id,
+        at: now,
+        outcome: 'dead',
+        durationMs: null,
+        error: null,
+      });
+      await notify(sql, {
+        kind: 'delivery',
+        deliveryId: work.id,
+        eventId: work.event_id,
+        endpointId: work.endpoint_id,
+        applicationId: work.application_id,
+        status: DeliveryStatus.DEAD,
+        attempt: null,
+      });
+    });
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Sql, addJobs, execute, executeWrites } from '../../db/sql';
-import { deliverJob } from './deliver-job';
+import { type Sql, addJobs, execute, executeWrites } from '../db/sql';
+import { deleteJobsStillLockedBy } from '../db/job-queue-internals';
+import { deliverJob } from '../queue/deliver-job';
 
 /**
  * The per-endpoint concurrency limit, shared by every worker process through PostgreSQL: a delivery
@@ -139,14 +140,9 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
  * pool making the start are deleted: one the sweeper has handed to another worker is that worker's.
  */
 async function endParkedJobs(tx: Sql, parked: Pick<AdmissionRequest, 'jobId' | 'poolId'>[]): Promise<void> {
-  const jobs = parked.filter((request) => request.jobId !== undefined).map((request) => ({ id: request.jobId, pool: request.poolId }));
-  if (jobs.length === 0) return;
-  await execute(
+  await deleteJobsStillLockedBy(
     tx,
-    `delete from graphile_worker._private_jobs j
-     using json_to_recordset(?::json) as v(id bigint, pool text)
-     where j.id = v.id and j.locked_by = v.pool`,
-    [JSON.stringify(jobs)],
+    parked.flatMap((request) => (request.jobId === undefined ? [] : [{ id: request.jobId, lockedBy: request.poolId }])),
   );
 }
 

@@ -1,7 +1,7 @@
-import type { HeraldConfig } from '../../config';
-import { type Sql, type SqlFragment, execute, executeWrites, toDate } from '../../db/sql';
-import { disableReason } from '../../delivery/endpoint-health-policy';
-import type { AttemptVerdict } from '../../delivery/response-classifier';
+import type { HeraldConfig } from '../config';
+import { type Sql, type SqlFragment, execute, executeWrites, toDate } from '../db/sql';
+import { disableReason } from '../delivery/endpoint-health-policy';
+import type { AttemptVerdict } from '../delivery/response-classifier';
 
 export interface EndpointHealthChange {
   kind: 'DISABLED';

@@ -1,4 +1,4 @@
-import { type Sql, execute, toDate } from '../../db/sql';
+import { type Sql, execute, toDate } from '../db/sql';
 
 /**
  * The per-endpoint rate limit, shared by every worker process through PostgreSQL, as one atomic upsert

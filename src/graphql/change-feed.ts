@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { type ChangeMessage, NOTIFY_CHANNEL } from '../db/sql';
 import type { Logger } from '../lib/logger';
+import { retry } from '../lib/retry';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 import { type HeraldPubSub, Topic } from './pubsub';
 
@@ -11,8 +12,9 @@ import { type HeraldPubSub, Topic } from './pubsub';
  */
 export class ChangeFeed {
   private client: pg.Client | null = null;
-  private stopped = false;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly stopping = new AbortController();
+  /** Set while a (re)connection is being made, so a lost connection starts at most one. */
+  private connecting: Promise<void> | null = null;
   private connectedOnce: Promise<void>;
   private resolveConnected!: () => void;
 
@@ -28,7 +30,7 @@ export class ChangeFeed {
 
   /** Resolves once LISTEN is in place, so nothing committed after start is missed. */
   async start(): Promise<void> {
-    void this.connect(0);
+    this.listen(false);
     await this.connectedOnce;
   }
 
@@ -36,41 +38,59 @@ export class ChangeFeed {
     return this.client !== null;
   }
 
+  /** Connects and LISTENs, retrying with backoff (0.1 s doubling to 5 s) until it succeeds or the feed stops. */
+  private listen(afterLoss: boolean): void {
+    if (this.stopping.signal.aborted || this.connecting) return;
+    let failures = 0;
+    this.connecting = retry(() => this.connect(failures), {
+      initialDelayMs: 100,
+      maxDelayMs: 5000,
+      delayFirstAttempt: afterLoss,
+      signal: this.stopping.signal,
+      onRetry: ({ error }) => this.logger.warn({ err: error, failures: failures++ }, 'change feed could not connect; retrying'),
+    })
+      // Only stop() ends the retries: nothing to report.
+      .catch(() => undefined)
+      .finally(() => (this.connecting = null));
+  }
+
   private async connect(failures: number): Promise<void> {
-    if (this.stopped) return;
     const client = new pg.Client({ connectionString: this.url });
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'change feed connection lost; reconnecting');
-      this.reconnect(client, 0);
+      this.lost(client);
     });
-    client.on('end', () => this.reconnect(client, 0));
+    client.on('end', () => this.lost(client));
     client.on('notification', (message) => this.dispatch(message.payload));
     try {
       await client.connect();
       await client.query(`listen ${NOTIFY_CHANNEL}`);
-      this.client = client;
-      this.verifiedKeys?.setChangesHeard(true);
-      if (failures > 0) this.logger.info('change feed reconnected');
-      this.resolveConnected();
     } catch (error) {
-      this.logger.warn({ err: error, failures }, 'change feed could not connect; retrying');
-      this.reconnect(client, failures + 1);
+      this.close(client);
+      throw error;
     }
+    if (this.stopping.signal.aborted) {
+      this.close(client);
+      return;
+    }
+    this.client = client;
+    this.verifiedKeys?.setChangesHeard(true);
+    if (failures > 0) this.logger.info('change feed reconnected');
+    this.resolveConnected();
   }
 
-  private reconnect(client: pg.Client, failures: number): void {
+  private lost(client: pg.Client): void {
+    this.close(client);
+    this.listen(true);
+  }
+
+  private close(client: pg.Client): void {
     if (this.client === client) this.client = null;
     // Changes made while no one listens go unheard: nothing cached may be trusted until LISTEN is back.
     this.verifiedKeys?.setChangesHeard(false);
     client.removeAllListeners();
     client.on('error', () => undefined);
     void client.end().catch(() => undefined);
-    if (this.stopped || this.retryTimer) return;
-    const delay = Math.min(5000, 100 * 2 ** failures);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      void this.connect(failures);
-    }, delay);
   }
 
   private dispatch(payload: string | undefined): void {
@@ -90,9 +110,8 @@ export class ChangeFeed {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort();
     this.verifiedKeys?.setChangesHeard(false);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = null;
     if (client) {

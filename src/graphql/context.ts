@@ -4,8 +4,9 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
 import type { Logger } from '../lib/logger';
-import type { Principal, TenantScope } from '../modules/api-keys/principal';
+import { type Principal, type TenantScope, scopeOf } from '../modules/api-keys/principal';
 import type { HeraldPubSub } from './pubsub';
+import { RequestLoaders } from './request-loaders';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 
 /** What every resolver receives: one EntityManager fork per operation, never a global one. */
@@ -31,46 +32,24 @@ export interface GraphQLContext {
   eventReader: EventReader;
   /** This process's delivery loads for subscriptions, coalesced the same way. */
   deliveryReader: DeliveryReader;
+  /** This operation's loads of related rows for field resolvers: one query per field for all of a list's items. */
+  loaders: RequestLoaders;
 }
 
-/** What a request's context is made of; the entity manager and the logger are derived on first use. */
-export type RequestContextParts = Omit<GraphQLContext, 'em' | 'logger'> & { baseLogger: Logger };
+/** What every request's context shares: this process's services, and the logger its request's logger is a child of. */
+export type SharedContext = Omit<GraphQLContext, 'em' | 'requestId' | 'principal' | 'scope' | 'loaders'>;
 
-/**
- * A request's context whose entity manager fork and child logger are made on first use (a publish needs
- * neither: its writer has its own). They are getters on the prototype, not own properties: Apollo Server
- * copies each request's context with Object.assign, which would call own getters and make both every time.
- * A copy keeps the prototype and the own parts, so it makes its own on first use.
- */
-export class RequestContext implements GraphQLContext {
-  orm!: MikroORM;
-  config!: HeraldConfig;
-  requestId!: string;
-  principal!: Principal;
-  scope!: TenantScope;
-  secrets!: SecretBox;
-  pubSub!: HeraldPubSub;
-  eventWriter!: EventWriter;
-  verifiedKeys!: VerifiedKeyCache;
-  eventReader!: EventReader;
-  deliveryReader!: DeliveryReader;
-  baseLogger!: Logger;
-
-  constructor(parts: RequestContextParts) {
-    Object.assign(this, parts);
-  }
-
-  get em(): EntityManager {
-    return this.settle('em', this.orm.em.fork());
-  }
-
-  get logger(): Logger {
-    return this.settle('logger', this.baseLogger.child({ requestId: this.requestId, apiKey: this.principal.keyId }));
-  }
-
-  /** Keeps a derived part on this object (not enumerable, so a copy derives its own). */
-  private settle<K extends 'em' | 'logger'>(key: K, value: GraphQLContext[K]): GraphQLContext[K] {
-    Object.defineProperty(this, key, { value, enumerable: false, configurable: true });
-    return value;
-  }
+/** A request's context: its own entity manager fork, and log lines tagged with the request id and the key. */
+export function createRequestContext(shared: SharedContext, requestId: string, principal: Principal): GraphQLContext {
+  const em = shared.orm.em.fork();
+  const scope = scopeOf(principal);
+  return {
+    ...shared,
+    em,
+    logger: shared.logger.child({ requestId, apiKey: principal.keyId }),
+    requestId,
+    principal,
+    scope,
+    loaders: new RequestLoaders(em, scope),
+  };
 }

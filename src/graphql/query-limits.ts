@@ -2,13 +2,20 @@ import {
   type ASTVisitor,
   type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLField,
   GraphQLError,
+  type GraphQLNamedType,
   Kind,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
+  getArgumentValues,
+  getNamedType,
+  isInterfaceType,
+  isObjectType,
 } from 'graphql';
-import { DEFAULT_PAGE_SIZE } from './pagination';
+import type { Complexity } from 'type-graphql';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -21,14 +28,26 @@ export interface QueryLimits {
  */
 export const HERALD_CODE_EXTENSION = 'heraldCode';
 
-/** Lists without a `page` argument (a delivery's attempts, an event's deliveries) are costed at this size. */
-const UNPAGED_LIST_SIZE = 10;
 const INTROSPECTION_MAX_DEPTH = 20;
 
+/** A field's `complexity` (type-graphql's `@Field({ complexity })`) as graphql-query-complexity defines it. */
+type ComplexityEstimator = Exclude<Complexity, number>;
+
+/** A list field without a `page` argument (a delivery's attempts): its items' cost times `size`. */
+export function listComplexity(size: number): ComplexityEstimator {
+  return ({ childComplexity }) => 1 + size * childComplexity;
+}
+
 /**
- * Refuses documents nested deeper than `maxDepth` or whose estimated cost (every field counts 1, times the
- * page sizes of the lists it sits in) is over `maxCost`, before anything runs. Fragments are expanded;
- * a fragment cycle is refused by graphql-js's own rules.
+ * A paged list (a `page: PageInput` argument): its items' cost times the page size asked for. Variables are
+ * unknown when a document is validated, so a page whose size is not a literal costs the largest page.
+ */
+export const pagedListComplexity: ComplexityEstimator = ({ node, childComplexity }) => 1 + requestedPageSize(node) * childComplexity;
+
+/**
+ * Refuses documents nested deeper than `maxDepth` or whose estimated cost is over `maxCost`, before anything
+ * runs. A field costs its `complexity` extension (see listComplexity, pagedListComplexity), or 1 plus the cost
+ * of what it selects. Fragments are expanded; a fragment cycle is refused by graphql-js's own rules.
  */
 export function queryLimitRule(limits: QueryLimits): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
@@ -36,27 +55,36 @@ export function queryLimitRule(limits: QueryLimits): ValidationRule {
     for (const definition of context.getDocument().definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     }
-    const measure = (selectionSet: SelectionSetNode, depth: number, seen: Set<string>): { depth: number; cost: number } => {
+    const schema = context.getSchema();
+    const measure = (
+      selectionSet: SelectionSetNode,
+      parentType: GraphQLNamedType | undefined,
+      depth: number,
+      seen: Set<string>,
+    ): { depth: number; cost: number } => {
       let deepest = depth;
       let cost = 0;
       for (const selection of selectionSet.selections) {
         if (selection.kind === Kind.FIELD) {
-          const multiplier = listSize(selection);
-          cost += 1;
+          const field = fieldOf(parentType, selection.name.value);
+          let childComplexity = 0;
           if (selection.selectionSet) {
-            const inner = measure(selection.selectionSet, depth + 1, seen);
+            const inner = measure(selection.selectionSet, field && getNamedType(field.type), depth + 1, seen);
             deepest = Math.max(deepest, inner.depth);
-            cost += multiplier * inner.cost;
+            childComplexity = inner.cost;
           }
+          cost += fieldCost(parentType, field, selection, childComplexity);
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          const inner = measure(selection.selectionSet, depth, seen);
+          const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parentType;
+          const inner = measure(selection.selectionSet, type ?? undefined, depth, seen);
           deepest = Math.max(deepest, inner.depth);
           cost += inner.cost;
         } else {
           const name = selection.name.value;
           const fragment = fragments.get(name);
           if (!fragment || seen.has(name)) continue;
-          const inner = measure(fragment.selectionSet, depth, new Set([...seen, name]));
+          const type = schema.getType(fragment.typeCondition.name.value) ?? undefined;
+          const inner = measure(fragment.selectionSet, type, depth, new Set([...seen, name]));
           deepest = Math.max(deepest, inner.depth);
           cost += inner.cost;
         }
@@ -68,7 +96,7 @@ export function queryLimitRule(limits: QueryLimits): ValidationRule {
       OperationDefinition(node) {
         // GraphiQL's introspection query nests type references about 13 levels deep.
         const maxDepth = isIntrospectionOnly(node.selectionSet) ? Math.max(limits.maxDepth, INTROSPECTION_MAX_DEPTH) : limits.maxDepth;
-        const { depth, cost } = measure(node.selectionSet, 1, new Set());
+        const { depth, cost } = measure(node.selectionSet, schema.getRootType(node.operation) ?? undefined, 1, new Set());
         if (depth > maxDepth) {
           context.reportError(
             new GraphQLError(
@@ -89,22 +117,46 @@ export function queryLimitRule(limits: QueryLimits): ValidationRule {
   };
 }
 
-/** How many items a field can return: its `page.first` (literal), the default page size, or a fixed guess. */
-function listSize(field: FieldNode): number {
+/** The field a selection names on its parent type; undefined for introspection fields and unknown names. */
+function fieldOf(parentType: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined {
+  if (!isObjectType(parentType) && !isInterfaceType(parentType)) return undefined;
+  return parentType.getFields()[name];
+}
+
+function fieldCost(
+  parentType: GraphQLNamedType | undefined,
+  field: GraphQLField<unknown, unknown> | undefined,
+  node: FieldNode,
+  childComplexity: number,
+): number {
+  const complexity = field?.extensions.complexity as Complexity | undefined;
+  if (typeof complexity === 'number') return complexity + childComplexity;
+  if (complexity && field && (isObjectType(parentType) || isInterfaceType(parentType))) {
+    const estimate = complexity({ type: parentType, field, node, args: literalArguments(field, node), childComplexity });
+    if (typeof estimate === 'number') return estimate;
+  }
+  return 1 + childComplexity;
+}
+
+/** The arguments a field is given as literals; those set by variables are absent (unknown at validation). */
+function literalArguments(field: GraphQLField<unknown, unknown>, node: FieldNode): Record<string, unknown> {
+  try {
+    return getArgumentValues(field, node, {});
+  } catch {
+    // An argument that is invalid or a required variable: graphql-js's own rules report it.
+    return {};
+  }
+}
+
+/** The page size a paged list asks for: its literal `page.first`, the default without `page`, else the largest. */
+function requestedPageSize(field: FieldNode): number {
   const page = field.arguments?.find((argument) => argument.name.value === 'page');
-  if (page) {
-    if (page.value.kind === Kind.OBJECT) {
-      const first = page.value.fields.find((entry) => entry.name.value === 'first');
-      if (first?.value.kind === Kind.INT) return Math.max(1, Number(first.value.value));
-    }
-    // A variable: assume the largest page it could ask for.
-    return 100;
+  if (!page) return DEFAULT_PAGE_SIZE;
+  if (page.value.kind === Kind.OBJECT) {
+    const first = page.value.fields.find((entry) => entry.name.value === 'first');
+    if (first?.value.kind === Kind.INT) return Math.max(1, Number(first.value.value));
   }
-  if (['nodes', 'edges'].includes(field.name.value)) return 1;
-  if (['deliveries', 'attempts', 'events', 'endpoints', 'applications', 'deadLetters', 'apiKeys'].includes(field.name.value)) {
-    return field.name.value === 'attempts' ? UNPAGED_LIST_SIZE : DEFAULT_PAGE_SIZE;
-  }
-  return 1;
+  return MAX_PAGE_SIZE;
 }
 
 function isIntrospectionOnly(selectionSet: SelectionSetNode): boolean {

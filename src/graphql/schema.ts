@@ -10,6 +10,7 @@ import { EventResolver } from '../modules/events/event.resolver';
 import { MetricsResolver } from '../modules/metrics/metrics.resolver';
 import { ReplayResolver } from '../modules/replays/replay.resolver';
 import { SourceResolver } from '../modules/sources/source.resolver';
+import { authChecker } from './authorization';
 import { type HeraldPubSub, createHeraldPubSub } from './pubsub';
 
 export const resolvers = [
@@ -25,7 +26,7 @@ export const resolvers = [
 ] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers, pubSub, validate: false, emitSchemaFile: false });
+  return buildSchema({ resolvers, pubSub, authChecker, validate: false, emitSchemaFile: false });
 }
 
 /** The SDL committed as schema.graphql: sorted, so it changes only when the API does. */

@@ -33,7 +33,7 @@ import { ApiKeyService } from '../modules/api-keys/api-key.service';
 import { type Principal, scopeOf } from '../modules/api-keys/principal';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 import { bearerToken } from './bearer-token';
-import { RequestContext, type GraphQLContext } from './context';
+import { type GraphQLContext, type SharedContext, createRequestContext } from './context';
 import {
   DATABASE_RETRY_AFTER_SECONDS,
   createErrorFormatter,
@@ -94,21 +94,18 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
   const eventWriter = new EventWriter(() => orm.em.fork(), config);
   const eventReader = new EventReader(() => orm.em.fork());
   const deliveryReader = new DeliveryReader(() => orm.em.fork());
-  const contextFor = (requestId: string, principal: Principal): GraphQLContext =>
-    new RequestContext({
-      orm,
-      config,
-      baseLogger: logger,
-      requestId,
-      principal,
-      scope: scopeOf(principal),
-      secrets,
-      pubSub: deps.pubSub,
-      eventWriter,
-      verifiedKeys,
-      eventReader,
-      deliveryReader,
-    });
+  const sharedContext: SharedContext = {
+    orm,
+    config,
+    logger,
+    secrets,
+    pubSub: deps.pubSub,
+    eventWriter,
+    verifiedKeys,
+    eventReader,
+    deliveryReader,
+  };
+  const contextFor = (requestId: string, principal: Principal): GraphQLContext => createRequestContext(sharedContext, requestId, principal);
 
   /** Key checks on a fresh entity manager (made only when the verified-key cache cannot answer). */
   const apiKeys = (): ApiKeyService => new ApiKeyService(() => orm.em.fork(), verifiedKeys);

@@ -25,13 +25,11 @@ export class SecretBox {
     return `${PREFIX}${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${ciphertext.toString('base64')}`;
   }
 
-  /** A stored secret in plain text: decrypted, or as it is when it was written before secrets were encrypted. */
-  open(stored: string, context: string): string {
-    return isEncrypted(stored) ? this.decrypt(stored, context) : stored;
-  }
-
+  /** A stored secret in plain text. Herald stores every secret encrypted: a value in any other form is refused. */
   decrypt(stored: string, context: string): string {
-    if (!isEncrypted(stored)) throw new Error('the stored value is not encrypted');
+    if (!isEncrypted(stored)) {
+      throw new Error(`a stored secret is not in the ${PREFIX} form Herald writes every secret in: it was not stored by Herald`);
+    }
     const [iv, tag, ciphertext] = stored.slice(PREFIX.length).split(':');
     if (!iv || !tag || ciphertext === undefined) throw new Error('the stored value is not in the enc:v1 format');
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));

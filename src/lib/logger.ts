@@ -25,17 +25,6 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
 ];
 
-/**
- * graphile-worker can reject a background promise (completing or failing a job) nobody awaits while the database
- * restarts. Crashing would drop every in-flight delivery; the job stays locked by this live worker and the
- * heartbeat sweeper unlocks it after its lease, so logging is the right answer (every process and worker thread).
- */
-export function logUnhandledRejections(logger: Logger): void {
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled rejection (the database may be restarting); carrying on');
-  });
-}
-
 export function createLogger(options: {
   level: string;
   pretty: boolean;

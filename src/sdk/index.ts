@@ -1,6 +1,6 @@
 /**
- * Herald's SDKs, importable as `herald` (after `npm run build`): the receiver side (verify deliveries,
- * express and node:http middleware, dedupe) and the producer side (a typed GraphQL client).
+ * Herald's SDKs, published as the `@herald/sdk` package (packages/sdk builds it from here): the receiver side
+ * (verify deliveries, express and node:http middleware, dedupe) and the producer side (a typed GraphQL client).
  */
 export {
   type DedupeStore,

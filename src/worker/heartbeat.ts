@@ -1,9 +1,12 @@
 import os from 'node:os';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
+import { type Clock, systemClock } from '../lib/clock';
 import { execute } from '../db/sql';
+import { poolsHoldingLocksQuery, unlockTaskJobsHeldLongerThan } from '../db/job-queue-internals';
+import { DELIVER_JOB_KEY_PREFIX, DELIVER_TASK } from '../queue/deliver-job';
 import type { Logger } from '../lib/logger';
-import { wakeAllParked } from '../modules/deliveries/endpoint-gate';
+import { wakeAllParked } from '../engine/endpoint-gate';
 
 /**
  * Crash recovery. graphile-worker only unlocks a job whose worker died after 4 hours; Herald does it
@@ -25,7 +28,11 @@ export class WorkerHeartbeat {
   private beatingSince: number | null = null;
   private ticking: Promise<void> | null = null;
 
-  constructor(private readonly deps: { orm: MikroORM; config: HeraldConfig; logger: Logger }) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: { orm: MikroORM; config: HeraldConfig; logger: Logger; clock?: Clock }) {
+    this.clock = deps.clock ?? systemClock;
+  }
 
   addPool(poolId: string): void {
     this.poolIds.add(poolId);
@@ -67,18 +74,18 @@ export class WorkerHeartbeat {
     this.timer = null;
     await this.ticking;
     if (this.poolIds.size === 0) return;
-    await execute(this.deps.orm.em.fork(), 'delete from worker_heartbeats where pool_id = any(?::text[])', [
-      toArray([...this.poolIds]),
+    await execute(this.deps.orm.em.fork(), 'delete from worker_heartbeats where pool_id in (select json_array_elements_text(?::json))', [
+      JSON.stringify([...this.poolIds]),
     ]).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not remove the worker heartbeat'));
   }
 
   async tick(): Promise<void> {
     try {
       await this.beat();
-      this.beatingSince ??= Date.now();
+      this.beatingSince ??= this.clock.now().getTime();
       // After an outage every pool's last beat is old: the others get half the dead-after time to beat again before
       // this one judges them (else a live worker's attempts in flight would be handed on and sent twice).
-      if (Date.now() - this.beatingSince >= this.deps.config.worker.deadAfterMs / 2) await this.sweep();
+      if (this.clock.now().getTime() - this.beatingSince >= this.deps.config.worker.deadAfterMs / 2) await this.sweep();
     } catch (error) {
       this.beatingSince = null;
       // The database may be restarting: the next tick tries again.
@@ -91,9 +98,9 @@ export class WorkerHeartbeat {
     await execute(
       this.deps.orm.em.fork(),
       `insert into worker_heartbeats (pool_id, host, pid, started_at, last_seen_at)
-       select id, ?, ?, now(), now() from unnest(?::text[]) as id
+       select id, ?, ?, now(), now() from json_array_elements_text(?::json) as id
        on conflict (pool_id) do update set last_seen_at = now()`,
-      [os.hostname(), process.pid, toArray([...this.poolIds])],
+      [os.hostname(), process.pid, JSON.stringify([...this.poolIds])],
     );
   }
 
@@ -101,43 +108,35 @@ export class WorkerHeartbeat {
     const em = this.deps.orm.em.fork();
     const deadAfter = `${this.deps.config.worker.deadAfterMs} milliseconds`;
     const lease = `${this.deps.config.delivery.timeoutMs * 2 + this.deps.config.worker.deadAfterMs} milliseconds`;
+    const jobLocks = poolsHoldingLocksQuery(deadAfter);
     const dead = await execute<{ pool_id: string }>(
       em,
       `with live as (select pool_id from worker_heartbeats where last_seen_at >= now() - ?::interval)
-       select locked_by as pool_id from graphile_worker._private_jobs
-        where locked_by is not null and locked_at < now() - ?::interval and locked_by not in (select pool_id from live)
-       union
-       select locked_by from graphile_worker._private_job_queues
-        where locked_by is not null and locked_at < now() - ?::interval and locked_by not in (select pool_id from live)
+       select pool_id from (${jobLocks.text}) as job_locks where pool_id not in (select pool_id from live)
        union
        select pool_id from endpoint_inflight
         where started_at < now() - ?::interval and pool_id not in (select pool_id from live)
        union
        select pool_id from worker_heartbeats where last_seen_at < now() - ?::interval`,
-      [deadAfter, deadAfter, deadAfter, deadAfter, deadAfter],
+      [deadAfter, ...jobLocks.params, deadAfter, deadAfter],
     );
     const deadIds = dead.map((row) => row.pool_id);
     if (deadIds.length > 0) {
       await em.transactional(async (tx) => {
-        await execute(tx, 'select graphile_worker.force_unlock_workers(?::text[])', [toArray(deadIds)]);
-        await execute(tx, 'delete from endpoint_inflight where pool_id = any(?::text[])', [toArray(deadIds)]);
-        await execute(tx, 'delete from worker_heartbeats where pool_id = any(?::text[])', [toArray(deadIds)]);
+        const ids = JSON.stringify(deadIds);
+        await execute(tx, 'select graphile_worker.force_unlock_workers(array(select json_array_elements_text(?::json)))', [ids]);
+        await execute(tx, 'delete from endpoint_inflight where pool_id in (select json_array_elements_text(?::json))', [ids]);
+        await execute(tx, 'delete from worker_heartbeats where pool_id in (select json_array_elements_text(?::json))', [ids]);
       });
       this.deps.logger.warn({ pools: deadIds }, 'unlocked the jobs of dead workers; their deliveries will be attempted again');
     }
-    const stuck = await execute<{ id: string }>(
-      em,
-      `update graphile_worker._private_jobs set locked_at = null, locked_by = null
-       where locked_at < now() - ?::interval
-         and task_id = (select id from graphile_worker._private_tasks where identifier = 'deliver')
-       returning id`,
-      [lease],
-    );
+    const stuck = await unlockTaskJobsHeldLongerThan(em, DELIVER_TASK, lease);
     if (stuck.length > 0) this.deps.logger.warn({ jobs: stuck.length }, 'unlocked delivery jobs held past their lease');
     const woken = await wakeAllParked(em, this.deps.config.delivery.endpointConcurrency);
     if (woken > 0) this.deps.logger.debug({ woken }, 'woke parked deliveries');
-    if (Date.now() - this.lastCleanup >= this.deps.config.worker.deadAfterMs) {
-      this.lastCleanup = Date.now();
+    const now = this.clock.now().getTime();
+    if (now - this.lastCleanup >= this.deps.config.worker.deadAfterMs) {
+      this.lastCleanup = now;
       await this.removeSpentJobs(em);
     }
   }
@@ -149,20 +148,17 @@ export class WorkerHeartbeat {
    * finished or gone. A spent job of an unfinished delivery (its task failed every time) is kept, with its last error.
    */
   private async removeSpentJobs(em: Parameters<typeof execute>[0]): Promise<void> {
-    const removed = await execute<{ id: string }>(
+    // complete_jobs deletes only unlocked jobs, and graphile-worker never locks a spent one again. A deliver job's key is
+    // the prefix and its delivery's id.
+    const [spent] = await execute<{ removed: number }>(
       em,
-      `delete from graphile_worker._private_jobs j
-       where j.locked_at is null and j.attempts >= j.max_attempts
-         and j.task_id = (select id from graphile_worker._private_tasks where identifier = 'deliver')
-         and (j.key is null or not exists (
-               select 1 from deliveries d where d.id = j.payload ->> 'deliveryId' and d.status in ('PENDING', 'FAILED')))
-       returning j.id`,
+      `select count(*)::int as removed from graphile_worker.complete_jobs(array(
+         select j.id from graphile_worker.jobs j
+          where j.task_identifier = ? and j.locked_at is null and j.attempts >= j.max_attempts
+            and (j.key is null or not exists (
+                  select 1 from deliveries d where d.id = substr(j.key, length(?) + 1) and d.status in ('PENDING', 'FAILED')))))`,
+      [DELIVER_TASK, DELIVER_JOB_KEY_PREFIX],
     );
-    if (removed.length > 0) this.deps.logger.info({ jobs: removed.length }, 'removed spent delivery jobs');
+    if (spent && spent.removed > 0) this.deps.logger.info({ jobs: spent.removed }, 'removed spent delivery jobs');
   }
-}
-
-/** knex expands a JS array binding into a list; pass PostgreSQL array text instead. */
-function toArray(values: string[]): string {
-  return `{${values.map((value) => `"${value.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }

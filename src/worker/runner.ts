@@ -1,18 +1,18 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Logger as WorkerLogger, type Runner, type RunnerOptions, type WorkerEvents, parseCronItems, run } from 'graphile-worker';
+import { type Runner, type RunnerOptions, type WorkerEvents, parseCronItems, run } from 'graphile-worker';
 import type { Pool } from 'pg';
 import type { HeraldConfig } from '../config';
 import { type DeliveryNetwork, WebhookHttpClient } from '../delivery/http-client';
 import type { SecretBox } from '../lib/encryption';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
-import { DELIVER_TASK } from '../modules/deliveries/deliver-job';
+import { retry } from '../lib/retry';
+import { DELIVER_TASK } from '../queue/deliver-job';
 import { REPLAY_TASK } from '../modules/replays/replay-job';
-import { isDatabaseUnavailable } from '../db/database-errors';
+import { workerLogger } from '../db/graphile-worker-logger';
 import { WorkerHeartbeat } from './heartbeat';
-import { isGraphileWorkerSizingAdvice, workerSizingNote } from './worker-sizing';
+import { workerSizingNote } from './worker-sizing';
 import { JobWaker } from './job-waker';
 import { createDeliverTask } from './tasks/deliver.task';
 import { PURGE_TASK, createPurgeTask } from './tasks/purge.task';
@@ -21,32 +21,6 @@ import { createReplayTask } from './tasks/replay.task';
 export interface WorkerHandle {
   stop(): Promise<void>;
   readonly running: boolean;
-}
-
-export function workerLogger(logger: Logger): WorkerLogger {
-  /** When each kind of outage line was last written. */
-  const outageLines = new Map<string, number>();
-  return new WorkerLogger((scope) => (level, message, meta) => {
-    // Herald's pool and local queue are smaller than its concurrency on purpose; startWorker says why, once.
-    if (isGraphileWorkerSizingAdvice(message)) return;
-    let method: 'error' | 'warn' | 'debug' | 'trace' =
-      level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'info' ? 'debug' : 'trace';
-    let text = message;
-    // While the database is away graphile-worker reports each failed poll and reconnect (several a second): an
-    // outage is one warning of each kind per 10 s, saying what it is.
-    if (method === 'error' && isDatabaseUnavailable(meta?.error ?? meta?.err)) {
-      const kind = message.replace(/\d+/g, '#').slice(0, 60);
-      const now = Date.now();
-      if (now - (outageLines.get(kind) ?? 0) < 10_000) return;
-      outageLines.set(kind, now);
-      method = 'warn';
-      text = `database unavailable: ${message}`;
-    }
-    // graphile-worker logs several lines per job: a child logger only for a line that will be written.
-    if (!logger.isLevelEnabled(method)) return;
-    const log = logger.child({ component: 'graphile-worker', ...(scope.taskIdentifier ? { task: scope.taskIdentifier } : {}) });
-    log[method](meta ?? {}, text);
-  });
 }
 
 /**
@@ -135,23 +109,28 @@ export async function startWorker(deps: {
     const abandoned = runner;
     runner = null;
     setImmediate(() => void abandoned.stop().catch(() => undefined));
-    replacing = (async () => {
-      for (let wait = 1000; !stopping; wait = Math.min(30_000, wait * 2)) {
-        await delay(wait, undefined, { signal: stopRequested.signal }).catch(() => undefined);
-        if (stopping) break;
-        try {
-          runner = await run(options, undefined, undefined);
-          if (stopping) break;
-          running = true;
-          restartOnFailure(runner);
-          break;
-        } catch (startError) {
-          deps.logger.error({ err: startError }, 'could not start a new worker; trying again');
-        }
-      }
-    })().finally(() => {
-      replacing = null;
-    });
+    // From 1 s after the failure, doubling to 30 s, until a pool starts or stop() is called.
+    replacing = retry(
+      async () => {
+        const started = await run(options, undefined, undefined);
+        runner = started;
+        if (stopping) return;
+        running = true;
+        restartOnFailure(started);
+      },
+      {
+        initialDelayMs: 1000,
+        maxDelayMs: 30_000,
+        delayFirstAttempt: true,
+        signal: stopRequested.signal,
+        onRetry: ({ error }) => deps.logger.error({ err: error }, 'could not start a new worker; trying again'),
+      },
+    )
+      // Only stop() ends the retries, and it stops whatever pool was started.
+      .catch(() => undefined)
+      .finally(() => {
+        replacing = null;
+      });
   };
   const restartOnFailure = (current: Runner): void => {
     void current.promise.catch((error: unknown) => {

@@ -1,15 +1,8 @@
 /**
- * graphile-worker 0.17 warns at every start when its pool has fewer connections than job slots ("maxPoolSize (64)
- * smaller than concurrency (128)") or its local queue takes fewer jobs per fetch ("job batch size (64) is smaller than
- * your concurrency setting"). Both assume each job slot runs a statement of its own all the time. Herald's sizing is
- * deliberate (src/db/database.ts, docs/performance.md), so the advice is dropped and Herald says why in one line.
+ * graphile-worker 0.17 advises, at every start, as many connections and fetched jobs as job slots. Herald's sizing is
+ * deliberate (src/db/database.ts, docs/performance.md): the advice is dropped (src/db/graphile-worker-logger.ts) and
+ * Herald says why in one line.
  */
-const SIZING_ADVICE = /maxPoolSize \(\d+\) smaller than concurrency|job batch size \(\d+\) is smaller than your concurrency/;
-
-export function isGraphileWorkerSizingAdvice(message: string): boolean {
-  return SIZING_ADVICE.test(message);
-}
-
 export interface WorkerSizes {
   concurrency: number;
   /** 0: no local queue (each job slot fetches its own job). */

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/lib/logger';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
 import { type HeraldProcess, exitOf, graphqlRequest, spawnHerald } from '../helpers/cli';
 import { waitUntil } from '../helpers/herald';
+import { testRandom } from '../helpers/random';
 import { WebhookReceiver } from '../helpers/receiver';
 
 const EVENTS = 500;
@@ -78,6 +79,7 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
       const delivered = new Map<string, number>();
       const requestTimes = new Map<string, number[]>();
       let badSignatures = 0;
+      const { random } = testRandom('chaos receiver failures');
       receiver = await WebhookReceiver.start((request) => {
         const index = Number(request.path.split('/').pop());
         const key = `${index} ${String(request.headers['webhook-id'])}`;
@@ -89,7 +91,7 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
           return { status: 400, body: 'bad signature' };
         }
         // Answers take 50 ms, so that a fault always finds attempts in flight.
-        if (Math.random() < 0.3) return { status: 500, body: 'random failure', delayMs: 50 };
+        if (random() < 0.3) return { status: 500, body: 'random failure', delayMs: 50 };
         delivered.set(key, (delivered.get(key) ?? 0) + 1);
         return { status: 200, delayMs: 50 };
       });
@@ -163,9 +165,11 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
             for (let i = next.i++; i < EVENTS; i = next.i++) {
               for (let tries = 0; !(await publishOnce(i)); tries++) {
                 if (tries > 400) throw new Error(`event ${i} could not be published`);
+                // A retry's pause: nothing announces the API's recovery, the next try is the probe.
                 await new Promise((resolve) => setTimeout(resolve, 100));
               }
               published++;
+              // Pacing, not waiting: the load itself must span the faults.
               await new Promise((resolve) => setTimeout(resolve, 80));
             }
           }),

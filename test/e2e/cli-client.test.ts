@@ -202,11 +202,12 @@ describe('developer CLI from the project folder: npx herald, keys, API keys, rep
 
     npm.kill('SIGTERM');
     await npmExited;
-    let left = running;
-    for (let waited = 0; left.length > 0 && waited < 5000; waited += 100) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      left = await listenersForwardingTo(forwardTo);
-    }
+    const left = await waitUntil(
+      () => listenersForwardingTo(forwardTo),
+      (listeners) => listeners.length === 0,
+      5000,
+      100,
+    ).catch(() => listenersForwardingTo(forwardTo));
     leftListeners.push(...left);
     expect(left, `still running after npm exited:\n${output}`).toEqual([]);
   });

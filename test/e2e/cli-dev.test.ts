@@ -1,13 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
 import { verifyWebhook } from '../../src/sdk';
 import { type HeraldProcess, runHerald, spawnHerald } from '../helpers/cli';
-import { createTestDatabase } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { type TestHerald, waitUntil, watchSubscriptionStarts } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
+const heraldFile = heraldTestWith();
+
 describe('developer CLI: herald listen | trigger | endpoints | events | deliveries (child processes)', { timeout: 90_000 }, () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let herald: TestHerald;
   let local: WebhookReceiver;
   let endpointReceiver: WebhookReceiver;
@@ -15,9 +16,8 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
   let endpointId: string;
   const listeners: HeraldProcess[] = [];
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
+  heraldFile.beforeAll(async ({ herald: fileHerald }) => {
+    herald = fileHerald;
     local = await WebhookReceiver.start();
     endpointReceiver = await WebhookReceiver.start();
     const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'cli' } });
@@ -30,15 +30,14 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
   afterAll(async () => {
     for (const listener of listeners) listener.child.kill('SIGTERM');
     await Promise.all(listeners.map((listener) => listener.exited));
-    await herald?.stop();
     await local?.close();
     await endpointReceiver?.close();
-    await database?.drop();
   });
 
   const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
   it('`herald listen` forwards a published event, signed, to a local server within 1 s and prints the outcome', async () => {
+    const subscriptions = watchSubscriptionStarts();
     const listener = spawnHerald('listen', { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey }, [
       '--forward-to',
       local.url,
@@ -49,8 +48,9 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
     ]);
     listeners.push(listener);
     await listener.waitForLog(/^Ready\. Forwarding order\.\* to/);
-    // graphql-ws has no "subscribed" acknowledgement; give the subscribe message one moment to land.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // "Ready" is printed once the subscribe message is sent: wait for Herald to have started it.
+    await subscriptions.started(1);
+    subscriptions.stop();
 
     const { publishEvent } = await herald.call(PublishEventDocument, {
       input: { applicationId, type: 'order.created', data: { orderId: 'ORD-CLI', amount: 5 } },
@@ -81,6 +81,7 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
 
   it('`herald listen --json` prints one JSON outcome per forward, including a failing local server', async () => {
     const failing = await WebhookReceiver.start(() => ({ status: 500, body: 'boom' }));
+    const subscriptions = watchSubscriptionStarts();
     try {
       const listener = spawnHerald('listen', { HERALD_URL: herald.url, HERALD_API_KEY: herald.adminKey }, [
         '--forward-to',
@@ -92,7 +93,7 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
       listeners.push(listener);
       const ready = JSON.parse(await listener.waitForLog(/"ready":true/)) as { secret: string };
       expect(ready.secret).toMatch(/^whsec_/);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await subscriptions.started(1);
       const { publishEvent } = await herald.call(PublishEventDocument, {
         input: { applicationId, type: 'user.registered', data: { userId: 'U-1' } },
       });
@@ -105,6 +106,7 @@ describe('developer CLI: herald listen | trigger | endpoints | events | deliveri
         responseBody: 'boom',
       });
     } finally {
+      subscriptions.stop();
       await failing.close();
     }
   });

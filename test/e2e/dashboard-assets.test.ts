@@ -1,8 +1,7 @@
 import { request } from 'node:http';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { describe, expect } from 'vitest';
+import { heraldTest as it } from '../helpers/fixtures';
 
 /** A raw GET: the body as sent, not decompressed, with the headers. */
 function get(
@@ -22,19 +21,9 @@ function get(
 }
 
 describe('the dashboard page and its assets', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let herald: TestHerald;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
-  });
-
-  it('page: never cached stale, with its first-paint script and styles inline; assets: cached for good, brotli or gzip when accepted', async () => {
+  it('page: never cached stale, with its first-paint script and styles inline; assets: cached for good, brotli or gzip when accepted', async ({
+    herald,
+  }) => {
     const page = await get(`${herald.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers['cache-control']).toBe('no-cache');

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   CreateApplicationDocument,
   DeadLettersDocument,
@@ -9,14 +9,20 @@ import {
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { launchChromium } from '../helpers/browser';
-import { createTestDatabase } from '../helpers/database';
-import { type TestHerald, startTestHerald, testConfig } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { type TestHerald, testConfig, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
 const ARTIFACTS = path.resolve('test-results/dashboard');
 
+const heraldFile = heraldTestWith((databaseUrl) => ({
+  config: {
+    delivery: { ...testConfig(databaseUrl).delivery, retry: { ...testConfig(databaseUrl).delivery.retry, maxAttempts: 1 } },
+    metrics: { pushIntervalMs: 2000, minPushGapMs: 200 },
+  },
+}));
+
 describe('the live dashboard in headless Chromium', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let herald: TestHerald;
   let receiver: WebhookReceiver;
   let browser: Browser;
@@ -28,15 +34,9 @@ describe('the live dashboard in headless Chromium', () => {
   let shopApplicationId = '';
   const pageErrors: string[] = [];
 
-  beforeAll(async () => {
+  heraldFile.beforeAll(async ({ herald: fileHerald }) => {
+    herald = fileHerald;
     await mkdir(ARTIFACTS, { recursive: true });
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url, {
-      config: {
-        delivery: { ...testConfig(database.url).delivery, retry: { ...testConfig(database.url).delivery.retry, maxAttempts: 1 } },
-        metrics: { pushIntervalMs: 2000, minPushGapMs: 200 },
-      },
-    });
     receiver = await WebhookReceiver.start((request) =>
       receiverFails || [...failingMarkers].some((marker) => request.body.includes(marker))
         ? { status: 500, body: '{"error":"database locked"}' }
@@ -56,9 +56,7 @@ describe('the live dashboard in headless Chromium', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await herald?.stop();
     await receiver?.close();
-    await database?.drop();
   });
 
   it('signs in, streams deliveries within 2 s, moves the charts, shows attempts and retries a dead letter by click', async () => {
@@ -416,10 +414,10 @@ describe('the live dashboard in headless Chromium', () => {
   });
 
   async function waitForDeliveries(eventId: string): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (!receiver.requests.some((request) => request.body.includes(eventId))) {
-      if (Date.now() > deadline) throw new Error(`no delivery of ${eventId} arrived`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitUntil(
+      async () => receiver.requests.some((request) => request.body.includes(eventId)),
+      (arrived) => arrived,
+      10_000,
+    );
   }
 });

@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { launchChromium } from '../helpers/browser';
-import { createTestDatabase } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import type { TestHerald } from '../helpers/herald';
 
 const ARTIFACTS = path.resolve('test-results/graphiql');
 
@@ -91,21 +91,19 @@ async function pasteInto(page: Page, editor: string, text: string): Promise<void
   await page.keyboard.insertText(text);
 }
 
+const heraldFile = heraldTestWith();
+
 describe('GraphiQL and the dashboard in headless Chromium, under their Content-Security-Policy', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let herald: TestHerald;
   let browser: Browser;
 
-  beforeAll(async () => {
+  heraldFile.beforeAll(async ({ herald: fileHerald }) => {
+    herald = fileHerald;
     await mkdir(ARTIFACTS, { recursive: true });
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
     browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await herald?.stop();
-    await database?.drop();
   });
 
   it("GraphiQL opens on Herald's first screen with the schema and no error before a key is pasted, then runs a query with the pasted key", async () => {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CurrentApiKeyDocument } from '../../src/sdk/generated/graphql';
-import { createTestDatabase } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import type { TestHerald } from '../helpers/herald';
 
 /** A raw GET or POST (no redirect following, no decompression), with the headers as sent. */
 function send(
@@ -42,19 +42,15 @@ function inlineHashes(html: string, element: 'script' | 'style'): string[] {
 
 const PAGES = ['/', '/dashboard', '/dashboard/', '/dashboard/index.html', '/graphiql', '/docs/events'];
 
+const heraldFile = heraldTestWith();
+
 describe('security headers on every page Herald serves', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let herald: TestHerald;
   let host: string;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
+  heraldFile.beforeAll(async ({ herald: fileHerald }) => {
+    herald = fileHerald;
     host = new URL(herald.url).host;
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
   });
 
   it.each(PAGES)('%s: unframeable, no sniffing, no referrer, and a policy that allows only Herald itself', async (path) => {

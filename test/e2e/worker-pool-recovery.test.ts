@@ -128,6 +128,7 @@ describe('the herald CLI: a worker pool graphile-worker abandons is replaced', (
       );
       worker.child.kill('SIGTERM');
       await worker.waitForLog(/shutting down/);
+      // No line marks the runner's stop() reaching its wait for the blocked pool start: a moment lets it get there.
       await new Promise((resolve) => setTimeout(resolve, 500));
       await blocker.query('commit');
     } finally {

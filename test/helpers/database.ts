@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { waitUntil } from './wait';
 
 /** A fresh database cloned from the migrated template: isolated per test file, ready in milliseconds. */
 export function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -50,4 +51,33 @@ export async function query<T extends pg.QueryResultRow = Record<string, unknown
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Resolves once no graphile-worker job with one of these keys is left, queued or running: whatever those jobs
+ * would do (an attempt, a replay's batch) has been done, and nothing more of it can happen.
+ */
+export async function waitForJobsGone(url: string, keys: string[], timeoutMs = 15_000): Promise<void> {
+  await waitUntil(
+    () =>
+      query<{ left: number }>(url, 'select count(*)::int as left from graphile_worker._private_jobs where key = any($1::text[])', [keys]),
+    (rows) => rows[0]!.left === 0,
+    timeoutMs,
+  );
+}
+
+/**
+ * When Herald started each recorded attempt (`attempted_at`, taken from its clock before the request), in ms, oldest
+ * first: for pacing and backoff checks on the system's own timestamps rather than on when a receiver saw a request.
+ */
+export async function attemptStartTimes(url: string, filter: { endpointId: string } | { deliveryId: string }): Promise<number[]> {
+  const [column, value] = 'endpointId' in filter ? ['d.endpoint_id', filter.endpointId] : ['d.id', filter.deliveryId];
+  const rows = await query<{ at: number }>(
+    url,
+    `select (extract(epoch from a.attempted_at) * 1000)::float8 as at
+       from delivery_attempts a join deliveries d on d.id = a.delivery_id
+      where ${column} = $1 order by a.attempted_at, a.number`,
+    [value],
+  );
+  return rows.map((row) => row.at);
 }

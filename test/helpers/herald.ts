@@ -1,13 +1,18 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type FormattedExecutionResult, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
+import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { type HeraldConfig, loadConfig } from '../../src/config';
+import { SharedSubscriptions } from '../../src/graphql/shared-subscriptions';
 import { type HeraldHandle, type HeraldRoles, startHerald } from '../../src/herald';
 import type { DeliveryNetwork } from '../../src/delivery/http-client';
 import type { Clock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import { ApiKeyService, type CreateApiKey } from '../../src/modules/api-keys/api-key.service';
+import { waitUntil } from './wait';
+
+export { waitUntil };
 
 /** One fixed key for every Herald a test starts, so processes sharing a database read each other's secrets. */
 export const TEST_ENCRYPTION_KEY = 'aGVyYWxkLXRlc3QtZW5jcnlwdGlvbi1rZXktMzJieXQ=';
@@ -205,12 +210,23 @@ export class SubscriptionRecorder<T> {
   }
 }
 
-export async function waitUntil<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+/**
+ * Server-side subscription starts of the Herald running in this process, for clients the test does not drive
+ * itself (a spawned `herald listen`, the SDK): `started(n)` resolves once n shared subscriptions listen to the
+ * change feed, so an event published after it reaches them.
+ */
+export function watchSubscriptionStarts(): { started(count: number, timeoutMs?: number): Promise<void>; stop(): void } {
+  const spy = vi.spyOn(SharedSubscriptions.prototype, 'subscribe');
+  return {
+    started: async (count, timeoutMs = 15_000) => {
+      await waitUntil(
+        async () => spy.mock.results.length,
+        (calls) => calls >= count,
+        timeoutMs,
+        10,
+      );
+      await Promise.all(spy.mock.results.slice(0, count).map((result) => result.value));
+    },
+    stop: () => spy.mockRestore(),
+  };
 }

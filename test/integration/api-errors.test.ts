@@ -1,7 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type FormattedExecutionResult, type GraphQLFormattedError, print } from 'graphql';
 import type { Client } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ApplicationsDocument,
   CreateApplicationDocument,
@@ -24,25 +24,21 @@ import {
   SendTestEventDocument,
   UpdateEndpointDocument,
 } from '../../src/sdk/generated/graphql';
-import { createTestDatabase } from '../helpers/database';
-import { SubscriptionRecorder, type TestHerald, startTestHerald } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { SubscriptionRecorder, type TestHerald } from '../helpers/herald';
 
 interface HttpResult {
   status: number;
   body: FormattedExecutionResult<Record<string, unknown>>;
 }
 
+const heraldFile = heraldTestWith({ config: { maxPayloadBytes: 2048 } });
+
 describe('API errors: bad input gets a stable code and a helpful message, and the server keeps serving', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let herald: TestHerald;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url, { config: { maxPayloadBytes: 2048 } });
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
+  heraldFile.beforeAll(({ herald: fileHerald }) => {
+    herald = fileHerald;
   });
 
   async function post(body: string, headers: Record<string, string> = {}): Promise<HttpResult> {

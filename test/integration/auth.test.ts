@@ -370,8 +370,19 @@ describe('tenant isolation: an application key sees and changes only its own app
       () => herald.call(DeliveriesDocument, { filter: { applicationId: b.app, status: ['SUCCEEDED'] } }),
       (result) => result.deliveries.nodes.length === 3,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(events.data.map((update) => update.eventPublished.applicationId)).toEqual([a.app]);
+    // A sentinel of A's, published and delivered after all of B's: anything of B's would have streamed before it
+    // (on these two streams; askedForB's group took B's notifications from the same feed, before the sentinel's).
+    const { publishEvent: sentinel } = await herald.call(PublishEventDocument, {
+      input: { applicationId: a.app, type: 'tenant.check', data: {} },
+    });
+    await events.waitFor((all) => all.some((update) => update.eventPublished.id === sentinel.id));
+    await deliveries.waitFor((all) =>
+      all.some(
+        (update) => update.deliveryUpdated.delivery.eventId === sentinel.id && update.deliveryUpdated.delivery.status === 'SUCCEEDED',
+      ),
+    );
+    expect(events.data.map((update) => update.eventPublished.id)).toEqual([ownEvent, sentinel.id]);
+    expect(events.data.map((update) => update.eventPublished.applicationId)).toEqual([a.app, a.app]);
     expect(new Set(deliveries.data.map((update) => update.deliveryUpdated.delivery.applicationId))).toEqual(new Set([a.app]));
     expect(askedForB.results).toEqual([]);
   });
@@ -463,6 +474,7 @@ describe('verified keys are reused, and forgotten as soon as the key changes any
       await named('expiring while connected'),
       expiresAt,
     ]);
+    // A deadline, not a wait: the close at the expiry ends it.
     const outcome = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 4000))]);
     expect(outcome).toEqual({ code: 4401, reason: expect.stringMatching(/expired/) });
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
@@ -472,10 +484,14 @@ describe('verified keys are reused, and forgotten as soon as the key changes any
   it('a socket whose key changes in a way that keeps it valid stays open', async () => {
     const key = await herald.createKey({ name: 'renamed while connected' });
     const socket = await openKeyedSocket(herald.url, key);
+    const sentinelKey = await herald.createKey({ name: 'sentinel revoked after the rename' });
+    const sentinel = await openKeyedSocket(herald.url, sentinelKey);
     await sql.query("update api_keys set name = 'renamed, still valid' where id = $1", [await named('renamed while connected')]);
-    const outcome = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 1000))]);
-    expect(outcome).toBe('still open');
-    expect(await socket.subscriptionEnded()).toBe(false);
+    // The sentinel's revocation is notified after the rename, and its check starts after the rename's: once the
+    // sentinel's socket is closed, the rename's check has had its turn.
+    await sql.query('update api_keys set revoked_at = now() where id = $1', [await named('sentinel revoked after the rename')]);
+    expect(await closedWithin(sentinel.closed, 3000)).toEqual({ code: 4401, reason: expect.stringMatching(/revoked/) });
+    expect(socket.state()).toEqual({ closed: false, subscriptionEnded: false });
     await socket.dispose();
   });
 
@@ -543,12 +559,26 @@ describe('rate limiting per API key', () => {
 async function openKeyedSocket(
   url: string,
   key: string,
-): Promise<{ closed: Promise<{ code: number; reason: string }>; subscriptionEnded: () => Promise<boolean>; dispose: () => Promise<void> }> {
+): Promise<{
+  closed: Promise<{ code: number; reason: string }>;
+  subscriptionEnded: () => Promise<boolean>;
+  /** Whether the socket has closed and its subscription ended, as of now. */
+  state: () => { closed: boolean; subscriptionEnded: boolean };
+  dispose: () => Promise<void>;
+}> {
+  const state = { closed: false, subscriptionEnded: false };
   let endSubscription!: () => void;
-  const ended = new Promise<true>((resolve) => (endSubscription = () => resolve(true)));
+  const ended = new Promise<true>(
+    (resolve) =>
+      (endSubscription = () => {
+        state.subscriptionEnded = true;
+        resolve(true);
+      }),
+  );
   let dispose: () => Promise<void> = async () => undefined;
   let resolveClosed!: (event: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
+  void closed.then(() => (state.closed = true));
   const connected = new Promise<void>((resolve) => {
     const client = createClient({
       url: `${url.replace('http', 'ws')}/graphql`,
@@ -574,13 +604,14 @@ async function openKeyedSocket(
   await connected;
   return {
     closed,
-    // graphql-ws ends the subscription just after it reports the close: a moment is allowed for it.
+    // graphql-ws ends the subscription just after it reports the close: a deadline allows for it.
     subscriptionEnded: () => Promise.race([ended, new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000))]),
+    state: () => ({ ...state }),
     dispose: () => dispose(),
   };
 }
 
-/** How a socket closed, or 'still open' after `ms`. */
+/** How a socket closed, or 'still open' once the deadline `ms` passed without a close. */
 function closedWithin<T>(closed: Promise<T>, ms: number): Promise<T | 'still open'> {
   return Promise.race([closed, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), ms))]);
 }

@@ -16,7 +16,7 @@ import {
 } from '../../src/sdk/generated/graphql';
 import { HeraldApiError, HeraldClient, MemoryDedupeStore, createWebhookHandler, signWebhook, webhookMiddleware } from '../../src/sdk';
 import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { type TestHerald, startTestHerald, waitUntil, watchSubscriptionStarts } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
 const SEED_TYPES = [
@@ -302,10 +302,12 @@ describe('event type catalog (GraphQL, /docs/events) and the SDKs against a runn
       expect(authHeaders).toEqual([`Bearer ${herald.adminKey}`, `Bearer ${herald.adminKey}`, `Bearer ${herald.adminKey}`]);
 
       await subscriber.connect();
+      const subscriptions = watchSubscriptionStarts();
       subscriber.subscribeDeliveries({ applicationId: appId }, (update) =>
         seen.push(`${update.delivery.endpointId}:${update.delivery.status}`),
       );
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await subscriptions.started(1);
+      subscriptions.stop();
       const event = await client.publishEvent({ applicationId: appId, type: 'order.created', data: { orderId: 'SDK-1' } });
       expect(event.deliveries).toHaveLength(3);
 

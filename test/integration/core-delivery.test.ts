@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CreateApplicationDocument,
   DeadLettersDocument,
@@ -13,22 +13,21 @@ import {
   RegisterEndpointDocument,
   RetryDeliveryDocument,
 } from '../../src/sdk/generated/graphql';
-import { createTestDatabase } from '../helpers/database';
-import { SubscriptionRecorder, type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { attemptStartTimes, waitForJobsGone } from '../helpers/database';
+import { SubscriptionRecorder, type TestHerald, waitUntil } from '../helpers/herald';
 import { type ReceiverBehaviour, WebhookReceiver } from '../helpers/receiver';
 
+const heraldFile = heraldTestWith();
+
 describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   const receivers: WebhookReceiver[] = [];
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
   });
   afterEach(async () => {
     await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
@@ -135,7 +134,8 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
       (d) => d.status === 'SUCCEEDED',
     );
     expect(delivery.attemptCount).toBe(5);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // nothing further may arrive
+    // Once its job is gone no further attempt can be made: what the receiver has now is all it gets.
+    await waitForJobsGone(database.url, [`deliver:${delivery.id}`]);
     expect(target.requests).toHaveLength(5);
     expect(target.requests.map((r) => r.headers['x-webhook-attempt'])).toEqual(['1', '2', '3', '4', '5']);
     expect(new Set(target.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([publishEvent.id]));
@@ -150,8 +150,10 @@ describe('Herald core: publish, deliver signed, retry, dead-letter, stream', () 
       [5, 204, null],
     ]);
     expect(detail.attempts[0]!.responseBody).toBe('try later');
-    // Backoff grows: each gap at least the jittered exponential delay (100 ms base here, -20%).
-    const times = target.requests.map((r) => r.receivedAt);
+    // Backoff grows: each gap at least the jittered exponential delay (100 ms base here, -20%), between the
+    // attempts' start times as Herald recorded them.
+    const times = await attemptStartTimes(database.url, { deliveryId: delivery.id });
+    expect(times).toHaveLength(5);
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(80 * 2 ** (i - 1) - 20);
   });
 

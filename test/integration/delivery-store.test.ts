@@ -1,10 +1,13 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { type AttemptRecord, DeliveryStore, type DeliveryWork } from '../../src/modules/deliveries/delivery-store';
-import { DeliveryStatus } from '../../src/modules/deliveries/delivery-status';
-import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { type AttemptRecord, DeliveryStore, type DeliveryWork } from '../../src/engine/delivery-store';
+import { DeliveryStatus } from '../../src/queue/delivery-status';
+import { heraldTestWith } from '../helpers/fixtures';
+import { query } from '../helpers/database';
+import type { TestHerald } from '../helpers/herald';
+
+const heraldFile = heraldTestWith({ roles: { api: true, worker: false } });
 
 /**
  * The delivery store's record batches: each attempt, its delivery and its metrics are written once, and an attempt
@@ -13,15 +16,15 @@ import { type TestHerald, startTestHerald } from '../helpers/herald';
  * here: the test is the worker.
  */
 describe('DeliveryStore: recording attempts', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let pool: pg.Pool;
   let store: DeliveryStore;
   let applicationId: string;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url, { roles: { api: true, worker: false } });
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     pool = new pg.Pool({ connectionString: database.url, max: 4 });
     store = new DeliveryStore(pool, herald.config);
     const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'store' } });
@@ -31,8 +34,6 @@ describe('DeliveryStore: recording attempts', () => {
   });
   afterAll(async () => {
     await pool?.end();
-    await herald?.stop();
-    await database?.drop();
   });
 
   /** Publishes one event and admits its delivery's first attempt, as a worker's job does. */

@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { describe, expect } from 'vitest';
+import { heraldTest as it } from '../helpers/fixtures';
 
 describe('GraphiQL at /graphiql', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let herald: TestHerald;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
-  });
-
-  it('is served offline: every script and stylesheet comes from Herald itself, and subscriptions use graphql-ws on /graphql', async () => {
+  it('is served offline: every script and stylesheet comes from Herald itself, and subscriptions use graphql-ws on /graphql', async ({
+    herald,
+  }) => {
     const response = await fetch(`${herald.url}/graphiql`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/html/);
@@ -31,7 +20,7 @@ describe('GraphiQL at /graphiql', () => {
     expect(html).toContain(`${herald.url.replace('http', 'ws')}/graphql`);
   });
 
-  it('answers /healthz', async () => {
+  it('answers /healthz', async ({ herald }) => {
     const response = await fetch(`${herald.url}/healthz`);
     expect(await response.json()).toEqual({ status: 'ok' });
   });

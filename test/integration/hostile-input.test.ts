@@ -8,11 +8,11 @@ import {
   isNonNullType,
   isScalarType,
 } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { buildHeraldSchema } from '../../src/graphql/schema';
 import { RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { createTestDatabase } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { heraldTest } from '../helpers/fixtures';
+import type { TestHerald } from '../helpers/herald';
 
 interface Answer {
   status: number;
@@ -158,22 +158,16 @@ function invalidValueCases(schema: GraphQLSchema, ids: { endpoint: string }): Ca
   return cases;
 }
 
+/** An endpoint to name in the inputs that take one. */
+const it = heraldTest.extend(
+  'endpointId',
+  { scope: 'file' },
+  async ({ herald }) =>
+    (await herald.call(RegisterEndpointDocument, { input: { url: 'http://127.0.0.1:9/hook' } })).registerEndpoint.endpoint.id,
+);
+
 describe('hostile input: every bad request gets a GraphQL error with a code, and the server keeps serving', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let herald: TestHerald;
-  let endpointId: string;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
-    endpointId = (await herald.call(RegisterEndpointDocument, { input: { url: 'http://127.0.0.1:9/hook' } })).registerEndpoint.endpoint.id;
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
-  });
-
-  async function post(body: string, headers: Record<string, string> = {}): Promise<Answer> {
+  async function post(herald: TestHerald, body: string, headers: Record<string, string> = {}): Promise<Answer> {
     const response = await fetch(`${herald.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${herald.adminKey}`, ...headers },
@@ -199,61 +193,61 @@ describe('hostile input: every bad request gets a GraphQL error with a code, and
     }
   }
 
-  async function stillServing(): Promise<void> {
-    const answer = await post(JSON.stringify({ query: '{ currentApiKey { id } }' }));
+  async function stillServing(herald: TestHerald): Promise<void> {
+    const answer = await post(herald, JSON.stringify({ query: '{ currentApiKey { id } }' }));
     expect(answer.status).toBe(200);
     expect(answer.body.errors).toBeUndefined();
   }
 
-  it('refuses an invalid value in every field of every input type, one field at a time', async () => {
+  it('refuses an invalid value in every field of every input type, one field at a time', async ({ herald, endpointId }) => {
     const cases = invalidValueCases(await buildHeraldSchema(), { endpoint: endpointId });
     expect(cases.length).toBeGreaterThan(120);
     for (const testCase of cases) {
-      expectCoded(await post(JSON.stringify({ query: testCase.query, variables: testCase.variables })), testCase.name);
+      expectCoded(await post(herald, JSON.stringify({ query: testCase.query, variables: testCase.variables })), testCase.name);
     }
-    await stillServing();
+    await stillServing(herald);
   });
 
-  it('refuses deeply nested queries before running them (QUERY_TOO_COMPLEX)', async () => {
+  it('refuses deeply nested queries before running them (QUERY_TOO_COMPLEX)', async ({ herald }) => {
     let selection = 'id';
     for (let i = 0; i < 12; i++) selection = `event { deliveries { ${selection} } }`;
     const deep = `{ deliveries { nodes { ${selection} } } }`;
-    const answer = await post(JSON.stringify({ query: deep }));
+    const answer = await post(herald, JSON.stringify({ query: deep }));
     expectCoded(answer, 'deep', 'QUERY_TOO_COMPLEX');
     expect(answer.body.errors![0]!.message).toMatch(/nested \d+ levels deep; the limit is 10 \(GRAPHQL_MAX_DEPTH\)/);
-    await stillServing();
+    await stillServing(herald);
   });
 
-  it('refuses queries whose estimated cost is too high, aliases and fragments included (QUERY_TOO_COMPLEX)', async () => {
+  it('refuses queries whose estimated cost is too high, aliases and fragments included (QUERY_TOO_COMPLEX)', async ({ herald }) => {
     const aliases = Array.from({ length: 120 }, (_, i) => `a${i}: deliveries(page: { first: 100 }) { nodes { ...D } }`).join(' ');
-    const answer = await post(JSON.stringify({ query: `{ ${aliases} } fragment D on Delivery { id status attempts { id } }` }));
+    const answer = await post(herald, JSON.stringify({ query: `{ ${aliases} } fragment D on Delivery { id status attempts { id } }` }));
     expectCoded(answer, 'cost', 'QUERY_TOO_COMPLEX');
     expect(answer.body.errors![0]!.message).toMatch(/estimated cost is \d+; the limit is 20000 \(GRAPHQL_MAX_COST\)/);
-    await stillServing();
+    await stillServing(herald);
   });
 
-  it('refuses an oversized document (QUERY_TOO_LARGE, 413), an oversized body and malformed JSON', async () => {
+  it('refuses an oversized document (QUERY_TOO_LARGE, 413), an oversized body and malformed JSON', async ({ herald }) => {
     const huge = `{ ${Array.from({ length: 2000 }, (_, i) => `f${i}: __typename`).join(' ')} }`;
-    const tooLarge = await post(JSON.stringify({ query: huge }));
+    const tooLarge = await post(herald, JSON.stringify({ query: huge }));
     expect(tooLarge.status).toBe(413);
     expectCoded(tooLarge, 'document size', 'QUERY_TOO_LARGE');
     expectCoded(
-      await post(JSON.stringify({ query: '{ __typename }', variables: { x: 'y'.repeat(2_000_000) } })),
+      await post(herald, JSON.stringify({ query: '{ __typename }', variables: { x: 'y'.repeat(2_000_000) } })),
       'body',
       'PAYLOAD_TOO_LARGE',
     );
-    expectCoded(await post('{"query": "{ __typename }"'), 'malformed JSON', 'BAD_REQUEST');
-    expectCoded(await post('{"query": 42}'), 'query not a string');
-    expectCoded(await post('[{"query": "{ __typename }"}, {"query": "{ __typename }"}]'), 'batch');
-    expectCoded(await post(JSON.stringify({ query: '{ deliveries { nodes { id } ' })), 'unterminated', 'GRAPHQL_PARSE_FAILED');
+    expectCoded(await post(herald, '{"query": "{ __typename }"'), 'malformed JSON', 'BAD_REQUEST');
+    expectCoded(await post(herald, '{"query": 42}'), 'query not a string');
+    expectCoded(await post(herald, '[{"query": "{ __typename }"}, {"query": "{ __typename }"}]'), 'batch');
+    expectCoded(await post(herald, JSON.stringify({ query: '{ deliveries { nodes { id } ' })), 'unterminated', 'GRAPHQL_PARSE_FAILED');
     expectCoded(
-      await post(JSON.stringify({ query: 'fragment A on Query { ...B } fragment B on Query { ...A } { ...A }' })),
+      await post(herald, JSON.stringify({ query: 'fragment A on Query { ...B } fragment B on Query { ...A } { ...A }' })),
       'fragment cycle',
     );
-    await stillServing();
+    await stillServing(herald);
   });
 
-  it('applies the same limits over graphql-ws', async () => {
+  it('applies the same limits over graphql-ws', async ({ herald }) => {
     const client = herald.wsClient();
     const outcome = (query: string) =>
       new Promise<unknown>((resolve) => {
@@ -267,6 +261,6 @@ describe('hostile input: every bad request gets a GraphQL error with a code, and
       `subscription { deliveryUpdated { ${Array.from({ length: 3000 }, (_, i) => `f${i}: __typename`).join(' ')} } }`,
     );
     expect(JSON.stringify(huge)).toContain('QUERY_TOO_LARGE');
-    await stillServing();
+    await stillServing(herald);
   });
 });

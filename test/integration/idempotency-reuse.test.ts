@@ -1,6 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode, HeraldError } from '../../src/lib/errors';
 import { ALL_APPLICATIONS } from '../../src/modules/api-keys/principal';
 import { EventService, EventWriter, type PublishEvent } from '../../src/modules/events/event.service';
@@ -10,28 +10,29 @@ import {
   PublishEventsDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
-import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { query } from '../helpers/database';
+import { type TestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
+
+const heraldFile = heraldTestWith();
 
 /**
  * An idempotency key names one event, across calls too: the same key with the same event returns the first one,
  * with anything different it is refused (IDEMPOTENCY_KEY_REUSED) and nothing of the call is written.
  */
 describe('idempotency keys reused for a different event are refused across calls', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let receiver: WebhookReceiver;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     receiver = await WebhookReceiver.start();
   });
   afterAll(async () => {
-    await herald?.stop();
     await receiver?.close();
-    await database?.drop();
   });
 
   async function application(options: { ordered?: boolean } = {}): Promise<string> {

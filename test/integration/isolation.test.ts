@@ -75,6 +75,7 @@ describe('isolation: a hanging endpoint does not slow a healthy one', () => {
       await herald.call(PublishEventDocument, { input: { applicationId, type: 'isolation.test', data: { i } } });
       const [request] = (await healthy.waitForRequests(before + 1, 15_000)).slice(before);
       latencies.push(request!.receivedAt - started);
+      // Pacing between samples, not a wait: each publish starts on an idle API, as a lone event would.
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return latencies;

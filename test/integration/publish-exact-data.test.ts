@@ -1,34 +1,35 @@
 import type { FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import { print } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   CreateApplicationDocument,
   PublishEventDocument,
   PublishEventsDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
-import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { query } from '../helpers/database';
+import { heraldTestWith } from '../helpers/fixtures';
+import { type TestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
+
+const heraldFile = heraldTestWith({ config: { maxPayloadBytes: 2048 } });
 
 /**
  * What a receiver gets in the envelope's `data`: `dataJson` byte for byte; `data` re-serialised, and refused when a
  * number in it could not be kept; and a request body that is not UTF-8 is refused instead of patched with U+FFFD.
  */
 describe('publishing exact data: dataJson bytes, data integers, UTF-8 bodies', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let receiver: WebhookReceiver;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url, { config: { maxPayloadBytes: 2048 } });
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     receiver = await WebhookReceiver.start();
   });
   afterAll(async () => {
-    await herald?.stop();
     await receiver?.close();
-    await database?.drop();
   });
 
   async function applicationWithEndpoint(): Promise<string> {

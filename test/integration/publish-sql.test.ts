@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   AddEventTypeVersionDocument,
   CreateApplicationDocument,
@@ -8,24 +8,27 @@ import {
   PublishEventDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
-import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { query } from '../helpers/database';
+import { type TestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
+
+const heraldFile = heraldTestWith();
 
 /**
  * herald.publish_event(...) inside the producer's own transaction: the producer's business table and
  * Herald's tables are in one PostgreSQL, so the webhook exists if and only if the business write commits.
  */
 describe('herald.publish_event: publishing inside the producer transaction (SQL)', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let receiver: WebhookReceiver;
   let producer: pg.Client;
   let applicationId: string;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     receiver = await WebhookReceiver.start();
     producer = new pg.Client({ connectionString: database.url });
     await producer.connect();
@@ -38,9 +41,7 @@ describe('herald.publish_event: publishing inside the producer transaction (SQL)
   });
   afterAll(async () => {
     await producer?.end();
-    await herald?.stop();
     await receiver?.close();
-    await database?.drop();
   });
 
   const eventsOfType = (type: string) =>

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   CreateApplicationDocument,
   DeliveriesDocument,
@@ -6,24 +6,25 @@ import {
   PublishEventsDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
-import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { query } from '../helpers/database';
+import { type TestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
+const heraldFile = heraldTestWith();
+
 describe('publishEvent: one transaction, idempotent', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let receiver: WebhookReceiver;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     receiver = await WebhookReceiver.start();
   });
   afterAll(async () => {
-    await herald?.stop();
     await receiver?.close();
-    await database?.drop();
   });
 
   async function applicationWithEndpoints(count: number): Promise<string> {

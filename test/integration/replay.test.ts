@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   CancelReplayDocument,
   CreateApplicationDocument,
@@ -17,9 +17,22 @@ import {
   ReplaysDocument,
 } from '../../src/sdk/generated/graphql';
 import { freePort } from '../../src/db/embedded-postgres';
-import { createTestDatabase, query } from '../helpers/database';
-import { SubscriptionRecorder, type TestHerald, startTestHerald, testConfig, waitUntil } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { query, waitForJobsGone } from '../helpers/database';
+import { SubscriptionRecorder, type TestHerald, testConfig, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
+
+const heraldFile = heraldTestWith((databaseUrl) => ({
+  config: {
+    // Dead letters must not disable the endpoints here: a replay skips a disabled endpoint's.
+    delivery: {
+      ...testConfig(databaseUrl).delivery,
+      retry: { ...testConfig(databaseUrl).delivery.retry, maxAttempts: 1 },
+      disableAfterDeadLetters: 0,
+    },
+    replay: { ratePerSecond: 2 },
+  },
+}));
 
 /**
  * replayDeadLetters against real receivers: two applications' dead letters of two kinds (HTTP 500 from
@@ -27,7 +40,7 @@ import { WebhookReceiver } from '../helpers/receiver';
  * each is slow enough to watch and to cancel.
  */
 describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }, () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let receiverA: WebhookReceiver;
   let receiverB: WebhookReceiver;
@@ -41,19 +54,9 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
   const createdIds: string[] = [];
   const cancelledIds: string[] = [];
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url, {
-      config: {
-        // Dead letters must not disable the endpoints here: a replay skips a disabled endpoint's.
-        delivery: {
-          ...testConfig(database.url).delivery,
-          retry: { ...testConfig(database.url).delivery.retry, maxAttempts: 1 },
-          disableAfterDeadLetters: 0,
-        },
-        replay: { ratePerSecond: 2 },
-      },
-    });
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     const answer = () => (failing ? { status: 500, body: 'down' } : { status: 200, body: 'ok' });
     receiverA = await WebhookReceiver.start(answer);
     receiverB = await WebhookReceiver.start(answer);
@@ -84,10 +87,8 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
     await waitForDead(17);
   });
   afterAll(async () => {
-    await herald?.stop();
     await receiverA?.close();
     await receiverB?.close();
-    await database?.drop();
   });
 
   async function publish(applicationId: string, type: string): Promise<string> {
@@ -178,8 +179,8 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
     cancelledIds.push(id);
     expect(cancelled.status).toBe('CANCELLED');
     expect(cancelled.finishedAt).not.toBeNull();
-    // Cancelled stays cancelled: no further batch runs.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Cancelled stays cancelled: no further batch runs. Once the replay's job is gone, none can.
+    await waitForJobsGone(database.url, [`replay:${id}`]);
     const later = (await herald.callAs(keyB, ReplayDocument, { id })).replay;
     expect(later).toMatchObject({ status: 'CANCELLED', requeued: cancelled.requeued });
     expect(later.requeued).toBeLessThan(3);
@@ -228,7 +229,7 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
     expect(progress).toEqual([...progress].sort((x, y) => x - y));
     expect((await herald.callAs(keyA, ReplayDocument, { id })).replay).toMatchObject({ status: 'COMPLETED', requeued: 5 });
 
-    const arrivals = await receiverA.waitForRequests(before + 5);
+    await receiverA.waitForRequests(before + 5);
     // Each re-delivered one has recorded its outcome (SUCCEEDED is final: no attempt follows).
     await waitUntil(
       () =>
@@ -240,8 +241,18 @@ describe('bulk redrive of dead letters (replayDeadLetters)', { timeout: 90_000 }
     );
     const replayed = receiverA.requests.slice(before);
     expect(replayed.map((request) => JSON.parse(request.body).id as string).sort()).toEqual(expected.map((row) => row.event_id).sort());
-    // 2 per second: three batches (2, 2, 1), the last one at least 2 s after the first.
-    const times = arrivals.slice(before).map((request) => request.receivedAt);
+    // 2 per second: three batches (2, 2, 1), the last one at least 2 s after the first. Judged on when Herald
+    // started each re-delivery (the last attempt of each, the ones before it having made the dead letter).
+    const times = (
+      await query<{ at: number }>(
+        database.url,
+        `select (extract(epoch from max(a.attempted_at)) * 1000)::float8 as at
+           from delivery_attempts a join deliveries d on d.id = a.delivery_id
+          where d.endpoint_id = $1 and d.event_id = any($2) group by d.id`,
+        [a.receiving, expected.map((row) => row.event_id)],
+      )
+    ).map((row) => row.at);
+    expect(times).toHaveLength(5);
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1500);
 
     // Only those: A's cancelled orders and its refused endpoint, and B's, are still dead.

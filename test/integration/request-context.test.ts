@@ -1,22 +1,24 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RequestContext, type RequestContextParts } from '../../src/graphql/context';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SharedContext, createRequestContext } from '../../src/graphql/context';
 import { createOrm } from '../../src/db/orm';
 import { createLogger } from '../../src/lib/logger';
+import { ApiKeyKind } from '../../src/modules/api-keys/api-key.entity';
 import type { Principal } from '../../src/modules/api-keys/principal';
 import { createTestDatabase } from '../helpers/database';
 
-/** Apollo Server's copy of each request's context (cloneObject in @apollo/server's ApolloServer.js). */
-function copyAsApolloDoes<T extends object>(context: T): T {
-  return Object.assign(Object.create(Object.getPrototypeOf(context) as object) as T, context);
-}
-
-describe('RequestContext: the entity manager and the logger are made on first use', () => {
+describe('createRequestContext: what a request runs with', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let orm: MikroORM;
   const lines: string[] = [];
   const logger = createLogger({ level: 'info', pretty: false, destination: { write: (line: string) => void lines.push(line) } });
-  const principal = { keyId: 'key_context_test', applicationId: null } as unknown as Principal;
+  const applicationKey: Principal = {
+    keyId: 'key_context_test',
+    name: 'context test',
+    kind: ApiKeyKind.APPLICATION,
+    applicationId: 'app_context',
+  };
+  const adminKey: Principal = { keyId: 'key_context_admin', name: 'context admin', kind: ApiKeyKind.ADMIN, applicationId: null };
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -27,37 +29,32 @@ describe('RequestContext: the entity manager and the logger are made on first us
     await database?.drop();
   });
 
-  const contextWith = () =>
-    new RequestContext({ orm, baseLogger: logger, requestId: 'req-1', principal } as unknown as RequestContextParts);
+  /** Only the parts the context derives from; the services it passes through are checked by identity. */
+  const shared = (): SharedContext => ({ orm, logger }) as unknown as SharedContext;
 
-  it("Apollo's copy of the context forks no entity manager and makes no logger; the copy makes its own once, on first use", async () => {
-    const fork = vi.spyOn(orm.em, 'fork');
-    const child = vi.spyOn(logger, 'child');
-    try {
-      const context = contextWith();
-      const copy = copyAsApolloDoes(context);
-      expect(fork).not.toHaveBeenCalled();
-      expect(child).not.toHaveBeenCalled();
-      expect(copy.requestId).toBe('req-1');
+  it('has its own entity manager fork, which reaches the database', async () => {
+    const context = createRequestContext(shared(), 'req-1', applicationKey);
+    const other = createRequestContext(shared(), 'req-2', applicationKey);
+    expect(context.em).not.toBe(orm.em);
+    expect(context.em).not.toBe(other.em);
+    const rows = await context.em.getConnection().execute<{ one: number }[]>('select 1 as one');
+    expect(rows[0]!.one).toBe(1);
+  });
 
-      const em = copy.em;
-      expect(em).not.toBe(orm.em);
-      expect(copy.em).toBe(em);
-      expect(fork).toHaveBeenCalledTimes(1);
-      const rows = await em.getConnection().execute<{ one: number }[]>('select 1 as one');
-      expect(rows[0]!.one).toBe(1);
+  it("logs with the request id and the key's id", () => {
+    const context = createRequestContext(shared(), 'req-1', applicationKey);
+    context.logger.info('from the request');
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ requestId: 'req-1', apiKey: 'key_context_test', msg: 'from the request' });
+  });
 
-      copy.logger.info('from the request');
-      expect(copy.logger).toBe(copy.logger);
-      expect(child).toHaveBeenCalledTimes(1);
-      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ requestId: 'req-1', apiKey: 'key_context_test', msg: 'from the request' });
-
-      // The original is untouched by the copy's use, and makes its own.
-      expect(context.em).not.toBe(em);
-      expect(fork).toHaveBeenCalledTimes(2);
-    } finally {
-      fork.mockRestore();
-      child.mockRestore();
-    }
+  it("carries the request id, the principal, the key's scope and the shared services", () => {
+    const services = { ...shared(), pubSub: { marker: 'pubSub' }, eventWriter: { marker: 'eventWriter' } } as unknown as SharedContext;
+    const context = createRequestContext(services, 'req-3', applicationKey);
+    expect(context.requestId).toBe('req-3');
+    expect(context.principal).toBe(applicationKey);
+    expect(context.scope).toEqual({ applicationId: 'app_context' });
+    expect(context.pubSub).toBe(services.pubSub);
+    expect(context.eventWriter).toBe(services.eventWriter);
+    expect(createRequestContext(services, 'req-4', adminKey).scope).toEqual({ applicationId: null });
   });
 });

@@ -3,8 +3,6 @@ import net from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyHexSignature } from '../../src/delivery/signature';
-import { SecretBox, parseEncryptionKey } from '../../src/lib/encryption';
-import { encryptPlaintextSecrets } from '../../src/modules/endpoints/endpoint-secrets';
 import {
   CreateApiKeyDocument,
   CreateApplicationDocument,
@@ -18,7 +16,7 @@ import {
   SetEndpointAsymmetricSignaturesDocument,
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
-import { SubscriptionRecorder, TEST_ENCRYPTION_KEY, type TestHerald, startTestHerald, testConfig, waitUntil } from '../helpers/herald';
+import { SubscriptionRecorder, type TestHerald, startTestHerald, testConfig, waitUntil } from '../helpers/herald';
 import { type ReceivedRequest, WebhookReceiver } from '../helpers/receiver';
 
 const PUBLIC_V4 = '93.184.216.34';
@@ -192,31 +190,6 @@ describe('secret rotation and signatures', () => {
       expect(verify(null, signed, key, Buffer.from(v1a.slice(4), 'base64'))).toBe(true);
       expect(verify(null, Buffer.from(`${signed.toString()}x`), key, Buffer.from(v1a.slice(4), 'base64'))).toBe(false);
       expect(accepts(registerEndpoint.secret, request!)).toBe(true);
-    } finally {
-      await target.close();
-    }
-  });
-
-  it('encrypts secrets stored in plain text before the upgrade, and deliveries still verify with them', async () => {
-    const application = (await herald.call(CreateApplicationDocument, { input: { name: 'legacy' } })).createApplication.id;
-    const target = await WebhookReceiver.start();
-    try {
-      const legacySecret = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;
-      await query(
-        database.url,
-        `insert into endpoints (id, application_id, url, event_types, secret, headers) values ('ep_legacy0000000000000000000', $1, $2, '{}', $3, '{}')`,
-        [application, target.url, legacySecret],
-      );
-      const box = new SecretBox(parseEncryptionKey(TEST_ENCRYPTION_KEY)!);
-      expect(await encryptPlaintextSecrets(herald.handle.database.orm.em.fork(), box)).toBe(1);
-      expect(await encryptPlaintextSecrets(herald.handle.database.orm.em.fork(), box)).toBe(0);
-      const [row] = await query<{ secret: string }>(database.url, "select secret from endpoints where id = 'ep_legacy0000000000000000000'");
-      expect(row!.secret).toMatch(/^enc:v1:/);
-      await herald.call(PublishEventDocument, {
-        input: { applicationId: application, type: 'order.created', data: { orderId: 'O-1', legacy: true } },
-      });
-      const [request] = await target.waitForRequests(1);
-      expect(accepts(legacySecret, request!)).toBe(true);
     } finally {
       await target.close();
     }

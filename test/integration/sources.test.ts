@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   CreateApplicationDocument,
   CreateSourceDocument,
@@ -7,22 +7,23 @@ import {
   RegisterEndpointDocument,
   SourcesDocument,
 } from '../../src/sdk/generated/graphql';
-import { SecretBox, parseEncryptionKey } from '../../src/lib/encryption';
-import { encryptPlaintextSourceSecrets } from '../../src/modules/sources/source.service';
 import { signWebhook } from '../../src/sdk';
-import { createTestDatabase, query } from '../helpers/database';
-import { TEST_ENCRYPTION_KEY, type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { query } from '../helpers/database';
+import { type TestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
+const heraldFile = heraldTestWith();
+
 describe('inbound sources: POST /ingest/<sourceId>', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let receiver: WebhookReceiver;
   let applicationId: string;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     receiver = await WebhookReceiver.start();
     const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'inbound' } });
     applicationId = createApplication.id;
@@ -31,9 +32,7 @@ describe('inbound sources: POST /ingest/<sourceId>', () => {
     });
   });
   afterAll(async () => {
-    await herald?.stop();
     await receiver?.close();
-    await database?.drop();
   });
 
   async function createSource(input: Record<string, unknown>) {
@@ -181,29 +180,6 @@ describe('inbound sources: POST /ingest/<sourceId>', () => {
       expect(row.secret).not.toContain(secret);
       expect(row.secret).not.toMatch(/github-webhook-secret|whsec_/);
     }
-  });
-
-  it('a source whose secret was stored in plain text (before secrets were encrypted) still verifies, and start-up encrypts it', async () => {
-    const legacySecret = 'legacy-plaintext-source-secret';
-    await query(
-      database.url,
-      `insert into sources (id, application_id, name, scheme, secret, hmac_header, default_event_type)
-       values ('src_legacy00000000000000000000', $1, 'legacy', 'HMAC', $2, 'x-legacy-signature', 'legacy.notification')`,
-      [applicationId, legacySecret],
-    );
-    const body = '{"legacy":true}';
-    const signature = createHmac('sha256', legacySecret).update(body).digest('hex');
-    expect((await post('/ingest/src_legacy00000000000000000000', body, { 'x-legacy-signature': signature })).status).toBe(202);
-
-    const box = new SecretBox(parseEncryptionKey(TEST_ENCRYPTION_KEY)!);
-    expect(await encryptPlaintextSourceSecrets(herald.handle.database.orm.em.fork(), box)).toBe(1);
-    expect(await encryptPlaintextSourceSecrets(herald.handle.database.orm.em.fork(), box)).toBe(0);
-    const [row] = await query<{ secret: string }>(database.url, "select secret from sources where id = 'src_legacy00000000000000000000'");
-    expect(row!.secret).toMatch(/^enc:v1:/);
-    const again = '{"legacy":"again"}';
-    const resigned = createHmac('sha256', legacySecret).update(again).digest('hex');
-    expect((await post('/ingest/src_legacy00000000000000000000', again, { 'x-legacy-signature': resigned })).status).toBe(202);
-    expect((await post('/ingest/src_legacy00000000000000000000', again, { 'x-legacy-signature': signature })).status).toBe(401);
   });
 
   it('refuses a source without a way to find the event type', async () => {

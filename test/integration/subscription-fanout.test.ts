@@ -1,8 +1,9 @@
 import 'reflect-metadata';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SUBSCRIBER_BUFFER } from '../../src/graphql/pubsub';
-import { DeliveryResolver } from '../../src/modules/deliveries/delivery.resolver';
+import { EventResolver } from '../../src/modules/events/event.resolver';
 import {
   CreateApplicationDocument,
   DeliveryUpdatedDocument,
@@ -11,10 +12,15 @@ import {
   type EventPublishedSubscription,
   PublishEventsDocument,
   RegisterEndpointDocument,
+  ReplayUpdatedDocument,
+  type ReplayUpdatedSubscription,
 } from '../../src/sdk/generated/graphql';
-import { createTestDatabase, query } from '../helpers/database';
-import { SubscriptionRecorder, type TestHerald, startTestHerald } from '../helpers/herald';
+import { heraldTestWith } from '../helpers/fixtures';
+import { query } from '../helpers/database';
+import { SubscriptionRecorder, type TestHerald } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
+
+const heraldFile = heraldTestWith();
 
 /**
  * Subscribers with the same operation, variables and tenant scope share one execution per message (see
@@ -22,7 +28,7 @@ import { WebhookReceiver } from '../helpers/receiver';
  * must not leak one tenant's events to another, and every subscriber must still get every message of its own.
  */
 describe('subscription fan-out shared between subscribers', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string };
   let herald: TestHerald;
   let appA: string;
   let appB: string;
@@ -30,9 +36,9 @@ describe('subscription fan-out shared between subscribers', () => {
   let keyB: string;
   let receiver: WebhookReceiver;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
+  heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
+    database = fileDatabase;
+    herald = fileHerald;
     appA = (await herald.call(CreateApplicationDocument, { input: { name: 'Fan-out A' } })).createApplication.id;
     appB = (await herald.call(CreateApplicationDocument, { input: { name: 'Fan-out B' } })).createApplication.id;
     // Two keys of A: different keys with the same scope share; B's key never shares with them.
@@ -48,9 +54,7 @@ describe('subscription fan-out shared between subscribers', () => {
   });
   afterAll(async () => {
     vi.restoreAllMocks();
-    await herald?.stop();
     await receiver?.close();
-    await database?.drop();
   });
 
   it("gives every subscriber every message it may see, in publish order, and none of another tenant's, executing once per group", async () => {
@@ -70,7 +74,7 @@ describe('subscription fan-out shared between subscribers', () => {
     const adminAskingForB = record(adminSocket, { applicationId: appB });
     const all = [...aAll, ...bAll, ...adminAll, aPaid, aAskingForB, adminAskingForB];
     await Promise.all(all.map((recorder) => recorder.ready));
-    const executions = vi.spyOn(DeliveryResolver.prototype, 'eventPublished');
+    const executions = vi.spyOn(EventResolver.prototype, 'eventPublished');
 
     const published: Array<{ id: string; app: string; type: string }> = [];
     for (const [app, batch] of [
@@ -87,18 +91,31 @@ describe('subscription fan-out shared between subscribers', () => {
       publishEvents.forEach((event, n) => published.push({ id: event.id, app, type: inputs[n]!.type }));
     }
     const idsOf = (filter: (event: (typeof published)[number]) => boolean) => published.filter(filter).map((event) => event.id);
-    const expectations: Array<[SubscriptionRecorder<EventPublishedSubscription>, string[]]> = [
+    const expected = (): Array<[SubscriptionRecorder<EventPublishedSubscription>, string[]]> => [
       ...aAll.map((recorder) => [recorder, idsOf((event) => event.app === appA)] as [typeof recorder, string[]]),
       ...bAll.map((recorder) => [recorder, idsOf((event) => event.app === appB)] as [typeof recorder, string[]]),
       ...adminAll.map((recorder) => [recorder, idsOf(() => true)] as [typeof recorder, string[]]),
       [aPaid, idsOf((event) => event.app === appA && event.type === 'fanout.paid')],
       [adminAskingForB, idsOf((event) => event.app === appB)],
     ];
-    for (const [recorder, ids] of expectations) {
+    for (const [recorder, ids] of expected()) {
       await recorder.waitFor((data) => data.length >= ids.length);
     }
-    // Late messages would arrive by now.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Sentinels, one per application and seen by every recorder that may see anything: a late or stray message
+    // would reach each recorder before its sentinel does.
+    for (const [app, type] of [
+      [appA, 'fanout.paid'],
+      [appB, 'fanout.created'],
+    ] as const) {
+      const { publishEvents } = await herald.call(PublishEventsDocument, {
+        inputs: [{ applicationId: app, type, data: { sentinel: true } }],
+      });
+      published.push({ id: publishEvents[0]!.id, app, type });
+    }
+    const expectations = expected();
+    for (const [recorder, ids] of expectations) {
+      await recorder.waitFor((data) => data.some((update) => update.eventPublished.id === ids.at(-1)));
+    }
     for (const [recorder, ids] of expectations) {
       expect(recorder.results.every((result) => !result.errors)).toBe(true);
       expect(recorder.data.map((update) => update.eventPublished.id)).toEqual(ids);
@@ -112,7 +129,8 @@ describe('subscription fan-out shared between subscribers', () => {
 
     // One execution per message and group whose filter let it through, however many subscribers it has:
     // A's events run in A's group, the admins' group and (if paid) A's paid group; B's in B's, the admins'
-    // and the admins' "B only" group. Unshared it would be once per subscription and message: 20x7 + 10 + 10x6 = 210.
+    // and the admins' "B only" group. Unshared it would be once per subscription and message (for the three batches
+    // alone: 20x7 + 10 + 10x6 = 210).
     const perAEvent =
       published.filter((event) => event.app === appA).length * 2 + idsOf((e) => e.app === appA && e.type === 'fanout.paid').length;
     const perBEvent = published.filter((event) => event.app === appB).length * 3;
@@ -123,7 +141,13 @@ describe('subscription fan-out shared between subscribers', () => {
     const recorders = [herald.wsClient(), herald.wsClient()].map(
       (client) => new SubscriptionRecorder<EventPublishedSubscription>(client, EventPublishedDocument, { type: 'fanout.flood' }),
     );
-    await Promise.all(recorders.map((recorder) => recorder.ready));
+    // A subscription on another topic, whose resolver reads no events: its first message comes after the flood's.
+    const sentinel = new SubscriptionRecorder(
+      herald.wsClient(),
+      ReplayUpdatedDocument as TypedDocumentNode<ReplayUpdatedSubscription, Record<string, unknown>>,
+      { id: 'rpl_flood_sentinel' },
+    );
+    await Promise.all([...recorders, sentinel].map((recorder) => recorder.ready));
     // Loads of events wait behind this lock, so the group's queue fills with notifications.
     const locker = new pg.Client({ connectionString: database.url });
     await locker.connect();
@@ -137,7 +161,14 @@ describe('subscription fan-out shared between subscribers', () => {
            from generate_series(1, $2::int) as n`,
         [appA, flood],
       );
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // The change feed queues notifications in the order they come: once the sentinel's is answered, every flood
+      // message was queued for the group (which overflowed) while the lock held its executions.
+      await query(
+        database.url,
+        `select pg_notify('herald_changes', json_build_object('kind', 'replay', 'replayId', 'rpl_flood_sentinel', 'applicationId', $1::text, 'status', 'RUNNING')::text)`,
+        [appA],
+      );
+      await vi.waitFor(() => expect(sentinel.results.length).toBeGreaterThan(0), { timeout: 20_000, interval: 20 });
     } finally {
       await locker.query('rollback');
       await locker.end();
@@ -175,11 +206,25 @@ describe('subscription fan-out shared between subscribers', () => {
     });
     const outcome = (update: DeliveryUpdatedSubscription['deliveryUpdated']) =>
       `${update.delivery.eventId} ${update.delivery.status} ${update.attempt?.number ?? '-'} ${update.attempt?.responseStatus ?? '-'}`;
-    const expected = publishEvents.flatMap((event) => [`${event.id} FAILED 1 500`, `${event.id} SUCCEEDED 2 200`]).sort();
     for (const recorder of [first, second]) {
       await recorder.waitFor((data) => data.filter((update) => update.deliveryUpdated.delivery.status === 'SUCCEEDED').length >= 6);
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A sentinel delivery after those six: a late or stray update would reach each recorder before its success
+    // (other's group takes the same feed, so B's key would have had anything of A's by then too).
+    const { publishEvents: sentinels } = await herald.call(PublishEventsDocument, {
+      inputs: [{ applicationId: appA, type: 'fanout.delivered', data: { sentinel: true } }],
+    });
+    for (const recorder of [first, second]) {
+      await recorder.waitFor((data) =>
+        data.some(
+          (update) =>
+            update.deliveryUpdated.delivery.eventId === sentinels[0]!.id && update.deliveryUpdated.delivery.status === 'SUCCEEDED',
+        ),
+      );
+    }
+    const expected = [...publishEvents, ...sentinels]
+      .flatMap((event) => [`${event.id} FAILED 1 500`, `${event.id} SUCCEEDED 2 200`])
+      .sort();
     const seen = (recorder: SubscriptionRecorder<DeliveryUpdatedSubscription>) =>
       recorder.data.map((update) => outcome(update.deliveryUpdated)).filter((line) => !line.includes(' PENDING '));
     expect([...seen(first)].sort()).toEqual(expected);

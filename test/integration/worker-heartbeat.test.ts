@@ -1,40 +1,35 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
 import { createLogger } from '../../src/lib/logger';
 import { WorkerHeartbeat } from '../../src/worker/heartbeat';
-import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { query } from '../helpers/database';
+import { heraldTestWith } from '../helpers/fixtures';
+import type { TestHerald } from '../helpers/herald';
+
+/** Herald's API only (this test is the worker), with one application and an endpoint to make deliveries for. */
+const it = heraldTestWith({ roles: { api: true, worker: false } }).extend('applicationId', { scope: 'file' }, async ({ herald }) => {
+  const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'heartbeat' } });
+  await herald.call(RegisterEndpointDocument, { input: { applicationId: createApplication.id, url: 'http://127.0.0.1:9/hook' } });
+  return createApplication.id;
+});
 
 /**
  * The heartbeat's sweeps, on a real PostgreSQL with Herald's API only (this test is the worker): spent delivery jobs
  * are removed, and a released pool beats on while its tasks run, so what they hold is not handed to another worker.
  */
 describe('WorkerHeartbeat', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let herald: TestHerald;
-  let applicationId: string;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url, { roles: { api: true, worker: false } });
-    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'heartbeat' } });
-    applicationId = createApplication.id;
-    await herald.call(RegisterEndpointDocument, { input: { applicationId, url: 'http://127.0.0.1:9/hook' } });
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
-  });
-
   /** `sweepAtOnce`: dead-after 0, so the first tick sweeps (it waits half the dead-after time of beating otherwise). */
-  const heartbeat = (sweepAtOnce = false) =>
+  const heartbeat = (herald: TestHerald, sweepAtOnce = false) =>
     new WorkerHeartbeat({
       orm: herald.handle.database.orm,
       config: sweepAtOnce ? { ...herald.config, worker: { ...herald.config.worker, deadAfterMs: 0 } } : herald.config,
       logger: createLogger({ level: 'silent', pretty: false }),
     });
 
-  async function deliveryWithJob(n: number): Promise<{ deliveryId: string; jobId: string }> {
+  async function deliveryWithJob(
+    { herald, database, applicationId }: { herald: TestHerald; database: { url: string }; applicationId: string },
+    n: number,
+  ): Promise<{ deliveryId: string; jobId: string }> {
     const { publishEvent } = await herald.call(PublishEventDocument, { input: { applicationId, type: 'heartbeat.test', data: { n } } });
     const [row] = await query<{ id: string; job_id: string }>(
       database.url,
@@ -45,10 +40,14 @@ describe('WorkerHeartbeat', () => {
     return { deliveryId: row!.id, jobId: row!.job_id };
   }
 
-  it('removes spent delivery jobs (replaced or removed while their dead pool held them, or of finished deliveries), and keeps a failing one of an unfinished delivery', async () => {
-    const replaced = await deliveryWithJob(1);
-    const finished = await deliveryWithJob(2);
-    const failing = await deliveryWithJob(3);
+  it('removes spent delivery jobs (replaced or removed while their dead pool held them, or of finished deliveries), and keeps a failing one of an unfinished delivery', async ({
+    herald,
+    database,
+    applicationId,
+  }) => {
+    const replaced = await deliveryWithJob({ herald, database, applicationId }, 1);
+    const finished = await deliveryWithJob({ herald, database, applicationId }, 2);
+    const failing = await deliveryWithJob({ herald, database, applicationId }, 3);
     // What graphile-worker leaves when a locked job's key is enqueued again or removed, then its pool dies and the
     // sweeper unlocks it: no key, attempts = max_attempts.
     await query(database.url, `update graphile_worker._private_jobs set key = null, attempts = max_attempts where id = $1`, [
@@ -60,7 +59,7 @@ describe('WorkerHeartbeat', () => {
       failing.jobId,
     ]);
 
-    await heartbeat(true).tick();
+    await heartbeat(herald, true).tick();
     const left = await query<{ id: string }>(
       database.url,
       'select id::text from graphile_worker._private_jobs where id = any($1::bigint[])',
@@ -69,8 +68,8 @@ describe('WorkerHeartbeat', () => {
     expect(left.map((row) => row.id)).toEqual([failing.jobId]);
   });
 
-  it('a released pool keeps beating until its last running task ends, then stops', async () => {
-    const beat = heartbeat();
+  it('a released pool keeps beating until its last running task ends, then stops', async ({ herald, database }) => {
+    const beat = heartbeat(herald);
     beat.addPool('released-pool');
     const ended = beat.taskStarted('released-pool');
     beat.removePool('released-pool');

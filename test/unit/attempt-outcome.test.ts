@@ -96,6 +96,7 @@ describe('classifyNetworkError with real undici errors on 127.0.0.1', () => {
     const port = await listen(
       http.createServer((req, res) => {
         res.writeHead(200, { 'content-length': '1000' });
+        // The receiver's behaviour, not a wait of the test: the partial body goes out before the socket dies.
         res.write('partial', () => setTimeout(() => req.socket.destroy(), 5));
       }),
     );

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { isTransientDatabaseError } from '../../src/db/database-errors';
+import { databaseFailureToldOnlyInText, isTransientDatabaseError, isUnstorableTextError } from '../../src/db/database-errors';
 import { createErrorFormatter, isDatabaseOutage } from '../../src/graphql/errors';
 import { HeraldError } from '../../src/lib/errors';
 import { createLogger } from '../../src/lib/logger';
@@ -67,5 +67,26 @@ describe('a database outage is SERVICE_UNAVAILABLE, whatever form the failure ta
       expect(isDatabaseOutage(dbError('deadlock detected', code))).toBe(false);
     }
     expect(isTransientDatabaseError(dbError('duplicate key value violates unique constraint "x"', '23505'))).toBe(false);
+  });
+});
+
+describe('the database failures libraries report only in text', () => {
+  it.each([
+    ['Connection terminated unexpectedly', 'unavailable'],
+    ['Connection terminated due to connection timeout', 'unavailable'],
+    ['Client has encountered a connection error and is not queryable', 'unavailable'],
+    ['timeout exceeded when trying to connect', 'unavailable'],
+    ['Error occurred whilst returning jobs from local queue to database queue: read ECONNRESET', 'unavailable'],
+    ['database "herald" is not currently accepting connections', 'unavailable'],
+    ['Knex: Timeout acquiring a connection. The pool is probably full. Are you missing a .transacting(trx) call?', 'pool_exhausted'],
+    ['column "x" does not exist', null],
+  ])('%s: %s', (message, kind) => {
+    expect(databaseFailureToldOnlyInText(message)).toBe(kind);
+  });
+
+  it('a NUL character is told by its SQLSTATE alone, whatever the message says', () => {
+    expect(isUnstorableTextError(dbError('invalid message format', '08P01'))).toBe(true);
+    expect(isUnstorableTextError(dbError('unsupported Unicode escape sequence', '22P05'))).toBe(true);
+    expect(isUnstorableTextError(dbError('connection failure', '08006'))).toBe(false);
   });
 });

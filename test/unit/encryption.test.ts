@@ -26,6 +26,11 @@ describe('SecretBox: AES-256-GCM for secrets at rest', () => {
     expect(() => new SecretBox(randomBytes(32)).decrypt(stored, 'endpoint:ep_1')).toThrow(/HERALD_ENCRYPTION_KEY/);
   });
 
+  it('refuses a stored secret that is not in the enc:v1: form, saying so, instead of using it as it is', () => {
+    expect(() => box.decrypt(secret, 'endpoint:ep_1')).toThrow(/not in the enc:v1: form/);
+    expect(() => box.decrypt('', 'endpoint:ep_1')).toThrow(/not in the enc:v1: form/);
+  });
+
   it('parses keys as base64 or hex, 32 bytes only', () => {
     expect(parseEncryptionKey(generateEncryptionKey())).toHaveLength(32);
     expect(parseEncryptionKey(randomBytes(32).toString('hex'))).toHaveLength(32);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EndpointWaiters } from '../../src/modules/deliveries/endpoint-waiters';
+import { EndpointWaiters } from '../../src/engine/endpoint-waiters';
 
 describe('EndpointWaiters', () => {
   let now = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, HeraldError } from '../../src/lib/errors';
-import { assertEventType, assertEventTypeFilters, matchesEventType } from '../../src/modules/events/event-type';
+import { assertEventType, assertEventTypeFilters, matchesEventType } from '../../src/modules/events/event-type-pattern';
 
 function caught(fn: () => unknown): HeraldError {
   try {

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, encodeCursor, parsePage, toConnection } from '../../src/graphql/pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parsePage } from '../../src/graphql/pagination';
+import { encodeCursor, toConnection } from '../../src/lib/pagination';
 import { newId } from '../../src/lib/ids';
 import { ErrorCode, HeraldError } from '../../src/lib/errors';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isGraphileWorkerSizingAdvice, workerSizingNote } from '../../src/worker/worker-sizing';
+import { isGraphileWorkerSizingAdvice } from '../../src/db/graphile-worker-logger';
+import { workerSizingNote } from '../../src/worker/worker-sizing';
 
 describe("graphile-worker's sizing advice and Herald's own line", () => {
   it("recognises graphile-worker 0.17's two start-up warnings, and nothing else", () => {

@@ -1,28 +1,33 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { AdminOnly } from '../../graphql/authorization';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
+import { pagedListComplexity } from '../../graphql/query-limits';
 import { ApiKeyService } from './api-key.service';
-import { ApiKeyConnection, ApiKeyType, ApiKeyWithSecret, CreateApiKeyInput } from './api-key.type';
-import { requireAdmin } from './principal';
+import { CreateApiKeyInput } from './api-key.input';
+import { ApiKeyConnection, ApiKeyType, ApiKeyWithSecret } from './api-key.type';
 
 @Resolver(() => ApiKeyType)
 export class ApiKeyResolver {
+  @AdminOnly('Creating API keys')
   @Mutation(() => ApiKeyWithSecret, { description: 'Creates an API key (admin keys only). The key is returned this once.' })
   async createApiKey(@Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput, @Ctx() ctx: GraphQLContext) {
-    requireAdmin(ctx.principal, 'Creating API keys');
     const { apiKey, key } = await new ApiKeyService(ctx.em).create(input);
     return { apiKey: ApiKeyType.from(apiKey), key };
   }
 
+  @AdminOnly('Revoking API keys')
   @Mutation(() => ApiKeyType, { description: 'Revokes an API key by id or prefix (admin keys only); it stops working at once.' })
   async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    requireAdmin(ctx.principal, 'Revoking API keys');
     return ApiKeyType.from(await new ApiKeyService(ctx.em, ctx.verifiedKeys).revoke(id));
   }
 
-  @Query(() => ApiKeyConnection, { description: 'Every API key, newest first, by prefix only (admin keys only).' })
+  @AdminOnly('Listing API keys')
+  @Query(() => ApiKeyConnection, {
+    description: 'Every API key, newest first, by prefix only (admin keys only).',
+    complexity: pagedListComplexity,
+  })
   async apiKeys(@Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined, @Ctx() ctx: GraphQLContext) {
-    requireAdmin(ctx.principal, 'Listing API keys');
     const connection = await new ApiKeyService(ctx.em).list(parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => ApiKeyType.from(node)) };
   }

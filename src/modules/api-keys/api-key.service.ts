@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute } from '../../db/sql';
+import { type Clock, systemClock } from '../../lib/clock';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
-import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { ApplicationService } from '../applications/application.service';
 import { ApiKeyEntity, ApiKeyKind } from './api-key.entity';
 import type { Principal } from './principal';
@@ -46,13 +47,14 @@ export class ApiKeyService {
     private readonly entityManager: EntityManager | (() => EntityManager),
     /** This process's recently verified keys: consulted by authenticate, evicted by revoke. */
     private readonly verifiedKeys?: VerifiedKeyCache,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   private get em(): EntityManager {
     return (this.forked ??= typeof this.entityManager === 'function' ? this.entityManager() : this.entityManager);
   }
 
-  async create(input: CreateApiKey, now: Date = new Date()): Promise<{ apiKey: ApiKeyEntity; key: string }> {
+  async create(input: CreateApiKey, now: Date = this.clock.now()): Promise<{ apiKey: ApiKeyEntity; key: string }> {
     const name = input.name.trim();
     if (name.length < 1 || name.length > 200) throw badInput('An API key name must be 1 to 200 characters.', { field: 'name' });
     if (input.expiresAt) {
@@ -92,7 +94,7 @@ export class ApiKeyService {
   }
 
   /** Revokes by id (`key_...`) or by prefix (`hk_1a2b3c4d`). Revoking twice keeps the first time. */
-  async revoke(idOrPrefix: string, now: Date = new Date()): Promise<ApiKeyEntity> {
+  async revoke(idOrPrefix: string, now: Date = this.clock.now()): Promise<ApiKeyEntity> {
     const apiKey = await this.em.findOne(ApiKeyEntity, idOrPrefix.startsWith('hk_') ? { prefix: idOrPrefix } : { id: idOrPrefix });
     if (!apiKey) throw notFound('API key', idOrPrefix);
     apiKey.revokedAt ??= now;
@@ -103,12 +105,15 @@ export class ApiKeyService {
   }
 
   /** The principal a presented key stands for; UNAUTHENTICATED, saying what to do, otherwise. */
-  async authenticate(presented: string | null | undefined, now: Date = new Date()): Promise<Principal> {
+  async authenticate(presented: string | null | undefined, now: Date = this.clock.now()): Promise<Principal> {
     return (await this.verify(presented, now)).principal;
   }
 
   /** As authenticate, with the key's expiry (epoch ms, or null when it does not expire). */
-  async verify(presented: string | null | undefined, now: Date = new Date()): Promise<{ principal: Principal; expiresAt: number | null }> {
+  async verify(
+    presented: string | null | undefined,
+    now: Date = this.clock.now(),
+  ): Promise<{ principal: Principal; expiresAt: number | null }> {
     if (!presented) {
       throw unauthenticated(
         'This API needs an API key: send the header "Authorization: Bearer <key>" (over graphql-ws, in the connection_init payload).',

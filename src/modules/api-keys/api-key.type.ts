@@ -1,4 +1,4 @@
-import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { ConnectionType } from '../../graphql/pagination';
 import { type ApiKeyEntity, ApiKeyKind } from './api-key.entity';
 
@@ -61,16 +61,4 @@ export class ApiKeyWithSecret {
 
   @Field({ description: 'The key (`hk_...`): send it as "Authorization: Bearer <key>". Store it now; it is never shown again.' })
   key!: string;
-}
-
-@InputType()
-export class CreateApiKeyInput {
-  @Field({ description: 'A name for people, 1 to 200 characters.' })
-  name!: string;
-
-  @Field(() => ID, { nullable: true, description: 'Set: a key limited to this application. Omitted: an admin key.' })
-  applicationId?: string;
-
-  @Field(() => Date, { nullable: true, description: 'When the key stops working. Omitted: never.' })
-  expiresAt?: Date;
 }

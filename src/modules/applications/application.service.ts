@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, notFound } from '../../lib/errors';
-import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { ALL_APPLICATIONS, type TenantScope } from '../api-keys/principal';
 import { ApplicationEntity, DEFAULT_APPLICATION_ID } from './application.entity';
 

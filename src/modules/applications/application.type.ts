@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Field, ID, ObjectType } from 'type-graphql';
 import { ConnectionType } from '../../graphql/pagination';
 import type { ApplicationEntity } from './application.entity';
 
@@ -29,12 +29,3 @@ export class ApplicationType {
 
 @ObjectType()
 export class ApplicationConnection extends ConnectionType(ApplicationType, 'Application') {}
-
-@InputType()
-export class CreateApplicationInput {
-  @Field({ description: 'A name for people, 1 to 200 characters.' })
-  name!: string;
-
-  @Field(() => GraphQLJSONObject, { nullable: true })
-  metadata?: Record<string, unknown>;
-}

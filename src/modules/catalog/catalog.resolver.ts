@@ -1,8 +1,9 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { AdminOnly } from '../../graphql/authorization';
 import type { GraphQLContext } from '../../graphql/context';
-import { requireAdmin } from '../api-keys/principal';
 import { CatalogService } from './catalog.service';
-import { AddEventTypeVersionInput, EventTypeDefinitionType, RegisterEventTypeInput } from './catalog.type';
+import { AddEventTypeVersionInput, RegisterEventTypeInput } from './catalog.input';
+import { EventTypeDefinitionType } from './catalog.type';
 
 @Resolver(() => EventTypeDefinitionType)
 export class CatalogResolver {
@@ -20,20 +21,21 @@ export class CatalogResolver {
     return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).get(name));
   }
 
+  @AdminOnly('Changing the event type catalog')
   @Mutation(() => EventTypeDefinitionType, { description: 'Adds an event type to the catalog, with its first version.' })
   async registerEventType(@Arg('input', () => RegisterEventTypeInput) input: RegisterEventTypeInput, @Ctx() ctx: GraphQLContext) {
-    requireAdmin(ctx.principal, 'Changing the event type catalog');
     return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).register(input));
   }
 
+  @AdminOnly('Changing the event type catalog')
   @Mutation(() => EventTypeDefinitionType, {
     description: 'Adds a version with its own schema; endpoints pinned to an older version keep receiving only that one.',
   })
   async addEventTypeVersion(@Arg('input', () => AddEventTypeVersionInput) input: AddEventTypeVersionInput, @Ctx() ctx: GraphQLContext) {
-    requireAdmin(ctx.principal, 'Changing the event type catalog');
     return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).addVersion(input));
   }
 
+  @AdminOnly('Changing the event type catalog')
   @Mutation(() => EventTypeDefinitionType, {
     description: 'Marks a type deprecated: it can still be published, but new endpoint subscriptions to it are refused.',
   })
@@ -42,7 +44,6 @@ export class CatalogResolver {
     @Arg('note', () => String, { nullable: true }) note: string | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    requireAdmin(ctx.principal, 'Changing the event type catalog');
     return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).deprecate(name, note));
   }
 }

@@ -3,7 +3,7 @@ import type { HeraldConfig } from '../../config';
 import { execute, toDate } from '../../db/sql';
 import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
-import { assertEventType, matchesEventType } from '../events/event-type';
+import { EVENT_VERSION, assertEventType, matchesEventType } from '../events/event-type-pattern';
 import { compileSchema, describeViolations, validatorFor, violationsOf } from './schema-validator';
 
 export interface CatalogVersion {
@@ -40,7 +40,6 @@ export interface AddEventTypeVersion {
 
 /** Herald's own types, always accepted even by a strict catalog. */
 const SYSTEM_TYPES = new Set(['webhook.test']);
-const VERSION = /^[A-Za-z0-9._-]{1,32}$/;
 
 export type CatalogConfig = Pick<HeraldConfig, 'catalogStrict'>;
 
@@ -249,7 +248,7 @@ async function insertVersion(em: EntityManager, name: string, version: string, s
 }
 
 function validateVersionName(version: string): string {
-  if (!VERSION.test(version))
+  if (!EVENT_VERSION.test(version))
     throw badInput('"version" must be 1 to 32 letters, digits, ".", "_" or "-" (for example "2.0").', { field: 'version' });
   return version;
 }

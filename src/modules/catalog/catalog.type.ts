@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, InputType, ObjectType } from 'type-graphql';
+import { Field, ObjectType } from 'type-graphql';
 import type { CatalogEntry, CatalogVersion } from './catalog.service';
 
 @ObjectType('EventTypeVersion', { description: 'One version of a catalog event type; immutable once registered.' })
@@ -60,37 +60,4 @@ export class EventTypeDefinitionType {
       createdAt: entry.createdAt,
     });
   }
-}
-
-@InputType()
-export class RegisterEventTypeInput {
-  @Field({ description: 'The event type, for example `order.created`.' })
-  name!: string;
-
-  @Field({ description: 'What happened, for the people who receive it.' })
-  description!: string;
-
-  @Field(() => String, { nullable: true, description: 'The first version (default "1.0").' })
-  version?: string;
-
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'JSON Schema for `data`; omitted: payloads are not checked.' })
-  schema?: Record<string, unknown>;
-
-  @Field(() => GraphQLJSONObject, { description: 'A valid payload; it must satisfy the schema.' })
-  example!: Record<string, unknown>;
-}
-
-@InputType()
-export class AddEventTypeVersionInput {
-  @Field({ description: 'An event type already in the catalog.' })
-  name!: string;
-
-  @Field({ description: 'A new version name, for example "2.0".' })
-  version!: string;
-
-  @Field(() => GraphQLJSONObject, { nullable: true })
-  schema?: Record<string, unknown>;
-
-  @Field(() => GraphQLJSONObject)
-  example!: Record<string, unknown>;
 }

@@ -4,7 +4,7 @@ import { IdPrefix, newId } from '../../lib/ids';
 import { ApplicationEntity } from '../applications/application.entity';
 import { EndpointEntity } from '../endpoints/endpoint.entity';
 import { EventEntity } from '../events/event.entity';
-import { DeliveryStatus } from './delivery-status';
+import { DeliveryStatus } from '../../queue/delivery-status';
 
 @Entity({ tableName: 'deliveries' })
 @Unique({ properties: ['event', 'endpoint'] })

@@ -1,62 +1,30 @@
-import {
-  Arg,
-  Args,
-  ArgsType,
-  Ctx,
-  Extensions,
-  Field,
-  FieldResolver,
-  ID,
-  Mutation,
-  Query,
-  Resolver,
-  Root,
-  Subscription,
-} from 'type-graphql';
+import { Arg, Args, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
-import { type DeliveryChange, type EventChange, Topic, sharedPerMessage } from '../../graphql/pubsub';
+import { listComplexity, pagedListComplexity } from '../../graphql/query-limits';
+import { type DeliveryChange, Topic, sharedPerMessage } from '../../graphql/pubsub';
 import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { notFound } from '../../lib/errors';
 import { canSee } from '../api-keys/principal';
-import { EndpointService } from '../endpoints/endpoint.service';
 import { EndpointType } from '../endpoints/endpoint.type';
-import { EventService, type StoredEvent } from '../events/event.service';
 import { EventType } from '../events/event.type';
-import { DeliveryStatus } from './delivery-status';
+import { DeliveryStatus } from '../../queue/delivery-status';
 import { DeliveryService, type DeliveryWithAttempt } from './delivery.service';
-import { DeliveryAttemptType, DeliveryConnection, DeliveryFilter, DeliveryType, DeliveryUpdate } from './delivery.type';
+import { DeliveryUpdatedArgs } from './delivery.args';
+import { DeliveryFilter } from './delivery.input';
+import { DeliveryAttemptType, DeliveryConnection, DeliveryType, DeliveryUpdate } from './delivery.type';
 
-const loadEventChange = sharedPerMessage<EventChange, StoredEvent>();
 const loadDeliveryChange = sharedPerMessage<DeliveryChange, DeliveryWithAttempt>();
 
-@ArgsType()
-class DeliveryUpdatedArgs {
-  @Field(() => ID, { nullable: true })
-  applicationId?: string;
-
-  @Field(() => ID, { nullable: true })
-  endpointId?: string;
-
-  @Field(() => ID, { nullable: true })
-  eventId?: string;
-
-  @Field(() => [DeliveryStatus], { nullable: true, description: 'Only changes to one of these statuses.' })
-  status?: DeliveryStatus[];
-}
-
-@ArgsType()
-class EventPublishedArgs {
-  @Field(() => ID, { nullable: true })
-  applicationId?: string;
-
-  @Field(() => String, { nullable: true })
-  type?: string;
-}
+/** How many items a delivery's `attempts` list is costed as by the query cost limit: it takes no page argument. */
+const ATTEMPTS_COSTED_PER_DELIVERY = 10;
 
 @Resolver(() => DeliveryType)
 export class DeliveryResolver {
-  @Query(() => DeliveryConnection, { description: 'Deliveries, newest first, filtered by status, endpoint, event, type and time.' })
+  @Query(() => DeliveryConnection, {
+    description: 'Deliveries, newest first, filtered by status, endpoint, event, type and time.',
+    complexity: pagedListComplexity,
+  })
   async deliveries(
     @Arg('filter', () => DeliveryFilter, { nullable: true }) filter: DeliveryFilter | undefined,
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
@@ -66,7 +34,7 @@ export class DeliveryResolver {
     return { ...connection, nodes: connection.nodes.map((node) => DeliveryType.from(node)) };
   }
 
-  @Query(() => DeliveryConnection, { description: 'Dead letters: deliveries whose every attempt failed.' })
+  @Query(() => DeliveryConnection, { description: 'Dead letters: deliveries whose every attempt failed.', complexity: pagedListComplexity })
   async deadLetters(
     @Arg('filter', () => DeliveryFilter, { nullable: true }) filter: DeliveryFilter | undefined,
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
@@ -86,20 +54,23 @@ export class DeliveryResolver {
     return DeliveryType.from(await new DeliveryService(ctx.em, ctx.scope).retry(id));
   }
 
-  @FieldResolver(() => [DeliveryAttemptType], { description: 'Every attempt, first to last.' })
+  @FieldResolver(() => [DeliveryAttemptType], {
+    description: 'Every attempt, first to last.',
+    complexity: listComplexity(ATTEMPTS_COSTED_PER_DELIVERY),
+  })
   async attempts(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext) {
-    const attempts = await new DeliveryService(ctx.em, ctx.scope).attempts(delivery.id);
+    const attempts = await ctx.loaders.attemptsOf(delivery.id);
     return attempts.map((attempt) => DeliveryAttemptType.from(attempt));
   }
 
   @FieldResolver(() => EventType)
   async event(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext) {
-    return EventType.from(await new EventService(ctx.em, ctx.config, ctx.scope).get(delivery.eventId));
+    return EventType.fromEntity(await ctx.loaders.event(delivery.eventId));
   }
 
   @FieldResolver(() => EndpointType)
   async endpoint(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext) {
-    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope).get(delivery.endpointId));
+    return EndpointType.from(await ctx.loaders.endpoint(delivery.endpointId));
   }
 
   @Extensions({ [SHARED_FAN_OUT]: true })
@@ -128,20 +99,5 @@ export class DeliveryResolver {
     if (change.attempt) update.delivery.attemptCount = change.attempt;
     update.attempt = attempt ? DeliveryAttemptType.from(attempt) : null;
     return update;
-  }
-
-  @Extensions({ [SHARED_FAN_OUT]: true })
-  @Subscription(() => EventType, {
-    topics: Topic.EVENT,
-    filter: ({ payload, args, context }: { payload: EventChange; args: EventPublishedArgs; context: GraphQLContext }) =>
-      canSee(context.scope, payload.applicationId) &&
-      (!args.applicationId || payload.applicationId === args.applicationId) &&
-      (!args.type || payload.type === args.type),
-    description: 'Every event as it is published.',
-  })
-  async eventPublished(@Root() change: EventChange, @Args(() => EventPublishedArgs) _args: EventPublishedArgs, @Ctx() ctx: GraphQLContext) {
-    const event = await loadEventChange(change, () => ctx.eventReader.get(change.eventId));
-    if (!canSee(ctx.scope, event.applicationId)) throw notFound('event', change.eventId);
-    return EventType.from(event);
   }
 }

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Batcher, Rejected } from '../../lib/batcher';
 import { notFound } from '../../lib/errors';
-import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { DeliveryAttemptEntity } from './delivery-attempt.entity';
-import type { DeliveryStatus } from './delivery-status';
+import type { DeliveryStatus } from '../../queue/delivery-status';
 import { DeliveryEntity } from './delivery.entity';
-import { requeueDeliveries } from './requeue';
+import { requeueDeliveries } from '../../queue/requeue';
 
 export interface DeliveryListFilter {
   applicationId?: string | null;

@@ -1,9 +1,9 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { AttemptErrorKind } from '../../delivery/attempt-outcome';
 import { ConnectionType } from '../../graphql/pagination';
 import type { DeliveryAttemptEntity } from './delivery-attempt.entity';
-import { DeliveryStatus } from './delivery-status';
+import { DeliveryStatus } from '../../queue/delivery-status';
 import type { DeliveryEntity } from './delivery.entity';
 
 registerEnumType(DeliveryStatus, {
@@ -160,28 +160,4 @@ export class DeliveryUpdate {
 
   @Field(() => DeliveryAttemptType, { nullable: true, description: 'The attempt that caused the change, if any.' })
   attempt!: DeliveryAttemptType | null;
-}
-
-@InputType()
-export class DeliveryFilter {
-  @Field(() => ID, { nullable: true })
-  applicationId?: string;
-
-  @Field(() => ID, { nullable: true })
-  endpointId?: string;
-
-  @Field(() => ID, { nullable: true })
-  eventId?: string;
-
-  @Field(() => String, { nullable: true })
-  eventType?: string;
-
-  @Field(() => [DeliveryStatus], { nullable: true })
-  status?: DeliveryStatus[];
-
-  @Field(() => Date, { nullable: true })
-  createdAfter?: Date;
-
-  @Field(() => Date, { nullable: true })
-  createdBefore?: Date;
 }

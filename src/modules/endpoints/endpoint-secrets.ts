@@ -1,5 +1,3 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { encryptPlaintextColumn } from '../../db/encrypt-plaintext';
 import type { SecretBox } from '../../lib/encryption';
 import type { PreviousSecret } from './endpoint.entity';
 
@@ -26,10 +24,10 @@ export interface SigningMaterial {
   signingKey: string | null;
 }
 
-/** Opens what a delivery needs. A secret stored before encryption existed is accepted as it is. */
+/** Decrypts what a delivery needs. */
 export function openSigningMaterial(stored: StoredEndpointSecrets, secrets: SecretBox, now: Date): SigningMaterial {
   const context = secretContext(stored.id);
-  const open = (value: string) => secrets.open(value, context);
+  const open = (value: string) => secrets.decrypt(value, context);
   return {
     secret: open(stored.secret),
     previousSecrets: stored.previousSecrets
@@ -37,9 +35,4 @@ export function openSigningMaterial(stored: StoredEndpointSecrets, secrets: Secr
       .map((previous) => open(previous.secret)),
     signingKey: stored.signingKey ? open(stored.signingKey) : null,
   };
-}
-
-/** Encrypts endpoint secrets still stored in plain text (written before the security migration); see encryptPlaintextColumn. */
-export function encryptPlaintextSecrets(em: EntityManager, secrets: SecretBox): Promise<number> {
-  return encryptPlaintextColumn(em, secrets, 'endpoints', secretContext);
 }

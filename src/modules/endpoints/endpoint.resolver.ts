@@ -1,21 +1,15 @@
-import { Arg, Ctx, Extensions, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Ctx, Extensions, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { type EndpointChange, Topic } from '../../graphql/pubsub';
 import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { canSee } from '../api-keys/principal';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
+import { pagedListComplexity } from '../../graphql/query-limits';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS } from './endpoint-secrets';
 import { EndpointService } from './endpoint.service';
-import {
-  EndpointConnection,
-  EndpointFilter,
-  EndpointStatus,
-  EndpointStatusChange,
-  EndpointType,
-  EndpointWithSecret,
-  RegisterEndpointInput,
-  UpdateEndpointInput,
-} from './endpoint.type';
+import { EndpointStatusChangedArgs } from './endpoint.args';
+import { EndpointFilter, RegisterEndpointInput, UpdateEndpointInput } from './endpoint.input';
+import { EndpointConnection, EndpointStatus, EndpointStatusChange, EndpointType, EndpointWithSecret } from './endpoint.type';
 
 @Resolver(() => EndpointType)
 export class EndpointResolver {
@@ -59,15 +53,7 @@ export class EndpointResolver {
   @Extensions({ [SHARED_FAN_OUT]: true })
   @Subscription(() => EndpointStatusChange, {
     topics: Topic.ENDPOINT,
-    filter: ({
-      payload,
-      args,
-      context,
-    }: {
-      payload: EndpointChange;
-      args: { applicationId?: string; endpointId?: string };
-      context: GraphQLContext;
-    }) =>
+    filter: ({ payload, args, context }: { payload: EndpointChange; args: EndpointStatusChangedArgs; context: GraphQLContext }) =>
       canSee(context.scope, payload.applicationId) &&
       (!args.applicationId || payload.applicationId === args.applicationId) &&
       (!args.endpointId || payload.endpointId === args.endpointId),
@@ -75,8 +61,7 @@ export class EndpointResolver {
   })
   async endpointStatusChanged(
     @Root() change: EndpointChange,
-    @Arg('applicationId', () => ID, { nullable: true }) _applicationId: string | undefined,
-    @Arg('endpointId', () => ID, { nullable: true }) _endpointId: string | undefined,
+    @Args(() => EndpointStatusChangedArgs) _args: EndpointStatusChangedArgs,
     @Ctx() ctx: GraphQLContext,
   ) {
     const endpoint = await new EndpointService(ctx.orm.em.fork(), ctx.scope, ctx.config).get(change.endpointId);
@@ -125,7 +110,7 @@ export class EndpointResolver {
     return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).setAsymmetricSignatures(id, enabled, ctx.secrets));
   }
 
-  @Query(() => EndpointConnection)
+  @Query(() => EndpointConnection, { complexity: pagedListComplexity })
   async endpoints(
     @Arg('filter', () => EndpointFilter, { nullable: true }) filter: EndpointFilter | undefined,
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,

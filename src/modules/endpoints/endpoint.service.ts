@@ -1,21 +1,22 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { addJobs, execute, notify } from '../../db/sql';
+import { execute, notify } from '../../db/sql';
 import { type RetryPolicy, type RetryPresetName, RETRY_PRESETS, retryPolicyProblem, retryPreset } from '../../delivery/retry-policy';
 import { generateSecret, generateSigningKeyPair, isValidSecret } from '../../delivery/signature';
 import type { SecretBox } from '../../lib/encryption';
 import { RESERVED_HEADER } from '../../delivery/webhook-request';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
-import { IdPrefix, newId } from '../../lib/ids';
-import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { type CatalogConfig, CatalogService } from '../catalog/catalog.service';
-import { DELIVER_JOB_KEY_PREFIX, deliverJob } from '../deliveries/deliver-job';
-import { assertEventTypeFilters, matchesEventType } from '../events/event-type';
+import { DELIVER_JOB_KEY_PREFIX } from '../../queue/deliver-job';
+import { fanOutMissedEvents } from '../../queue/publish';
+import { requeueDeliveries } from '../../queue/requeue';
+import { assertEventTypeFilters } from '../events/event-type-pattern';
 import { EndpointEntity } from './endpoint.entity';
 import type { SsrfPolicy } from '../../delivery/ssrf-guard';
 import { validateReceiverUrl } from './endpoint-url';
-import { validateRateLimit } from './endpoint-rate';
+import { validateRateLimit } from './rate-limit-input';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_GRACE_SECONDS, secretContext } from './endpoint-secrets';
 
 export interface RegisterEndpoint {
@@ -281,36 +282,24 @@ function setSigningKey(endpoint: EndpointEntity, secrets: SecretBox, enabled: bo
   endpoint.publicKey = pair.publicKey;
 }
 
+/**
+ * What an endpoint missed since `since`: its dead letters re-queued (the one requeue, FIFO order kept), and the
+ * events of its application it has no delivery of fanned out to it alone through the one fan-out (its filters,
+ * version pins and FIFO groups apply), at most REDELIVER_LIMIT of each.
+ */
 async function redeliverMissed(em: EntityManager, endpoint: EndpointEntity, since: Date): Promise<number> {
-  const dead = await execute<{ id: string; attempt_count: number }>(
+  const dead = await execute<{ id: string }>(
     em,
-    `update deliveries set status = 'PENDING', next_attempt_at = now(), updated_at = now()
-     where id in (select id from deliveries where endpoint_id = ? and status = 'DEAD' and updated_at >= ? order by id limit ?)
-     returning id, attempt_count`,
+    `select id from deliveries where endpoint_id = ? and status = 'DEAD' and updated_at >= ? order by id limit ?`,
     [endpoint.id, since, REDELIVER_LIMIT],
   );
-  const unsent = await execute<{ id: string; type: string }>(
+  const requeued = await requeueDeliveries(
     em,
-    `select e.id, e.type from events e
-     where e.application_id = ? and e.created_at >= ?
-       and not exists (select 1 from deliveries d where d.event_id = e.id and d.endpoint_id = ?)
-     order by e.created_at limit ?`,
-    [endpoint.application.id, since, endpoint.id, REDELIVER_LIMIT],
+    dead.map((row) => row.id),
+    { onlyDead: true },
   );
-  const fresh = unsent
-    .filter((event) => matchesEventType(endpoint.eventTypes, event.type))
-    .map((event) => ({ id: newId(IdPrefix.delivery), event_id: event.id, event_type: event.type }));
-  if (fresh.length > 0) {
-    await execute(
-      em,
-      `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at)
-       select d.id, d.event_id, ?, ?, d.event_type, 'PENDING', 0, now(), now(), now()
-       from json_to_recordset(?::json) as d(id text, event_id text, event_type text)`,
-      [endpoint.id, endpoint.application.id, JSON.stringify(fresh)],
-    );
-  }
-  await addJobs(em, [...dead.map((row) => deliverJob(row.id, row.attempt_count + 1)), ...fresh.map((row) => deliverJob(row.id, 1))]);
-  return dead.length + fresh.length;
+  const fanned = await fanOutMissedEvents(em, { id: endpoint.id, applicationId: endpoint.application.id }, since, REDELIVER_LIMIT);
+  return requeued.length + fanned;
 }
 
 function validateConcurrency(value: number | null | undefined): number | null {

@@ -1,10 +1,19 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
-import { PageInput, parsePage } from '../../graphql/pagination';
+import { DEFAULT_PAGE_SIZE, PageInput, parsePage } from '../../graphql/pagination';
+import { type EventChange, Topic, sharedPerMessage } from '../../graphql/pubsub';
+import { listComplexity, pagedListComplexity } from '../../graphql/query-limits';
+import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
+import { notFound } from '../../lib/errors';
+import { canSee } from '../api-keys/principal';
 import { DeliveryService } from '../deliveries/delivery.service';
 import { DeliveryType } from '../deliveries/delivery.type';
-import { EventService } from './event.service';
-import { EventConnection, EventFilter, EventType, PublishEventInput } from './event.type';
+import { EventPublishedArgs } from './event.args';
+import { EventService, type StoredEvent } from './event.service';
+import { EventFilter, PublishEventInput } from './event.input';
+import { EventConnection, EventType } from './event.type';
+
+const loadEventChange = sharedPerMessage<EventChange, StoredEvent>();
 
 @Resolver(() => EventType)
 export class EventResolver {
@@ -32,7 +41,7 @@ export class EventResolver {
     return DeliveryType.from(await new DeliveryService(ctx.em, ctx.scope).get(deliveryId));
   }
 
-  @Query(() => EventConnection)
+  @Query(() => EventConnection, { complexity: pagedListComplexity })
   async events(
     @Arg('filter', () => EventFilter, { nullable: true }) filter: EventFilter | undefined,
     @Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined,
@@ -47,9 +56,27 @@ export class EventResolver {
     return EventType.from(await new EventService(ctx.em, ctx.config, ctx.scope).get(id));
   }
 
-  @FieldResolver(() => [DeliveryType], { description: 'One delivery per endpoint the event was fanned out to.' })
+  @FieldResolver(() => [DeliveryType], {
+    description: 'One delivery per endpoint the event was fanned out to.',
+    complexity: listComplexity(DEFAULT_PAGE_SIZE),
+  })
   async deliveries(@Root() event: EventType, @Ctx() ctx: GraphQLContext) {
-    const deliveries = await new DeliveryService(ctx.em, ctx.scope).forEvent(event.id);
+    const deliveries = await ctx.loaders.deliveriesOf(event.id);
     return deliveries.map((delivery) => DeliveryType.from(delivery));
+  }
+
+  @Extensions({ [SHARED_FAN_OUT]: true })
+  @Subscription(() => EventType, {
+    topics: Topic.EVENT,
+    filter: ({ payload, args, context }: { payload: EventChange; args: EventPublishedArgs; context: GraphQLContext }) =>
+      canSee(context.scope, payload.applicationId) &&
+      (!args.applicationId || payload.applicationId === args.applicationId) &&
+      (!args.type || payload.type === args.type),
+    description: 'Every event as it is published.',
+  })
+  async eventPublished(@Root() change: EventChange, @Args(() => EventPublishedArgs) _args: EventPublishedArgs, @Ctx() ctx: GraphQLContext) {
+    const event = await loadEventChange(change, () => ctx.eventReader.get(change.eventId));
+    if (!canSee(ctx.scope, event.applicationId)) throw notFound('event', change.eventId);
+    return EventType.from(event);
   }
 }

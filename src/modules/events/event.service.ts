@@ -1,18 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { type ChangeMessage, NOTIFY_CHANNEL, type Sql, addJobs, execute, jobSpecsJson, notify, toDate } from '../../db/sql';
+import { type Sql, execute } from '../../db/sql';
+import { publishEvents } from '../../queue/publish';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { Batcher, Rejected } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
-import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { DEFAULT_APPLICATION_ID } from '../applications/application.entity';
-import { deliverJob } from '../deliveries/deliver-job';
-import { enterGroup, orderingGroup } from '../deliveries/ordering';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { EventEntity } from './event.entity';
 import { CatalogService, type EventTypeRow, type EventTypeVersionRow, catalogEntries, catalogTypeNames } from '../catalog/catalog.service';
-import { assertEventType, matchesEventType, matchesVersionPin } from './event-type';
+import { EVENT_VERSION, assertEventType } from './event-type-pattern';
 import { findDuplicateKey, findInexactNumber, loneSurrogateAt } from './event-data';
 
 export interface PublishEvent {
@@ -76,8 +75,8 @@ export class EventService {
   async publish(input: PublishEvent): Promise<PublishResult> {
     const checked = this.check(input, null);
     if (this.writer) return this.writer.write(checked);
-    const { events, endpoints } = await resolveEvents(this.em, this.config, [checked], true);
-    const [result] = await publishPrepared(this.em, events, endpoints);
+    const events = await resolveEvents(this.em, this.config, [checked], true);
+    const [result] = await publishPrepared(this.em, events);
     if (result instanceof HeraldError) throw result;
     return result!;
   }
@@ -92,9 +91,9 @@ export class EventService {
     }
     const checked = inputs.map((input, index) => this.check(input, index));
     refuseReusedKeys(checked);
-    const { events, endpoints } = await resolveEvents(this.em, this.config, checked, true);
+    const events = await resolveEvents(this.em, this.config, checked, true);
     const write = async (em: EntityManager): Promise<PublishResult[]> => {
-      const written = await publishPrepared(em, events, endpoints);
+      const written = await publishPrepared(em, events);
       return written.map((result, index) => {
         if (result instanceof HeraldError) throw atIndex(result, index);
         return result;
@@ -126,23 +125,18 @@ export class EventService {
   async sendTest(endpointId: string): Promise<{ event: StoredEvent; deliveryId: string }> {
     const endpoint = await new EndpointService(this.em, this.scope).requireEnabled(endpointId);
     const data = { message: 'Test event from Herald', endpointId: endpoint.id };
-    return this.em.transactional(async (em) => {
-      const [inserted] = await insertEvents(em, [
-        {
-          applicationId: endpoint.application.id,
-          type: TEST_EVENT_TYPE,
-          version: '1.0',
-          payload: JSON.stringify(data),
-          idempotencyKey: null,
-          orderingKey: null,
-        },
-      ]);
-      // No idempotency key, so never refused.
-      if (!inserted || inserted instanceof HeraldError) throw new Error('a test event was not inserted');
-      const event = inserted.row;
-      const [deliveryId] = await createDeliveries(em, [{ event, endpoints: [{ id: endpoint.id, ordered: false }] }]);
-      return { event, deliveryId: deliveryId![0]! };
-    });
+    const test: PreparedEvent = {
+      applicationId: endpoint.application.id,
+      type: TEST_EVENT_TYPE,
+      version: '1.0',
+      payload: JSON.stringify(data),
+      idempotencyKey: null,
+      orderingKey: null,
+    };
+    // No idempotency key, so never refused.
+    const [written] = await publishPrepared(this.em, [test], endpoint.id);
+    if (!written || written instanceof HeraldError || written.deliveryIds.length !== 1) throw new Error('a test event was not published');
+    return { event: written.event, deliveryId: written.deliveryIds[0]! };
   }
 
   async get(id: string): Promise<StoredEvent> {
@@ -253,42 +247,9 @@ function toStoredEvent(entity: EventEntity): StoredEvent {
   };
 }
 
-interface EventRow {
-  id: string;
-  application_id: string;
-  type: string;
-  version: string;
-  payload: string;
-  idempotency_key: string | null;
-  ordering_key: string | null;
-  created_at: string | Date;
-}
-
-function fromRow(row: EventRow): StoredEvent {
-  return {
-    id: row.id,
-    applicationId: row.application_id,
-    type: row.type,
-    version: row.version,
-    payload: row.payload,
-    idempotencyKey: row.idempotency_key,
-    orderingKey: row.ordering_key,
-    createdAt: toDate(row.created_at),
-  };
-}
-
-interface EndpointRow {
-  id: string;
-  application_id: string;
-  event_types: string[];
-  event_versions: Record<string, string>;
-  ordered: boolean;
-}
-
 /**
  * Everything a publish batch reads before it writes, in one round trip: which of its applications exist, the
- * catalog entries of its types (with their versions, in creation order), and the enabled endpoints of its
- * applications with what their filters need. Parameters: application ids, then type names (JSON arrays).
+ * catalog entries of its types (with their versions, in creation order). Parameters: application ids, then type names (JSON arrays).
  */
 const PUBLISH_LOOKUP = `
   with application_ids as (select json_array_elements_text(?::json) as id),
@@ -297,197 +258,34 @@ const PUBLISH_LOOKUP = `
     (select coalesce(json_agg(a.id), '[]') from applications a where a.id in (select id from application_ids)) as applications,
     (select coalesce(json_agg(t), '[]') from event_types t where t.name in (select name from type_names)) as types,
     (select coalesce(json_agg(v order by v.created_at, v.version), '[]')
-       from event_type_versions v where v.event_type in (select name from type_names)) as versions,
-    (select coalesce(json_agg(e order by e.id), '[]')
-       from (select id, application_id, event_types, event_versions, ordered from endpoints
-             where application_id in (select id from application_ids) and enabled) e) as endpoints`;
+       from event_type_versions v where v.event_type in (select name from type_names)) as versions`;
 
 interface PublishLookup {
   applications: string[];
   types: EventTypeRow[];
   versions: EventTypeVersionRow[];
-  endpoints: EndpointRow[];
-}
-
-/** The endpoints whose filters take the event. */
-function matchingEndpoints(endpoints: EndpointRow[], event: Pick<PreparedEvent, 'applicationId' | 'type' | 'version'>): EndpointRow[] {
-  return endpoints.filter(
-    (endpoint) =>
-      endpoint.application_id === event.applicationId &&
-      matchesEventType(endpoint.event_types, event.type) &&
-      matchesVersionPin(endpoint.event_versions, event.type, event.version),
-  );
 }
 
 /**
- * Events' writes on the caller's transaction: the events, their deliveries, their jobs and the notifications,
- * a few statements however many events, given the enabled endpoints of their applications. Results come back in
- * input order; an event refused for a reused idempotency key comes back as its error (nothing was written for it).
+ * Publishes through the one fan-out (publishEvents, herald.publish_events). Results come back in input order; an
+ * event whose idempotency key already names a different event comes back as its IDEMPOTENCY_KEY_REUSED error, with
+ * nothing written for it (the others are written: a caller that must write all or none runs this in its transaction
+ * and rolls back).
  */
-async function writeEvents(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<Written[]> {
-  const events = await insertEvents(em, prepared);
-  const fresh = events.filter((event): event is Exclude<Settled, HeraldError> => !(event instanceof HeraldError) && event.inserted);
-  const fanOut = fresh.map(({ row }) => ({
-    event: row,
-    endpoints: matchingEndpoints(endpoints, row).map((endpoint) => ({ id: endpoint.id, ordered: endpoint.ordered })),
-  }));
-  const deliveryIds = await createDeliveries(em, fanOut);
-  const idsByEvent = new Map(fanOut.map((entry, index) => [entry.event.id, deliveryIds[index]!]));
-  return events.map((settled) =>
-    settled instanceof HeraldError
-      ? settled
-      : settled.inserted
-        ? { event: settled.row, deduplicated: false, deliveryIds: idsByEvent.get(settled.row.id)! }
-        : { event: settled.row, deduplicated: true, deliveryIds: [] },
-  );
-}
-
-/**
- * Writes events with the fewest round trips, given the enabled endpoints of their applications (read with
- * them by resolveEvents): the events, their deliveries, their jobs and their notifications are one statement,
- * which commits on its own (all of it or none: a statement is atomic). Only deliveries of a FIFO group need
- * more (their sequence numbers are taken under the group's lock), and go through writeEvents in a
- * transaction. Results come back in input order; an event whose idempotency key already names a different event
- * comes back as its IDEMPOTENCY_KEY_REUSED error, with nothing written for it (the others are written: a caller
- * that must write all or none runs this in its transaction and rolls back).
- */
-async function publishPrepared(em: EntityManager, prepared: PreparedEvent[], endpoints: EndpointRow[]): Promise<Written[]> {
-  if (prepared.length === 0) return [];
-  const matched = prepared.map((event) => ({ event, endpoints: matchingEndpoints(endpoints, event) }));
-  const grouped = matched.some(({ event, endpoints: targets }) =>
-    targets.some((endpoint) => orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey) !== null),
-  );
-  if (grouped) return em.transactional((tx) => writeEvents(tx, prepared, endpoints));
-
-  const candidates = matched.map(({ event, endpoints: targets }) => {
-    const id = newId(IdPrefix.event);
-    const deliveries = targets.map((endpoint) => ({
-      id: newId(IdPrefix.delivery),
-      event_id: id,
-      endpoint_id: endpoint.id,
-      application_id: event.applicationId,
-      event_type: event.type,
-    }));
-    return { id, event, deliveries };
-  });
-  const deliveries = candidates.flatMap((candidate) => candidate.deliveries);
-  const messages = candidates.map(({ id, event }) => eventMessage(id, event));
-  // Deliveries, jobs and notifications are kept only for the events actually inserted (not deduplicated).
-  const inserted = await execute<EventRow>(
+async function publishPrepared(em: Sql, prepared: PreparedEvent[], toEndpoint: string | null = null): Promise<Written[]> {
+  const published = await publishEvents(
     em,
-    `with ev as (${INSERT_EVENTS}), dl as (
-       ${INSERT_DELIVERIES} where d.event_id in (select id from ev) returning id
-     ), jobs as (
-       select graphile_worker.add_jobs(array(
-         select spec from json_populate_recordset(null::graphile_worker.job_spec, ?::json) as spec
-         where spec.payload ->> 'deliveryId' in (select id from dl)
-       ))
-     ), notes as (
-       select pg_notify(?, m) from json_array_elements_text(?::json) as m
-       where m::json ->> 'eventId' in (select id from ev)
-     )
-     select ev.*, (select count(*) from jobs) as jobs, (select count(*) from notes) as notes from ev`,
-    [
-      JSON.stringify(candidates.map(({ id, event }) => eventRecord(id, event))),
-      JSON.stringify(deliveries),
-      jobSpecsJson(deliveries.map((delivery) => deliverJob(delivery.id, 1))),
-      NOTIFY_CHANNEL,
-      JSON.stringify(messages.map((message) => JSON.stringify(message))),
-    ],
+    prepared.map((event) => ({ ...event, id: newId(IdPrefix.event) })),
+    toEndpoint,
   );
-  const settled = await settleInserts(em, candidates, inserted);
-  return settled.map((outcome, index) =>
-    outcome instanceof HeraldError
-      ? outcome
-      : outcome.inserted
-        ? { event: outcome.row, deduplicated: false, deliveryIds: candidates[index]!.deliveries.map((delivery) => delivery.id) }
-        : { event: outcome.row, deduplicated: true, deliveryIds: [] },
-  );
+  return published.map(({ inserted, deliveryIds, ...event }, index) => {
+    if (inserted) return { event, deduplicated: false, deliveryIds };
+    return keyReusedBy(prepared[index]!, event) ?? { event, deduplicated: true, deliveryIds: [] };
+  });
 }
 
 /** One event's publish: its result, or its refusal (IDEMPOTENCY_KEY_REUSED) with nothing written for it. */
 type Written = PublishResult | HeraldError;
-
-/**
- * Inserts events given as JSON records (eventRecord) and returns the rows it inserted: an event whose idempotency
- * key its application already used (earlier, or by an event before it in the same statement) is skipped.
- */
-const INSERT_EVENTS = `insert into events (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
-  select id, application_id, type, version, payload, idempotency_key, ordering_key, now()
-  from json_to_recordset(?::json) as e(id text, application_id text, type text, version text, payload text,
-                                       idempotency_key text, ordering_key text)
-  on conflict (application_id, idempotency_key) do nothing
-  returning *`;
-
-/**
- * Inserts deliveries given as JSON records (id, event_id, endpoint_id, application_id, event_type, and for a FIFO
- * group ordering_group and sequence), pending and due now. A caller may add a `where` on `d` and a `returning`.
- */
-const INSERT_DELIVERIES = `insert into deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count,
-                                                   next_attempt_at, ordering_group, sequence, created_at, updated_at)
-  select d.id, d.event_id, d.endpoint_id, d.application_id, d.event_type, 'PENDING', 0, now(), d.ordering_group, d.sequence, now(), now()
-  from json_to_recordset(?::json) as d(id text, event_id text, endpoint_id text, application_id text, event_type text,
-                                       ordering_group text, sequence bigint)`;
-
-/** What a publish notifies of each event it wrote. */
-function eventMessage(id: string, event: Pick<PreparedEvent, 'applicationId' | 'type'>): ChangeMessage {
-  return { kind: 'event', eventId: id, applicationId: event.applicationId, type: event.type };
-}
-
-/** An event as INSERT_EVENTS reads it. */
-function eventRecord(id: string, event: PreparedEvent) {
-  return {
-    id,
-    application_id: event.applicationId,
-    type: event.type,
-    version: event.version,
-    payload: event.payload,
-    idempotency_key: event.idempotencyKey,
-    ordering_key: event.orderingKey,
-  };
-}
-
-/**
- * Inserts the events; one whose idempotency key was already used in its application (earlier, or by
- * an event before it in the same batch) returns that event instead. A concurrent publish with the same
- * key waits on the unique index, then finds the winner.
- */
-async function insertEvents(em: EntityManager, events: PreparedEvent[]): Promise<Settled[]> {
-  const candidates = events.map((event) => ({ id: newId(IdPrefix.event), event }));
-  const inserted = await execute<EventRow>(em, INSERT_EVENTS, [JSON.stringify(candidates.map(({ id, event }) => eventRecord(id, event)))]);
-  return settleInserts(em, candidates, inserted);
-}
-
-/** A candidate's outcome: its stored event (inserted, or the earlier one with its key), or the refusal of a reused key. */
-type Settled = { row: StoredEvent; inserted: boolean } | HeraldError;
-
-/**
- * Each candidate's stored event, in input order: the row INSERT_EVENTS inserted for it, or else the earlier event
- * with its idempotency key (read in one query for all of them). An earlier event that differs from the candidate
- * (type, version, stored data or orderingKey) makes the candidate IDEMPOTENCY_KEY_REUSED, in its place: nothing was
- * written for it (its insert was skipped), and the caller decides whether that fails more than the candidate.
- */
-async function settleInserts(em: Sql, candidates: Array<{ id: string; event: PreparedEvent }>, inserted: EventRow[]): Promise<Settled[]> {
-  const insertedById = new Map(inserted.map((row) => [row.id, fromRow(row)]));
-  const skipped = candidates.filter(({ id }) => !insertedById.has(id)).map(({ event }) => event);
-  const earlierByKey = new Map<string, StoredEvent>();
-  if (skipped.length > 0) {
-    const rows = await execute<EventRow>(
-      em,
-      `select e.* from events e join json_to_recordset(?::json) as k(application_id text, idempotency_key text)
-         on e.application_id = k.application_id and e.idempotency_key = k.idempotency_key`,
-      [JSON.stringify(skipped.map((event) => ({ application_id: event.applicationId, idempotency_key: event.idempotencyKey })))],
-    );
-    for (const row of rows) earlierByKey.set(`${row.application_id} ${row.idempotency_key}`, fromRow(row));
-  }
-  return candidates.map(({ id, event }) => {
-    const row = insertedById.get(id);
-    if (row) return { row, inserted: true };
-    const earlier = earlierByKey.get(`${event.applicationId} ${event.idempotencyKey}`);
-    if (!earlier) throw new Error('idempotency conflict without an existing event');
-    return keyReusedBy(event, earlier) ?? { row: earlier, inserted: false };
-  });
-}
 
 /** The fields an idempotency key's event and a later request with the key must agree on (payload: as stored). */
 const SAME_EVENT_FIELDS = ['type', 'version', 'payload', 'orderingKey'] as const;
@@ -506,63 +304,6 @@ function keyReusedBy(event: PreparedEvent, earlier: StoredEvent): HeraldError | 
     `idempotencyKey ${JSON.stringify(event.idempotencyKey)} already names event ${earlier.id}, which has a different ${differs.join(', ')}; an idempotency key names one event: give a different event its own key (or none), or repeat the first event exactly to get it back.`,
     { field: 'idempotencyKey', idempotencyKey: event.idempotencyKey, eventId: earlier.id, differs },
   );
-}
-
-/**
- * One delivery per event and endpoint. An ordered delivery (see ordering.ts) gets its group's next sequence
- * number and a job only when nothing before it in the group is unfinished; otherwise its predecessor enqueues
- * it. Returns the delivery ids per event, in input order.
- */
-async function createDeliveries(
-  em: EntityManager,
-  fanOut: Array<{ event: StoredEvent; endpoints: Array<{ id: string; ordered: boolean }> }>,
-): Promise<string[][]> {
-  const deliveries: Array<{
-    id: string;
-    event_id: string;
-    endpoint_id: string;
-    application_id: string;
-    event_type: string;
-    ordering_group: string | null;
-    sequence: number | null;
-    start: boolean;
-  }> = [];
-  const ids: string[][] = [];
-  // A group's deliveries in this batch are inserted together, after every check: only the first may start now.
-  const enteredGroups = new Set<string>();
-  for (const { event, endpoints } of fanOut) {
-    const eventDeliveryIds: string[] = [];
-    for (const endpoint of endpoints) {
-      const group = orderingGroup(endpoint.id, endpoint.ordered, event.orderingKey);
-      const entry = group ? await enterGroup(em, group, !enteredGroups.has(group)) : null;
-      if (group) enteredGroups.add(group);
-      const id = newId(IdPrefix.delivery);
-      eventDeliveryIds.push(id);
-      deliveries.push({
-        id,
-        event_id: event.id,
-        endpoint_id: endpoint.id,
-        application_id: event.applicationId,
-        event_type: event.type,
-        ordering_group: group,
-        sequence: entry?.sequence ?? null,
-        start: entry?.startNow ?? true,
-      });
-    }
-    ids.push(eventDeliveryIds);
-  }
-  if (deliveries.length > 0) {
-    await execute(em, INSERT_DELIVERIES, [JSON.stringify(deliveries)]);
-    await addJobs(
-      em,
-      deliveries.filter((delivery) => delivery.start).map((delivery) => deliverJob(delivery.id, 1)),
-    );
-  }
-  await notify(
-    em,
-    fanOut.map(({ event }) => eventMessage(event.id, event)),
-  );
-  return ids;
 }
 
 /**
@@ -596,9 +337,9 @@ export class EventWriter {
   constructor(newEntityManager: () => EntityManager, config: Pick<HeraldConfig, 'catalogStrict'>) {
     this.batcher = new Batcher(async (checked) => {
       const em = newEntityManager();
-      const { events: resolved, endpoints } = await resolveEvents(em, config, checked, false);
+      const resolved = await resolveEvents(em, config, checked, false);
       const valid = resolved.filter((event): event is PreparedEvent => !(event instanceof Error));
-      const written = await publishPrepared(em, valid, endpoints);
+      const written = await publishPrepared(em, valid);
       let next = 0;
       // A refusal (an invalid event, or a key that names a different event) fails its own call; the others stand.
       return resolved.map((event) => {
@@ -613,15 +354,9 @@ export class EventWriter {
   }
 }
 
-/** Checked events as the database resolved them, with the enabled endpoints of their applications. */
-interface Resolved<T> {
-  events: T[];
-  endpoints: EndpointRow[];
-}
-
 /**
  * The database's checks of checked events, one query for the lot (PUBLISH_LOOKUP): each application exists,
- * and each payload is one its catalog entry allows; the endpoints to fan out to are read with them. With
+ * and each payload is one its catalog entry allows. With
  * `throwFirst` the first refusal is thrown (the whole batch fails); otherwise each refused event comes back as
  * its error, in place.
  */
@@ -630,19 +365,19 @@ async function resolveEvents(
   config: Pick<HeraldConfig, 'catalogStrict'>,
   checked: CheckedEvent[],
   throwFirst: true,
-): Promise<Resolved<PreparedEvent>>;
+): Promise<PreparedEvent[]>;
 async function resolveEvents(
   em: EntityManager,
   config: Pick<HeraldConfig, 'catalogStrict'>,
   checked: CheckedEvent[],
   throwFirst: false,
-): Promise<Resolved<PreparedEvent | HeraldError>>;
+): Promise<Array<PreparedEvent | HeraldError>>;
 async function resolveEvents(
   em: EntityManager,
   config: Pick<HeraldConfig, 'catalogStrict'>,
   checked: CheckedEvent[],
   throwFirst: boolean,
-): Promise<Resolved<PreparedEvent | HeraldError>> {
+): Promise<Array<PreparedEvent | HeraldError>> {
   const applicationIds = [...new Set(checked.map((event) => event.applicationId))];
   const typeNames = catalogTypeNames(checked.map((event) => event.type));
   const [lookup] = await execute<PublishLookup>(em, PUBLISH_LOOKUP, [JSON.stringify(applicationIds), JSON.stringify(typeNames)]);
@@ -661,7 +396,7 @@ async function resolveEvents(
       return located;
     }
   });
-  return { events, endpoints: lookup!.endpoints };
+  return events;
 }
 
 /**
@@ -696,7 +431,7 @@ function atIndex(error: unknown, index: number | null): unknown {
 
 function validateVersion(version: string | null | undefined): string {
   if (version == null) return '1.0';
-  if (!/^[A-Za-z0-9._-]{1,32}$/.test(version)) {
+  if (!EVENT_VERSION.test(version)) {
     throw badInput('"version" must be 1 to 32 letters, digits, ".", "_" or "-" (for example "1.0").', { field: 'version' });
   }
   return version;

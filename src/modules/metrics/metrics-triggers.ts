@@ -1,8 +1,14 @@
-import type { DeliveryChange, HeraldPubSub } from '../../graphql/pubsub';
-import { Topic } from '../../graphql/pubsub';
+import type { ChangeMessage } from '../../db/sql';
+
+type DeliveryChange = Extract<ChangeMessage, { kind: 'delivery' }>;
+
+/** Where the process hears of delivery changes; the API's pub/sub (src/graphql/pubsub.ts) is one. */
+export interface DeliveryChangeSource {
+  subscribe(topic: 'DELIVERY_CHANGED'): AsyncIterableIterator<DeliveryChange>;
+}
 
 export interface MetricsTriggerOptions {
-  pubSub: HeraldPubSub;
+  pubSub: DeliveryChangeSource;
   /** Whether a delivery change concerns the subscriber's scope. */
   matches(change: DeliveryChange): boolean;
   /** A push at least this often, changes or not. */
@@ -26,7 +32,7 @@ export function metricsTriggers(options: MetricsTriggerOptions): AsyncIterableIt
     wake?.();
   };
   const timer = setInterval(signal, options.intervalMs);
-  const changes = options.pubSub.subscribe(Topic.DELIVERY);
+  const changes = options.pubSub.subscribe('DELIVERY_CHANGED');
   void (async () => {
     for await (const change of changes) {
       if (closed) break;

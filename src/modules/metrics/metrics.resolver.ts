@@ -5,7 +5,8 @@ import { systemClock } from '../../lib/clock';
 import { notFound } from '../../lib/errors';
 import { metricsTriggers } from './metrics-triggers';
 import { MetricsService } from './metrics.service';
-import { MetricsArgs, MetricsType } from './metrics.type';
+import { MetricsArgs } from './metrics.args';
+import { MetricsType } from './metrics.type';
 
 @Resolver(() => MetricsType)
 export class MetricsResolver {

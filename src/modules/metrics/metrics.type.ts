@@ -1,4 +1,6 @@
-import { ArgsType, Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { DEFAULT_PAGE_SIZE } from '../../graphql/pagination';
+import { listComplexity } from '../../graphql/query-limits';
 import { EndpointHealthState } from './metrics.service';
 import { MetricsWindow } from './metrics-window';
 
@@ -16,18 +18,6 @@ registerEnumType(EndpointHealthState, {
     DISABLED: { description: 'Disabled (see disabledReason): nothing is delivered to it.' },
   },
 });
-
-@ArgsType()
-export class MetricsArgs {
-  @Field(() => MetricsWindow, { defaultValue: MetricsWindow.LAST_HOUR })
-  window!: MetricsWindow;
-
-  @Field(() => ID, { nullable: true, description: 'Only this application.' })
-  applicationId?: string;
-
-  @Field(() => ID, { nullable: true, description: 'Only this endpoint.' })
-  endpointId?: string;
-}
 
 @ObjectType('LatencySummary', { description: 'Attempt latency in milliseconds; quantiles are estimated from a bucketed histogram.' })
 export class LatencySummaryType {
@@ -268,6 +258,9 @@ export class MetricsType {
   @Field(() => QueueDepthType)
   queue!: QueueDepthType;
 
-  @Field(() => [EndpointHealthType], { description: 'Endpoints in scope (up to 200), disabled and failing first.' })
+  @Field(() => [EndpointHealthType], {
+    description: 'Endpoints in scope (up to 200), disabled and failing first.',
+    complexity: listComplexity(DEFAULT_PAGE_SIZE),
+  })
   endpoints!: EndpointHealthType[];
 }

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type ChangeMessage, addJobs, execute, notify } from '../../db/sql';
 import type { AttemptErrorKind } from '../../delivery/attempt-outcome';
-import { requeueDeliveries } from '../deliveries/requeue';
+import type { Clock } from '../../lib/clock';
+import { requeueDeliveries } from '../../queue/requeue';
 import { replayJob } from './replay-job';
 
 export const ReplayStatus = {
@@ -72,7 +73,7 @@ export function replayMessage(row: Pick<ReplayRow, 'id' | 'application_id' | 'st
 export async function runReplayBatch(
   em: EntityManager,
   id: string,
-  options: { ratePerSecond: number; batchSize?: number },
+  options: { ratePerSecond: number; batchSize?: number; clock: Clock },
 ): Promise<{ nextAt: Date } | null> {
   const batchSize = Math.max(1, Math.min(options.batchSize ?? REPLAY_BATCH_SIZE, options.ratePerSecond));
   return em.transactional(async (tx) => {
@@ -101,7 +102,7 @@ export async function runReplayBatch(
     );
     await notify(tx, replayMessage(updated!));
     if (done) return null;
-    const nextAt = new Date(Date.now() + Math.ceil((batch.length / options.ratePerSecond) * 1000));
+    const nextAt = new Date(options.clock.now().getTime() + Math.ceil((batch.length / options.ratePerSecond) * 1000));
     await addJobs(tx, [replayJob(id, nextAt)]);
     return { nextAt };
   });

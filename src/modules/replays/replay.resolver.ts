@@ -1,10 +1,12 @@
 import { Arg, Ctx, Extensions, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { PageInput, parsePage } from '../../graphql/pagination';
+import { pagedListComplexity } from '../../graphql/query-limits';
 import { type ReplayChange, Topic } from '../../graphql/pubsub';
 import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { ReplayService } from './replay.service';
-import { ReplayConnection, ReplayDeadLettersInput, ReplayType } from './replay.type';
+import { ReplayDeadLettersInput } from './replay.input';
+import { ReplayConnection, ReplayType } from './replay.type';
 
 @Resolver(() => ReplayType)
 export class ReplayResolver {
@@ -30,7 +32,7 @@ export class ReplayResolver {
     return ReplayType.from(await new ReplayService(ctx.em, ctx.scope).get(id));
   }
 
-  @Query(() => ReplayConnection, { description: 'Replays, newest first.' })
+  @Query(() => ReplayConnection, { description: 'Replays, newest first.', complexity: pagedListComplexity })
   async replays(@Arg('page', () => PageInput, { nullable: true }) page: PageInput | undefined, @Ctx() ctx: GraphQLContext) {
     const connection = await new ReplayService(ctx.em, ctx.scope).list(parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => ReplayType.from(node)) };

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { addJobs, execute, notify, toDate } from '../../db/sql';
 import { AttemptErrorKind } from '../../delivery/attempt-outcome';
-import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination';
+import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ALL_APPLICATIONS, type TenantScope } from '../api-keys/principal';

@@ -1,4 +1,4 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { AttemptErrorKind } from '../../delivery/attempt-outcome';
 import { ConnectionType } from '../../graphql/pagination';
 import { type Replay, ReplayStatus } from './replay.service';
@@ -13,30 +13,6 @@ registerEnumType(ReplayStatus, {
     FAILED: { description: 'A batch kept failing; `error` says why. What was re-queued before stays queued.' },
   },
 });
-
-@InputType({
-  description:
-    'Which dead letters to replay. Every field is optional; they combine with AND. The time range is when the delivery was dead-lettered.',
-})
-export class ReplayDeadLettersInput {
-  @Field(() => ID, { nullable: true, description: "Admin keys: only this application's dead letters (default: all)." })
-  applicationId?: string;
-
-  @Field(() => ID, { nullable: true })
-  endpointId?: string;
-
-  @Field(() => String, { nullable: true, description: 'An exact event type, such as "order.created".' })
-  eventType?: string;
-
-  @Field(() => Date, { nullable: true, description: 'Dead-lettered at or after this time.' })
-  from?: Date;
-
-  @Field(() => Date, { nullable: true, description: 'Dead-lettered before this time.' })
-  to?: Date;
-
-  @Field(() => AttemptErrorKind, { nullable: true, description: 'The error kind of the last attempt.' })
-  errorKind?: AttemptErrorKind;
-}
 
 @ObjectType('ReplayFilter', { description: 'The filter a replay was started with.' })
 export class ReplayFilterType {

@@ -1,7 +1,8 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context';
 import { SourceService } from './source.service';
-import { CreateSourceInput, SourceType, SourceWithSecretType } from './source.type';
+import { CreateSourceInput } from './source.input';
+import { SourceType, SourceWithSecretType } from './source.type';
 
 @Resolver(() => SourceType)
 export class SourceResolver {

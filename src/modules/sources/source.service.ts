@@ -2,27 +2,22 @@ import { ALL_APPLICATIONS, type TenantScope, applicationCondition, canSee } from
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
-import { type InboundScheme, verifyInbound } from '../../delivery/inbound-signature';
+import { type InboundScheme, InboundSignatureError, verifyInbound } from '../../delivery/inbound-signature';
 import { generateSecret, isValidSecret } from '../../delivery/signature';
 import { redactHeaders } from '../../delivery/webhook-request';
-import { encryptPlaintextColumn } from '../../db/encrypt-plaintext';
 import { execute, toDate } from '../../db/sql';
 import type { SecretBox } from '../../lib/encryption';
 import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ApplicationService } from '../applications/application.service';
-import { assertEventType } from '../events/event-type';
+import { assertEventType } from '../events/event-type-pattern';
 import { EventService } from '../events/event.service';
+import { EVENT_TYPE } from '../events/event-type-pattern';
 
 export const INBOUND_SCHEMES: readonly InboundScheme[] = ['STANDARD_WEBHOOKS', 'GITHUB', 'STRIPE', 'HMAC'];
 
 /** The encryption context of a source's secret: a ciphertext copied to another row does not decrypt. */
 export const sourceSecretContext = (sourceId: string) => `source:${sourceId}`;
-
-/** Encrypts source secrets still stored in plain text (written before they were encrypted); see encryptPlaintextColumn. */
-export function encryptPlaintextSourceSecrets(em: EntityManager, secrets: SecretBox): Promise<number> {
-  return encryptPlaintextColumn(em, secrets, 'sources', sourceSecretContext);
-}
 
 export interface Source {
   id: string;
@@ -157,11 +152,10 @@ export class SourceService {
     const source = fromRow(row);
     let messageId: string | null;
     try {
-      // A secret stored before sources' secrets were encrypted is accepted as it is (start-up encrypts it).
-      const secret = this.secrets.open(row.secret, sourceSecretContext(row.id));
+      const secret = this.secrets.decrypt(row.secret, sourceSecretContext(row.id));
       messageId = verifyInbound(source.scheme, { secret, hmacHeader: source.hmacHeader }, body, headers).messageId;
     } catch (error) {
-      if ((error as Error).name === 'InboundSignatureError') return { status: 'bad_signature', message: (error as Error).message };
+      if (error instanceof InboundSignatureError) return { status: 'bad_signature', message: error.message };
       throw error;
     }
     const text = body.toString('utf8');
@@ -251,7 +245,7 @@ function eventTypeOf(
       .join(' or ');
     return { ok: false, message: `No event type in the request (looked at ${where}) and the source has no defaultEventType.` };
   }
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(type)) return { ok: false, message: `"${type.slice(0, 60)}" is not a valid event type.` };
+  if (!EVENT_TYPE.test(type)) return { ok: false, message: `"${type.slice(0, 60)}" is not a valid event type.` };
   return { ok: true, value: type };
 }
 

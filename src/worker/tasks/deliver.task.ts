@@ -5,9 +5,9 @@ import type { WebhookHttpClient } from '../../delivery/http-client';
 import type { Clock } from '../../lib/clock';
 import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
-import { isDeliverPayload } from '../../modules/deliveries/deliver-job';
-import { DeliveryExecutor } from '../../modules/deliveries/delivery-executor.service';
-import { DeliveryStore } from '../../modules/deliveries/delivery-store';
+import { isDeliverPayload } from '../../queue/deliver-job';
+import { DeliveryExecutor } from '../../engine/delivery-executor';
+import { DeliveryStore } from '../../engine/delivery-store';
 import type { WorkerHeartbeat } from '../heartbeat';
 import type { JobWaker } from '../job-waker';
 

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Task } from 'graphile-worker';
 import type { HeraldConfig } from '../../config';
+import type { Clock } from '../../lib/clock';
 import type { Logger } from '../../lib/logger';
 import { isReplayPayload } from '../../modules/replays/replay-job';
 import { failReplay, runReplayBatch } from '../../modules/replays/replay-batch';
@@ -10,7 +11,7 @@ import type { JobWaker } from '../job-waker';
  * One batch of a replayDeadLetters run; the batch schedules the next one itself. A batch that fails is
  * retried by graphile-worker; on its last attempt the replay is marked FAILED.
  */
-export function createReplayTask(deps: { orm: MikroORM; config: HeraldConfig; logger: Logger; waker?: JobWaker }): Task {
+export function createReplayTask(deps: { orm: MikroORM; config: HeraldConfig; clock: Clock; logger: Logger; waker?: JobWaker }): Task {
   return async (payload, helpers) => {
     if (!isReplayPayload(payload)) {
       deps.logger.error({ jobId: helpers.job.id }, 'replay job with an invalid payload; dropped');
@@ -18,8 +19,8 @@ export function createReplayTask(deps: { orm: MikroORM; config: HeraldConfig; lo
     }
     const em = deps.orm.em.fork();
     try {
-      const next = await runReplayBatch(em, payload.replayId, { ratePerSecond: deps.config.replay.ratePerSecond });
-      if (next) deps.waker?.wakeIn(next.nextAt.getTime() - Date.now());
+      const next = await runReplayBatch(em, payload.replayId, { ratePerSecond: deps.config.replay.ratePerSecond, clock: deps.clock });
+      if (next) deps.waker?.wakeIn(next.nextAt.getTime() - deps.clock.now().getTime());
       else deps.logger.info({ replayId: payload.replayId }, 'replay finished or stopped');
     } catch (error) {
       if (helpers.job.attempts >= helpers.job.max_attempts) {

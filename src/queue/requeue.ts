@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { addJobs, execute, notify } from '../../db/sql';
+import { addJobs, execute, notify } from '../db/sql';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
+import { lockGroupsOf, startableRequeued } from './ordering';
 
 export interface RequeuedDelivery {
   id: string;
@@ -9,12 +10,16 @@ export interface RequeuedDelivery {
   endpoint_id: string;
   application_id: string;
   attempt_count: number;
+  ordering_group: string | null;
+  sequence: string | null;
 }
 
 /**
  * Queues the next attempt of each delivery now: status back to PENDING, its job, and a notification, on
- * the caller's transaction. The one requeue both retryDelivery and replayDeadLetters use. With `onlyDead`,
- * a delivery that is no longer DEAD (retried meanwhile, say) is left alone. Returns what was requeued.
+ * the caller's transaction. The one requeue retryDelivery, replayDeadLetters and enableEndpoint(redeliverMissed)
+ * use. A delivery of a FIFO group gets its job only when it is the oldest unfinished one of its group; otherwise it
+ * waits for its turn (startableRequeued). With `onlyDead`, a delivery that is no longer DEAD (retried meanwhile,
+ * say) is left alone. Returns what was requeued.
  */
 export async function requeueDeliveries(
   em: EntityManager,
@@ -22,16 +27,17 @@ export async function requeueDeliveries(
   options: { onlyDead?: boolean } = {},
 ): Promise<RequeuedDelivery[]> {
   if (ids.length === 0) return [];
+  await lockGroupsOf(em, ids);
   const rows = await execute<RequeuedDelivery>(
     em,
     `update deliveries set status = 'PENDING', next_attempt_at = now(), updated_at = now()
      where id in (select value from json_array_elements_text(?::json)) ${options.onlyDead ? `and status = 'DEAD'` : ''}
-     returning id, event_id, endpoint_id, application_id, attempt_count`,
+     returning id, event_id, endpoint_id, application_id, attempt_count, ordering_group, sequence`,
     [JSON.stringify(ids)],
   );
   await addJobs(
     em,
-    rows.map((row) => deliverJob(row.id, row.attempt_count + 1)),
+    (await startableRequeued(em, rows)).map((row) => deliverJob(row.id, row.attempt_count + 1)),
   );
   await notify(
     em,

@@ -1,4 +1,4 @@
-import type { JobSpec } from '../../db/sql';
+import type { JobSpec } from '../db/sql';
 
 export const DELIVER_TASK = 'deliver';
 

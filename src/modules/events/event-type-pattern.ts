@@ -1,6 +1,9 @@
 import { badInput } from '../../lib/errors';
 
-const EVENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** An event type; herald.publish_events checks the same pattern (a test holds the two together). */
+export const EVENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** An event type's version, as events carry it and the catalog and version pins name it. */
+export const EVENT_VERSION = /^[A-Za-z0-9._-]{1,32}$/;
 const EVENT_TYPE_FILTER = /^(\*|[A-Za-z0-9*][A-Za-z0-9._:*-]{0,127})$/;
 
 export function assertEventType(type: string, field = 'type'): void {

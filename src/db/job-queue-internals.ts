@@ -1,0 +1,64 @@
+import type pg from 'pg';
+import { type Sql, type SqlFragment, execute } from './sql';
+
+/**
+ * Every statement Herald runs against graphile-worker's private tables (`_private_jobs`, `_private_job_queues`,
+ * `_private_tasks`), which graphile-worker may change in any release: what its public SQL functions and its `jobs`
+ * view cannot do (delete or unlock a job that is locked, read a job's payload). Written for the version below;
+ * test/integration/job-queue-internals.test.ts fails when another one is installed, and runs each statement.
+ */
+export const JOB_QUEUE_INTERNALS_VERSION = '0.17.3';
+
+/** Deletes each job only while the pool named with it still holds its lock (one another worker holds is that worker's). */
+export async function deleteJobsStillLockedBy(sql: Sql, jobs: { id: string; lockedBy: string }[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await execute(
+    sql,
+    `delete from graphile_worker._private_jobs j
+     using json_to_recordset(?::json) as v(id bigint, pool text)
+     where j.id = v.id and j.locked_by = v.pool`,
+    [JSON.stringify(jobs.map((job) => ({ id: job.id, pool: job.lockedBy })))],
+  );
+}
+
+/**
+ * The pools (column `pool_id`) holding a job or queue lock taken longer than `heldFor` (an interval, '30000
+ * milliseconds') ago: a query to compose into a larger statement, so that the caller's check of which pools are
+ * alive costs no extra round trip.
+ */
+export function poolsHoldingLocksQuery(heldFor: string): SqlFragment {
+  return {
+    text: `select locked_by as pool_id from graphile_worker._private_jobs
+            where locked_by is not null and locked_at < now() - ?::interval
+           union
+           select locked_by from graphile_worker._private_job_queues
+            where locked_by is not null and locked_at < now() - ?::interval`,
+    params: [heldFor, heldFor],
+  };
+}
+
+/** Unlocks the task's jobs locked longer than `heldFor` (an interval) ago, whoever holds them; returns their ids. */
+export async function unlockTaskJobsHeldLongerThan(sql: Sql, taskIdentifier: string, heldFor: string): Promise<string[]> {
+  const unlocked = await execute<{ id: string }>(
+    sql,
+    `update graphile_worker._private_jobs set locked_at = null, locked_by = null
+     where locked_at < now() - ?::interval
+       and task_id = (select id from graphile_worker._private_tasks where identifier = ?)
+     returning id::text`,
+    [heldFor, taskIdentifier],
+  );
+  return unlocked.map((row) => row.id);
+}
+
+/** The job table's storage parameters (`name=value`), or null before graphile-worker's migrations created it. */
+export async function jobTableStorageParameters(db: pg.Pool | pg.PoolClient): Promise<string[] | null> {
+  const { rows } = await db.query<{ reloptions: string[] | null }>(
+    `select reloptions from pg_class where oid = to_regclass('graphile_worker._private_jobs')`,
+  );
+  return rows.length === 0 ? null : (rows[0]!.reloptions ?? []);
+}
+
+/** Sets storage parameters on the job table; `parameters` is SQL text (`name = value, ...`), from constants only. */
+export async function setJobTableStorageParameters(db: pg.Pool | pg.PoolClient, parameters: string): Promise<void> {
+  await db.query(`alter table graphile_worker._private_jobs set (${parameters})`);
+}

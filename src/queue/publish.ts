@@ -1,0 +1,107 @@
+import { type Sql, execute, notify, toDate } from '../db/sql';
+import { DeliveryStatus } from './delivery-status';
+
+/** An event to publish, as herald.publish_events takes it (its id made by the caller, so ids sort in publish order). */
+export interface EventToPublish {
+  id: string;
+  applicationId: string;
+  type: string;
+  version: string;
+  /** The payload's JSON text, stored and delivered byte for byte. */
+  payload: string;
+  idempotencyKey: string | null;
+  orderingKey: string | null;
+}
+
+/** An input's stored event: the one inserted, or (`inserted` false) the earlier event its idempotency key names. */
+export interface PublishedEvent extends EventToPublish {
+  createdAt: Date;
+  inserted: boolean;
+  /** Its deliveries, in endpoint id order; none for an event not inserted. */
+  deliveryIds: string[];
+}
+
+interface PublishedRow {
+  id: string;
+  application_id: string;
+  type: string;
+  version: string;
+  payload: string;
+  idempotency_key: string | null;
+  ordering_key: string | null;
+  created_at: string | Date;
+  inserted: boolean;
+  delivery_ids: string[];
+}
+
+/**
+ * Publishes through the database's one fan-out, `herald.publish_events` (the function SQL producers call too): in one
+ * statement, atomic, the events, one delivery per enabled endpoint whose filters and version pins take each (FIFO
+ * groups entered under their locks), the deliveries' jobs and one notification per event. An idempotency key already
+ * used in the application inserts nothing and returns that event. `toEndpoint`: deliver to that one endpoint, whatever
+ * its filters, outside any FIFO group (sendTestEvent). Results in input order.
+ */
+export async function publishEvents(db: Sql, events: EventToPublish[], toEndpoint: string | null = null): Promise<PublishedEvent[]> {
+  if (events.length === 0) return [];
+  const rows = await execute<PublishedRow>(db, 'select * from herald.publish_events(?::json)', [
+    JSON.stringify(
+      events.map((event) => ({
+        id: event.id,
+        application_id: event.applicationId,
+        type: event.type,
+        version: event.version,
+        payload: event.payload,
+        idempotency_key: event.idempotencyKey,
+        ordering_key: event.orderingKey,
+        to_endpoint: toEndpoint,
+      })),
+    ),
+  ]);
+  return rows.map((row) => ({
+    id: row.id,
+    applicationId: row.application_id,
+    type: row.type,
+    version: row.version,
+    payload: row.payload,
+    idempotencyKey: row.idempotency_key,
+    orderingKey: row.ordering_key,
+    createdAt: toDate(row.created_at),
+    inserted: row.inserted,
+    deliveryIds: row.delivery_ids,
+  }));
+}
+
+/**
+ * Fans the events of the endpoint's application published since `since` that it has no delivery of out to it alone,
+ * through the one fan-out (`herald.fan_out`: its filters, version pins and FIFO groups apply), at most `limit`
+ * events, oldest first, and notifies each new delivery. Returns how many deliveries it made.
+ */
+export async function fanOutMissedEvents(
+  db: Sql,
+  endpoint: { id: string; applicationId: string },
+  since: Date,
+  limit: number,
+): Promise<number> {
+  const fanned = await execute<{ event_id: string; delivery_ids: string[] }>(
+    db,
+    `select f.event_id, f.delivery_ids from herald.fan_out(array(
+       select e.id from events e
+       where e.application_id = ? and e.created_at >= ?
+         and not exists (select 1 from deliveries d where d.event_id = e.id and d.endpoint_id = ?)
+       order by e.created_at, e.id limit ?), ?) f`,
+    [endpoint.applicationId, since, endpoint.id, limit, endpoint.id],
+  );
+  const messages = fanned.flatMap(({ event_id: eventId, delivery_ids: ids }) =>
+    ids.map((deliveryId) => ({
+      kind: 'delivery' as const,
+      deliveryId,
+      eventId,
+      endpointId: endpoint.id,
+      applicationId: endpoint.applicationId,
+      status: DeliveryStatus.PENDING,
+      attempt: null,
+    })),
+  );
+  await notify(db, messages);
+  return messages.length;
+}
