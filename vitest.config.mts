@@ -21,7 +21,9 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // Pure code: no database, no build, no process; in threads, which start faster than forked processes.
+        // Pure code: no database, no build, no process. Threads start faster than forked processes, and the files share
+        // a thread's loaded modules (not isolated): importing src/ again for every file took most of the run. A unit test
+        // must therefore leave no global state behind (fake timers restored, no vi.mock of a shared module).
         test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/bench/bench-stats.test.ts'], pool: 'threads', isolate: false },
       },
       {

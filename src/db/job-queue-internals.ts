@@ -4,7 +4,7 @@ import { type Sql, type SqlFragment, execute } from './sql';
 /**
  * Every statement Herald runs against graphile-worker's private tables (`_private_jobs`, `_private_job_queues`,
  * `_private_tasks`), which graphile-worker may change in any release: what its public SQL functions and its `jobs`
- * view cannot do (delete or unlock a job that is locked, read a job's payload). Written for the version below;
+ * view cannot do (delete or unlock a locked job, read queue locks, tune the job table). Written for the version below;
  * test/integration/job-queue-internals.test.ts fails when another one is installed, and runs each statement.
  */
 export const JOB_QUEUE_INTERNALS_VERSION = '0.17.3';

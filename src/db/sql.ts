@@ -141,10 +141,10 @@ export interface JobSpec {
  * Enqueues graphile-worker jobs with one `add_jobs` call on the current transaction: the jobs exist if
  * and only if the transaction commits. Jobs with a key replace an unlocked job with the same key.
  */
-export async function addJobs(em: Sql, jobs: JobSpec[]): Promise<void> {
+export async function addJobs(db: Sql, jobs: JobSpec[]): Promise<void> {
   if (jobs.length === 0) return;
   await execute(
-    em,
+    db,
     `select 1 from graphile_worker.add_jobs(
        (select array_agg(spec) from json_populate_recordset(null::graphile_worker.job_spec, ?::json) as spec)
      )`,
@@ -171,11 +171,11 @@ export function jobSpecsJson(jobs: JobSpec[]): string {
 export const NOTIFY_CHANNEL = 'herald_changes';
 
 /** Queues a notification on the current transaction; PostgreSQL delivers it only if that commits. */
-export async function notify(em: Sql, message: ChangeMessage | ChangeMessage[]): Promise<void> {
+export async function notify(db: Sql, message: ChangeMessage | ChangeMessage[]): Promise<void> {
   const messages = Array.isArray(message) ? message : [message];
   if (messages.length === 0) return;
   const query = notifyQuery(messages);
-  await execute(em, query.text, query.params);
+  await execute(db, query.text, query.params);
 }
 
 /** The query that queues the messages' notifications (see notify), to end a statement of executeWrites. */

@@ -299,10 +299,10 @@ export class DeliveryStore {
   private async recordBatch(records: AttemptRecord[]): Promise<(DeliveryStatus | null)[]> {
     return inTransaction(
       this.pool,
-      async (em) => {
+      async (db) => {
         // Guarded by the attempt count: an attempt another worker already recorded changes nothing.
         const updated = await execute<{ id: string }>(
-          em,
+          db,
           `with v as (
            select * from json_to_recordset(?::json) as v(id text, status text, attempt int, attempted_at timestamptz,
                                                          status_code int, error_kind text, last_error text,
@@ -333,11 +333,11 @@ export class DeliveryStore {
         );
         const updatedIds = new Set(updated.map((row) => row.id));
         const recorded = records.filter((record) => updatedIds.has(record.work.id));
-        if (recorded.length > 0) await this.writeConsequences(em, recorded);
+        if (recorded.length > 0) await this.writeConsequences(db, recorded);
         // Last, so the endpoints' locks (held to the commit) are held as briefly as possible: the deliveries
         // free their slots and wake parked ones.
         await releaseMany(
-          em,
+          db,
           records.map((record) => ({ endpointId: record.work.endpoint_id, deliveryId: record.work.id })),
           this.config.delivery.endpointConcurrency,
         );
@@ -352,7 +352,7 @@ export class DeliveryStore {
    * In the common case (every attempt succeeded, no FIFO group) that is two statements: the attempts with their
    * rollups, then the health reset with the notifications; the rows are locked in the order they always were.
    */
-  private async writeConsequences(em: Sql, recorded: AttemptRecord[]): Promise<void> {
+  private async writeConsequences(db: Sql, recorded: AttemptRecord[]): Promise<void> {
     const attempts: SqlFragment = {
       text: `insert into delivery_attempts (id, delivery_id, number, attempted_at, url, request_headers, response_status,
                                       response_body, response_body_truncated, duration_ms, error_kind, error_message)
@@ -380,21 +380,21 @@ export class DeliveryStore {
         ),
       ],
     };
-    await executeWrites(em, [attempts, ...rollUpWrites(recorded.map(rolledUp))]);
+    await executeWrites(db, [attempts, ...rollUpWrites(recorded.map(rolledUp))]);
     await addJobs(
-      em,
+      db,
       recorded
         .filter((record) => record.status === DeliveryStatus.FAILED && record.nextAttemptAt)
         .map((record) => deliverJob(record.work.id, record.attempt + 1, record.nextAttemptAt!)),
     );
-    const { messages, healthy } = await this.writeEndpointHealth(em, recorded);
+    const { messages, healthy } = await this.writeEndpointHealth(db, recorded);
     // Groups' locks in one order for every transaction that takes several (as publishes take them), so two batches
     // finishing deliveries of the same groups cannot deadlock on them.
     const finishedGroups = new Set<string>();
     for (const record of recorded) {
       if (record.work.ordering_group && record.status !== DeliveryStatus.FAILED) finishedGroups.add(record.work.ordering_group);
     }
-    for (const group of [...finishedGroups].sort()) await advanceGroup(em, group);
+    for (const group of [...finishedGroups].sort()) await advanceGroup(db, group);
     for (const record of recorded) {
       messages.push({
         kind: 'delivery',
@@ -406,14 +406,14 @@ export class DeliveryStore {
         attempt: record.attempt,
       });
     }
-    await executeWrites(em, resetEndpointHealthWrites(healthy), notifyQuery(messages));
+    await executeWrites(db, resetEndpointHealthWrites(healthy), notifyQuery(messages));
   }
 
   /**
    * Endpoints whose attempts in the batch all succeeded (the common case) are returned as `healthy`, for the
    * caller to reset in its last statement; the others go through the health rules attempt by attempt, in order.
    */
-  private async writeEndpointHealth(em: Sql, recorded: AttemptRecord[]): Promise<{ messages: ChangeMessage[]; healthy: string[] }> {
+  private async writeEndpointHealth(db: Sql, recorded: AttemptRecord[]): Promise<{ messages: ChangeMessage[]; healthy: string[] }> {
     const byEndpoint = new Map<string, AttemptRecord[]>();
     for (const record of recorded) {
       const list = byEndpoint.get(record.work.endpoint_id) ?? [];
@@ -428,7 +428,7 @@ export class DeliveryStore {
         continue;
       }
       for (const record of list) {
-        const change = await recordEndpointHealth(em, {
+        const change = await recordEndpointHealth(db, {
           endpointId,
           now: record.now,
           verdict: record.verdict,

@@ -21,15 +21,15 @@ export interface AdmissionRequest {
   jobId?: string;
 }
 
-async function lockEndpoint(em: Sql, endpointId: string): Promise<void> {
-  await lockEndpoints(em, [endpointId]);
+async function lockEndpoint(db: Sql, endpointId: string): Promise<void> {
+  await lockEndpoints(db, [endpointId]);
 }
 
 /** Takes the endpoints' locks in one order for every caller, so two transactions cannot deadlock on them. */
-async function lockEndpoints(em: Sql, endpointIds: string[]): Promise<void> {
+async function lockEndpoints(db: Sql, endpointIds: string[]): Promise<void> {
   const keys = [...new Set(endpointIds)].sort().map((id) => `herald:endpoint:${id}`);
   await execute(
-    em,
+    db,
     `select pg_advisory_xact_lock(hashtext(k)) from (select k from json_array_elements_text(?::json) with ordinality as t(k, n) order by n) ordered`,
     [JSON.stringify(keys)],
   );
@@ -150,13 +150,13 @@ async function endParkedJobs(tx: Sql, parked: Pick<AdmissionRequest, 'jobId' | '
  * Frees the deliveries' slots and wakes parked deliveries of their endpoints into free slots. Call in a
  * transaction: the endpoints stay locked until it ends.
  */
-export async function releaseMany(em: Sql, slots: { endpointId: string; deliveryId: string }[], defaultLimit: number): Promise<number> {
+export async function releaseMany(db: Sql, slots: { endpointId: string; deliveryId: string }[], defaultLimit: number): Promise<number> {
   if (slots.length === 0) return 0;
   const endpointIds = [...new Set(slots.map((slot) => slot.endpointId))].sort();
-  await lockEndpoints(em, endpointIds);
+  await lockEndpoints(db, endpointIds);
   // One statement, after the locks: its snapshot sees every parking committed before them.
   const withParked = await executeWrites<{ endpoint_id: string }>(
-    em,
+    db,
     [
       {
         text: 'delete from endpoint_inflight where delivery_id in (select json_array_elements_text(?::json))',
@@ -171,14 +171,14 @@ export async function releaseMany(em: Sql, slots: { endpointId: string; delivery
     },
   );
   let woken = 0;
-  for (const { endpoint_id } of withParked) woken += await wakeParked(em, endpoint_id, defaultLimit);
+  for (const { endpoint_id } of withParked) woken += await wakeParked(db, endpoint_id, defaultLimit);
   return woken;
 }
 
 /** Enqueues as many parked deliveries of the endpoint as it has free slots, oldest first. Needs the endpoint lock. */
-async function wakeParked(em: Sql, endpointId: string, defaultLimit: number): Promise<number> {
+async function wakeParked(db: Sql, endpointId: string, defaultLimit: number): Promise<number> {
   const woken = await execute<{ id: string; attempt_count: number }>(
-    em,
+    db,
     `with capacity as (
        select greatest(0, coalesce(ep.max_concurrency, ?) - (select count(*) from endpoint_inflight i where i.endpoint_id = ep.id)) as free
        from endpoints ep where ep.id = ?
@@ -194,18 +194,18 @@ async function wakeParked(em: Sql, endpointId: string, defaultLimit: number): Pr
     [defaultLimit, endpointId, endpointId],
   );
   await addJobs(
-    em,
+    db,
     woken.map((row) => deliverJob(row.id, row.attempt_count + 1)),
   );
   return woken.length;
 }
 
 /** The sweeper's safety net: wakes parked deliveries of every endpoint with a free slot. */
-export async function wakeAllParked(em: EntityManager, defaultLimit: number): Promise<number> {
-  const endpoints = await execute<{ endpoint_id: string }>(em, 'select distinct endpoint_id from deliveries where parked_at is not null');
+export async function wakeAllParked(db: EntityManager, defaultLimit: number): Promise<number> {
+  const endpoints = await execute<{ endpoint_id: string }>(db, 'select distinct endpoint_id from deliveries where parked_at is not null');
   let woken = 0;
   for (const { endpoint_id } of endpoints) {
-    woken += await em.transactional(async (tx) => {
+    woken += await db.transactional(async (tx) => {
       await lockEndpoint(tx, endpoint_id);
       return wakeParked(tx, endpoint_id, defaultLimit);
     });

@@ -9,9 +9,9 @@ export interface EndpointHealthChange {
 }
 
 /** A success clears the endpoints' failure counts (a write only where there is something to clear). */
-export async function resetEndpointHealth(em: Sql, endpointIds: string[]): Promise<void> {
+export async function resetEndpointHealth(db: Sql, endpointIds: string[]): Promise<void> {
   const writes = resetEndpointHealthWrites(endpointIds);
-  if (writes.length > 0) await executeWrites(em, writes);
+  if (writes.length > 0) await executeWrites(db, writes);
 }
 
 /** The write of resetEndpointHealth, for a caller that runs it in a statement of its own (executeWrites). */
@@ -33,7 +33,7 @@ export function resetEndpointHealthWrites(endpointIds: string[]): SqlFragment[] 
  * when a rule says so. Returns the change to announce, if any.
  */
 export async function recordEndpointHealth(
-  em: Sql,
+  db: Sql,
   input: {
     endpointId: string;
     now: Date;
@@ -44,13 +44,13 @@ export async function recordEndpointHealth(
 ): Promise<EndpointHealthChange | null> {
   const { verdict, config, now } = input;
   if (verdict.kind === 'succeeded') {
-    await resetEndpointHealth(em, [input.endpointId]);
+    await resetEndpointHealth(db, [input.endpointId]);
     return null;
   }
   const pauseUntil =
     verdict.kind === 'failed' && verdict.throttled ? new Date(now.getTime() + (verdict.retryAfterMs ?? config.throttlePauseMs)) : null;
   const [state] = await execute<{ enabled: boolean; consecutive_dead_letters: number; failing_since: string | Date }>(
-    em,
+    db,
     `update endpoints set consecutive_failures = consecutive_failures + 1,
             failing_since = coalesce(failing_since, ?::timestamptz),
             consecutive_dead_letters = consecutive_dead_letters + ?,
@@ -71,7 +71,7 @@ export async function recordEndpointHealth(
   );
   if (!reason) return null;
   const disabled = await execute(
-    em,
+    db,
     'update endpoints set enabled = false, disabled_reason = ?, disabled_at = ?, updated_at = now() where id = ? and enabled returning id',
     [reason, now, input.endpointId],
   );

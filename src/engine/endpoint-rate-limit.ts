@@ -14,10 +14,10 @@ import { type Sql, execute, toDate } from '../db/sql';
  */
 export type RateSlot = { kind: 'now' } | { kind: 'later'; at: Date; waitMs: number };
 
-export async function takeRateSlot(em: Sql, endpointId: string, perSecond: number, holdsSlot: boolean): Promise<RateSlot> {
+export async function takeRateSlot(db: Sql, endpointId: string, perSecond: number, holdsSlot: boolean): Promise<RateSlot> {
   const interval = `${1000 / perSecond} milliseconds`;
   const [row] = await execute<{ admitted: boolean; wake_at: string | Date; wait_ms: number }>(
-    em,
+    db,
     `with p as (select ?::interval as t, ?::boolean as holds)
      insert into endpoint_rate_slots as s (endpoint_id, tat, next_slot, admitted)
      select ?, now() + p.t, now() + p.t, true from p

@@ -15,6 +15,7 @@ import {
   isObjectType,
 } from 'graphql';
 import type { Complexity } from 'type-graphql';
+import { ErrorCode } from '../lib/errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
 export interface QueryLimits {
@@ -29,6 +30,14 @@ export interface QueryLimits {
 export const HERALD_CODE_EXTENSION = 'heraldCode';
 
 const INTROSPECTION_MAX_DEPTH = 20;
+
+/** A query text over GRAPHQL_MAX_DOCUMENT_BYTES, refused before it is parsed (HTTP and graphql-ws alike). */
+export function documentTooLarge(limits: { maxDocumentBytes: number }): GraphQLError {
+  return new GraphQLError(
+    `The query text is over ${limits.maxDocumentBytes} bytes (GRAPHQL_MAX_DOCUMENT_BYTES): send a shorter document and pass data as variables.`,
+    { extensions: { code: ErrorCode.QUERY_TOO_LARGE, limit: limits.maxDocumentBytes } },
+  );
+}
 
 /** A field's `complexity` (type-graphql's `@Field({ complexity })`) as graphql-query-complexity defines it. */
 type ComplexityEstimator = Exclude<Complexity, number>;

@@ -8,8 +8,8 @@ import { deliverJob } from './deliver-job';
  * same transaction. Publishing, requeueing and finishing take the group's advisory lock, so none misses another.
  */
 
-async function lockGroup(em: Sql, group: string): Promise<void> {
-  await execute(em, 'select pg_advisory_xact_lock(hashtext(?))', [`herald:order:${group}`]);
+async function lockGroup(db: Sql, group: string): Promise<void> {
+  await execute(db, 'select pg_advisory_xact_lock(hashtext(?))', [`herald:order:${group}`]);
 }
 
 /**
@@ -19,13 +19,13 @@ async function lockGroup(em: Sql, group: string): Promise<void> {
  * the requeueing transaction, with the groups locked (lockGroups) before their deliveries changed.
  */
 export async function startableRequeued<T extends { id: string; ordering_group: string | null; sequence: string | number | null }>(
-  em: Sql,
+  db: Sql,
   requeued: T[],
 ): Promise<T[]> {
   const grouped = requeued.filter((delivery) => delivery.ordering_group !== null);
   if (grouped.length === 0) return requeued;
   const busy = await execute<{ ordering_group: string }>(
-    em,
+    db,
     `select distinct d.ordering_group from deliveries d
      where d.ordering_group in (select value from json_array_elements_text(?::json)) and d.status in ('PENDING', 'FAILED')
        and d.id not in (select value from json_array_elements_text(?::json))`,
@@ -47,14 +47,14 @@ export async function startableRequeued<T extends { id: string; ordering_group: 
 }
 
 /** Takes the advisory locks of the FIFO groups of these deliveries, in name order (as herald.fan_out does). */
-export async function lockGroupsOf(em: Sql, deliveryIds: string[]): Promise<void> {
+export async function lockGroupsOf(db: Sql, deliveryIds: string[]): Promise<void> {
   const groups = await execute<{ ordering_group: string }>(
-    em,
+    db,
     `select distinct ordering_group from deliveries
      where id in (select value from json_array_elements_text(?::json)) and ordering_group is not null order by 1`,
     [JSON.stringify(deliveryIds)],
   );
-  for (const { ordering_group: group } of groups) await lockGroup(em, group);
+  for (const { ordering_group: group } of groups) await lockGroup(db, group);
 }
 
 /**
@@ -62,10 +62,10 @@ export async function lockGroupsOf(em: Sql, deliveryIds: string[]): Promise<void
  * waiting for its delay, or an attempt in flight: a second job would send the same attempt again) or is parked (a
  * freed slot wakes it). Call in the finishing transaction.
  */
-export async function advanceGroup(em: Sql, group: string): Promise<void> {
-  await lockGroup(em, group);
+export async function advanceGroup(db: Sql, group: string): Promise<void> {
+  await lockGroup(db, group);
   const [next] = await execute<{ id: string; attempt_count: number; next_attempt_at: string | Date | null; parked: boolean }>(
-    em,
+    db,
     `select id, attempt_count, next_attempt_at, parked_at is not null as parked from deliveries
      where ordering_group = ? and status in ('PENDING', 'FAILED')
      order by sequence limit 1`,
@@ -74,6 +74,6 @@ export async function advanceGroup(em: Sql, group: string): Promise<void> {
   if (!next || next.parked) return;
   const job = deliverJob(next.id, next.attempt_count + 1, next.next_attempt_at ? toDate(next.next_attempt_at) : undefined);
   // graphile-worker's `jobs` view is its stable interface to enqueued jobs, unlike the tables under it.
-  const [queued] = await execute(em, 'select 1 from graphile_worker.jobs where key = ?', [job.jobKey]);
-  if (!queued) await addJobs(em, [job]);
+  const [queued] = await execute(db, 'select 1 from graphile_worker.jobs where key = ?', [job.jobKey]);
+  if (!queued) await addJobs(db, [job]);
 }

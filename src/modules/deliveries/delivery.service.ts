@@ -49,14 +49,6 @@ export class DeliveryService {
     return toConnection(rows, page, (row) => row);
   }
 
-  async forEvent(eventId: string): Promise<DeliveryEntity[]> {
-    return this.em.find(DeliveryEntity, { event: eventId, ...applicationCondition(this.scope) }, { orderBy: { id: 'asc' } });
-  }
-
-  async attempts(deliveryId: string): Promise<DeliveryAttemptEntity[]> {
-    return this.em.find(DeliveryAttemptEntity, { delivery: deliveryId }, { orderBy: { number: 'asc' } });
-  }
-
   /**
    * Queues the next attempt of a delivery now, whatever its status: a dead letter gets one more attempt
    * (it returns to DEAD if that fails), a scheduled retry runs at once, a success is sent again.

@@ -272,9 +272,9 @@ interface PublishLookup {
  * nothing written for it (the others are written: a caller that must write all or none runs this in its transaction
  * and rolls back).
  */
-async function publishPrepared(em: Sql, prepared: PreparedEvent[], toEndpoint: string | null = null): Promise<Written[]> {
+async function publishPrepared(db: Sql, prepared: PreparedEvent[], toEndpoint: string | null = null): Promise<Written[]> {
   const published = await publishEvents(
-    em,
+    db,
     prepared.map((event) => ({ ...event, id: newId(IdPrefix.event) })),
     toEndpoint,
   );

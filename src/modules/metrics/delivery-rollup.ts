@@ -22,9 +22,9 @@ const BUCKET_RECORD_TYPES = LATENCY_BUCKET_COLUMNS.map((column) => `"${column}" 
  * transaction that records the outcomes, so metrics and the delivery log never disagree. A batch is summed per
  * bucket first: one statement per table however many outcomes, and each hot row is updated once.
  */
-export async function rollUpOutcomes(em: Sql, outcomes: RolledUpOutcome[]): Promise<void> {
+export async function rollUpOutcomes(db: Sql, outcomes: RolledUpOutcome[]): Promise<void> {
   const writes = rollUpWrites(outcomes);
-  if (writes.length > 0) await executeWrites(em, writes);
+  if (writes.length > 0) await executeWrites(db, writes);
 }
 
 /** The writes of rollUpOutcomes, for a caller that runs them in a statement of its own (executeWrites). */
@@ -34,8 +34,8 @@ export function rollUpWrites(outcomes: RolledUpOutcome[]): SqlFragment[] {
   return [...ROLLUPS.map((rollup) => upsertRollup(rollup, sumByBucket(rollup, outcomes))), ...(health ? [health] : [])];
 }
 
-export function rollUpOutcome(em: Sql, outcome: RolledUpOutcome): Promise<void> {
-  return rollUpOutcomes(em, [outcome]);
+export function rollUpOutcome(db: Sql, outcome: RolledUpOutcome): Promise<void> {
+  return rollUpOutcomes(db, [outcome]);
 }
 
 /** Per-minute rows serve windows up to 6 hours, per-hour rows longer ones (see metrics.service.ts). */
