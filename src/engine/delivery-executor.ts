@@ -8,6 +8,7 @@ import { type RetryDecision, type RetryPolicy, decideAfterFailure, retryPolicyPr
 import { buildEnvelope, buildSignedHeaders } from '../delivery/webhook-request';
 import type { Clock } from '../lib/clock';
 import type { SecretBox } from '../lib/encryption';
+import { retry } from '../lib/retry';
 import { openSigningMaterial } from '../modules/endpoints/endpoint-secrets';
 import type { DeliverPayload } from '../queue/deliver-job';
 import { DeliveryStatus } from '../queue/delivery-status';
@@ -210,14 +211,6 @@ export class DeliveryExecutor {
  */
 const RECORD_RETRY_MS = 30_000;
 
-async function retryWhileDatabaseUnavailable<T>(work: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + RECORD_RETRY_MS;
-  for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
-    try {
-      return await work();
-    } catch (error) {
-      if (!isTransientDatabaseError(error) || Date.now() + wait > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
+function retryWhileDatabaseUnavailable<T>(work: () => Promise<T>): Promise<T> {
+  return retry(work, { initialDelayMs: 100, maxDelayMs: 2000, deadline: Date.now() + RECORD_RETRY_MS, retryIf: isTransientDatabaseError });
 }
