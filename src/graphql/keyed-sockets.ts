@@ -1,5 +1,6 @@
 import { HeraldError } from '../lib/errors';
 import type { Principal } from '../modules/api-keys/principal';
+import { KeyRefusedError } from '../modules/api-keys/api-key.service';
 
 /** What this registry needs of a graphql-ws socket (a `ws` WebSocket). */
 export interface KeyedSocket {
@@ -93,7 +94,7 @@ export class KeyedSockets {
         this.armTimer(keyId, entry, Date.now() + RETRY_AFTER_ERROR_MS);
         return error;
       }
-      this.closeAll(entry.sockets.keys(), refusalReason(error.message));
+      this.closeAll(entry.sockets.keys(), refusalReason(error));
       return;
     }
     for (const [socket, { principal }] of entry.sockets) {
@@ -143,8 +144,9 @@ interface Bound {
 }
 
 /** A close reason (at most 123 bytes) for a refused key. */
-function refusalReason(message: string): string {
-  if (/revoked/i.test(message)) return 'Unauthorized: the API key was revoked. Connect again with a valid key.';
-  if (/expired/i.test(message)) return 'Unauthorized: the API key has expired. Connect again with a valid key.';
+function refusalReason(error: HeraldError): string {
+  const refusal = error instanceof KeyRefusedError ? error.refusal : null;
+  if (refusal === 'revoked') return 'Unauthorized: the API key was revoked. Connect again with a valid key.';
+  if (refusal === 'expired') return 'Unauthorized: the API key has expired. Connect again with a valid key.';
   return 'Unauthorized: the API key is no longer valid. Connect again with a valid key.';
 }

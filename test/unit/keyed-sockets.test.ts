@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type KeyAuthority, KeyedSockets, UNAUTHORIZED_CLOSE_CODE } from '../../src/graphql/keyed-sockets';
-import { ErrorCode, HeraldError } from '../../src/lib/errors';
 import { ApiKeyKind } from '../../src/modules/api-keys/api-key.entity';
 import type { Principal } from '../../src/modules/api-keys/principal';
+import { type KeyRefusal, KeyRefusedError } from '../../src/modules/api-keys/api-key.service';
 
 /** A socket as ws shows it: open until closed, then a 'close' event. */
 class FakeSocket extends EventEmitter {
@@ -20,7 +20,7 @@ class FakeSocket extends EventEmitter {
 
 const principal = (keyId: string): Principal => ({ keyId, name: keyId, kind: ApiKeyKind.ADMIN, applicationId: null });
 const valid = (keyId: string, expiresAt: number | null = null): KeyAuthority => ({ principal: principal(keyId), expiresAt });
-const refused = (message: string) => new HeraldError(ErrorCode.UNAUTHENTICATED, message);
+const refused = (message: string, refusal: KeyRefusal) => new KeyRefusedError(message, refusal);
 
 describe('KeyedSockets', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -52,7 +52,7 @@ describe('KeyedSockets', () => {
     await sockets.recheck('key_a');
     expect(kept.closedWith).toBeNull();
     answer = () => {
-      throw refused('The API key has been revoked: use another key.');
+      throw refused('The API key has been revoked: use another key.', 'revoked');
     };
     await sockets.recheck('key_a');
     expect(kept.closedWith).toEqual({ code: UNAUTHORIZED_CLOSE_CODE, reason: expect.stringMatching(/revoked/) });
@@ -72,7 +72,7 @@ describe('KeyedSockets', () => {
     expect(errors).toHaveLength(1);
     expect(socket.closedWith).toBeNull();
     answer = () => {
-      throw refused('The API key has expired: create a new one.');
+      throw refused('The API key has expired: create a new one.', 'expired');
     };
     await vi.advanceTimersByTimeAsync(4_900);
     expect(check).toHaveBeenCalledTimes(1);
@@ -87,7 +87,7 @@ describe('KeyedSockets', () => {
     vi.setSystemTime(start);
     const sockets = new KeyedSockets(
       async () => {
-        if (now >= start + 60_000) throw refused('The API key has expired: create a new one.');
+        if (now >= start + 60_000) throw refused('The API key has expired: create a new one.', 'expired');
         return valid('key_a', start + 60_000);
       },
       () => undefined,

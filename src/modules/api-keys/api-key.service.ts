@@ -117,15 +117,19 @@ export class ApiKeyService {
     if (!presented) {
       throw unauthenticated(
         'This API needs an API key: send the header "Authorization: Bearer <key>" (over graphql-ws, in the connection_init payload).',
+        'missing',
       );
     }
     if (!KEY_PATTERN.test(presented)) {
-      throw unauthenticated('The API key is malformed: it should look like hk_xxxxxxxx_... exactly as it was shown when created.');
+      throw unauthenticated(
+        'The API key is malformed: it should look like hk_xxxxxxxx_... exactly as it was shown when created.',
+        'malformed',
+      );
     }
     const keyHash = hashApiKey(presented);
     const key = this.verifiedKeys?.lookup(keyHash) ?? (await this.lookUp(keyHash));
     if (key.expiresAt !== null && key.expiresAt <= now.getTime()) {
-      throw unauthenticated('The API key has expired: create a new one (npx herald keys create --name <name>).');
+      throw unauthenticated('The API key has expired: create a new one (npx herald keys create --name <name>).', 'expired');
     }
     if (key.lastUsedAt === null || now.getTime() - key.lastUsedAt > LAST_USED_RESOLUTION_MS) {
       await execute(this.em, 'update api_keys set last_used_at = ? where id = ?', [now, key.principal.keyId]);
@@ -149,9 +153,13 @@ export class ApiKeyService {
     if (!row)
       throw unauthenticated(
         'The API key is not valid: check that it was copied whole, or create a new one (npx herald keys create --name <name>).',
+        'unknown',
       );
     if (row.revoked_at)
-      throw unauthenticated('The API key has been revoked: use another key, or create a new one (npx herald keys create --name <name>).');
+      throw unauthenticated(
+        'The API key has been revoked: use another key, or create a new one (npx herald keys create --name <name>).',
+        'revoked',
+      );
     const key: VerifiedKey = {
       principal: { keyId: row.id, name: row.name, kind: row.kind, applicationId: row.application_id },
       expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
@@ -176,6 +184,19 @@ export class ApiKeyService {
   }
 }
 
-function unauthenticated(message: string): HeraldError {
-  return new HeraldError(ErrorCode.UNAUTHENTICATED, message);
+/** Why a presented key was refused, for whoever must tell its open connections (not sent to clients). */
+export type KeyRefusal = 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked';
+
+/** UNAUTHENTICATED, with the reason as a typed field rather than only in the message. */
+export class KeyRefusedError extends HeraldError {
+  constructor(
+    message: string,
+    readonly refusal: KeyRefusal,
+  ) {
+    super(ErrorCode.UNAUTHENTICATED, message);
+  }
+}
+
+function unauthenticated(message: string, refusal: KeyRefusal): KeyRefusedError {
+  return new KeyRefusedError(message, refusal);
 }
