@@ -73,11 +73,21 @@ $$;`;
 
 const MATCHERS = `
 create or replace function herald.event_type_matches(filters text[], event_type text) returns boolean
-language sql immutable parallel safe as $$
-  select cardinality(filters) = 0 or exists (
-    select 1 from unnest(filters) f
-     where case when strpos(f, '*') = 0 then f = event_type
-                else event_type like replace(replace(replace(f, '\\', '\\\\'), '_', '\\_'), '*', '%') end)
+language plpgsql immutable parallel safe as $$
+declare
+  f text;
+begin
+  -- PL/pgSQL, not SQL: a SQL function with a subquery is not inlined, and was planned again on every call.
+  if cardinality(filters) = 0 then return true; end if;
+  foreach f in array filters loop
+    if strpos(f, '*') = 0 then
+      if f = event_type then return true; end if;
+    elsif event_type like replace(replace(replace(f, '\\', '\\\\'), '_', '\\_'), '*', '%') then
+      return true;
+    end if;
+  end loop;
+  return false;
+end;
 $$;
 
 create or replace function herald.version_pin_matches(pins jsonb, event_type text, version text) returns boolean
@@ -89,10 +99,12 @@ $$;`;
 const DELIVER_JOB = `
 create or replace function herald.deliver_job(delivery_id text, attempt integer, run_at timestamptz default null)
 returns json
-language sql immutable parallel safe as $$
-  select json_build_object('identifier', 'deliver', 'payload', json_build_object('deliveryId', delivery_id, 'attempt', attempt),
+language plpgsql immutable parallel safe as $$
+begin
+  return json_build_object('identifier', 'deliver', 'payload', json_build_object('deliveryId', delivery_id, 'attempt', attempt),
                            'queue_name', null, 'run_at', run_at, 'max_attempts', 25, 'job_key', 'deliver:' || delivery_id,
-                           'priority', null, 'flags', null)
+                           'priority', null, 'flags', null);
+end;
 $$;`;
 
 const FAN_OUT = `
@@ -107,21 +119,46 @@ set plan_cache_mode = force_generic_plan as $$
 #variable_conflict use_column
 declare
   targets herald.fan_out_target[];
+  grouped boolean;
   grp text;
 begin
-  targets := array(
-    select row(x.ord, e.id, e.application_id, e.type, ep.id,
-               case when not filtered then null
-                    when e.ordering_key is not null then ep.id || ':' || e.ordering_key
-                    when ep.ordered then ep.id end)::herald.fan_out_target
-      from unnest(event_ids) with ordinality as x(id, ord)
-      join public.events e on e.id = x.id
-      join public.endpoints ep on ep.application_id = e.application_id and ep.enabled
-       and (only_endpoint is null or ep.id = only_endpoint)
-       and (not filtered or (herald.event_type_matches(ep.event_types, e.type)
-                             and herald.version_pin_matches(ep.event_versions, e.type, e.version)))
-     order by x.ord, ep.id);
-  if cardinality(targets) = 0 then return; end if;
+  select array_agg(t order by t.ord, t.endpoint_id), coalesce(bool_or(t.ordering_group is not null), false)
+    into targets, grouped
+    from (select x.ord, e.id, e.application_id, e.type, ep.id,
+                 case when not filtered then null
+                      when e.ordering_key is not null then ep.id || ':' || e.ordering_key
+                      when ep.ordered then ep.id end
+            from unnest(event_ids) with ordinality as x(id, ord)
+            join public.events e on e.id = x.id
+            join public.endpoints ep on ep.application_id = e.application_id and ep.enabled
+             and (only_endpoint is null or ep.id = only_endpoint)
+             and (not filtered or (herald.event_type_matches(ep.event_types, e.type)
+                                   and herald.version_pin_matches(ep.event_versions, e.type, e.version)))
+         ) as t(ord, event_id, application_id, event_type, endpoint_id, ordering_group);
+  if targets is null then return; end if;
+
+  if not grouped then
+    -- No FIFO group: no lock, no sequence, every delivery starts now.
+    return query
+    with placed as (
+      select t.*, herald.new_id('dlv') as delivery_id from unnest(targets) t
+    ), inserted as (
+      insert into public.deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count,
+                                     next_attempt_at, created_at, updated_at)
+      select p.delivery_id, p.event_id, p.endpoint_id, p.application_id, p.event_type, 'PENDING', 0, now(), now(), now()
+        from placed p
+      returning 1
+    ), jobs as (
+      select graphile_worker.add_jobs(array(
+               select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1)) from placed p)) as added
+    )
+    select p.event_id, array_agg(p.delivery_id order by p.endpoint_id)
+      from placed p
+     where (select count(*) from inserted) >= 0 and (select count(*) from jobs) >= 0
+     group by p.event_id, p.ord
+     order by p.ord;
+    return;
+  end if;
 
   for grp in select distinct t.ordering_group from unnest(targets) t where t.ordering_group is not null order by 1 loop
     if current_setting('transaction_isolation') <> 'read committed' then
@@ -194,13 +231,13 @@ begin
   end if;
   -- An event may bring its id (the API's, ordered within a millisecond) and its payload as JSON text ("payload",
   -- stored byte for byte) or as a JSON value ("data").
-  inputs := array(
-    select row(x.ord, coalesce(x.e ->> 'id', herald.new_id('evt')), coalesce(x.e ->> 'application_id', 'app_default'),
-               x.e ->> 'type', coalesce(x.e ->> 'version', '1.0'), coalesce(x.e ->> 'payload', (x.e -> 'data')::text),
-               x.e ->> 'idempotency_key', x.e ->> 'ordering_key', x.e ->> 'to_endpoint')::herald.event_input
-      from json_array_elements(events) with ordinality as x(e, ord)
-     order by x.ord);
-  targeted := exists (select 1 from unnest(inputs) i where i.to_endpoint is not null);
+  select array_agg(row(x.ord, coalesce(x.e ->> 'id', herald.new_id('evt')), coalesce(x.e ->> 'application_id', 'app_default'),
+                       x.e ->> 'type', coalesce(x.e ->> 'version', '1.0'), coalesce(x.e ->> 'payload', (x.e -> 'data')::text),
+                       x.e ->> 'idempotency_key', x.e ->> 'ordering_key', x.e ->> 'to_endpoint')::herald.event_input order by x.ord),
+         coalesce(bool_or(x.e ->> 'to_endpoint' is not null), false)
+    into inputs, targeted
+    from json_array_elements(events) with ordinality as x(e, ord);
+  if inputs is null then inputs := '{}'; end if;
 
   select i.ord, c.message into problem
     from unnest(inputs) i
@@ -257,18 +294,19 @@ begin
             'kind', 'event', 'eventId', i.id, 'applicationId', i.application_id, 'type', i.type)::text)
      from unnest(inputs) i where i.id = any(inserted_ids);
 
+  -- An inserted event is its input as stored (created_at is the transaction's now()); any other is the event its
+  -- idempotency key names.
   return query
-  select i.ord, e.id, e.application_id, e.type, e.version, e.payload, e.idempotency_key, e.ordering_key, e.created_at,
-         e.id = i.id, coalesce(array(select jsonb_array_elements_text(fanned -> e.id)), '{}')
+  select i.ord, i.id, i.application_id, i.type, i.version, i.payload, i.idempotency_key, i.ordering_key, now(), true,
+         coalesce(array(select jsonb_array_elements_text(fanned -> i.id)), '{}')
+    from unnest(inputs) i where i.id = any(inserted_ids)
+  union all
+  select i.ord, e.id, e.application_id, e.type, e.version, e.payload, e.idempotency_key, e.ordering_key, e.created_at, false,
+         '{}'::text[]
     from unnest(inputs) i
-    cross join lateral (
-      select ev.* from public.events ev where ev.id = i.id
-      union all
-      select ev.* from public.events ev
-       where i.idempotency_key is not null and ev.application_id = i.application_id
-         and ev.idempotency_key = i.idempotency_key and ev.id <> i.id
-      limit 1) e
-   order by i.ord;
+    join public.events e on e.application_id = i.application_id and e.idempotency_key = i.idempotency_key
+   where not (i.id = any(inserted_ids))
+   order by 1;
 end;
 $$;`;
 
