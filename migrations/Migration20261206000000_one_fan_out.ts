@@ -137,30 +137,7 @@ begin
          ) as t(ord, event_id, application_id, event_type, endpoint_id, ordering_group);
   if targets is null then return; end if;
 
-  if not grouped then
-    -- No FIFO group: no lock, no sequence, every delivery starts now.
-    return query
-    with placed as (
-      select t.*, herald.new_id('dlv') as delivery_id from unnest(targets) t
-    ), inserted as (
-      insert into public.deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count,
-                                     next_attempt_at, created_at, updated_at)
-      select p.delivery_id, p.event_id, p.endpoint_id, p.application_id, p.event_type, 'PENDING', 0, now(), now(), now()
-        from placed p
-      returning 1
-    ), jobs as (
-      select graphile_worker.add_jobs(array(
-               select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1)) from placed p)) as added
-    )
-    select p.event_id, array_agg(p.delivery_id order by p.endpoint_id)
-      from placed p
-     where (select count(*) from inserted) >= 0 and (select count(*) from jobs) >= 0
-     group by p.event_id, p.ord
-     order by p.ord;
-    return;
-  end if;
-
-  for grp in select distinct t.ordering_group from unnest(targets) t where t.ordering_group is not null order by 1 loop
+  for grp in select distinct t.ordering_group from unnest(targets) t where grouped and t.ordering_group is not null order by 1 loop
     if current_setting('transaction_isolation') <> 'read committed' then
       raise exception using errcode = '22023',
         message = format('herald: a delivery to an ordered endpoint (or of an event with an ordering key) needs a READ COMMITTED transaction, not %s: its order is checked against deliveries committed since the transaction began', upper(current_setting('transaction_isolation')));

@@ -1,8 +1,8 @@
 import { type Sql, execute, notify, toDate } from '../db/sql';
-import { DeliveryStatus } from './delivery-status';
+import { pendingMessage } from './requeue';
 
-/** An event to publish, as herald.publish_events takes it (its id made by the caller, so ids sort in publish order). */
-export interface EventToPublish {
+/** An event as stored. */
+export interface StoredEvent {
   id: string;
   applicationId: string;
   type: string;
@@ -11,11 +11,14 @@ export interface EventToPublish {
   payload: string;
   idempotencyKey: string | null;
   orderingKey: string | null;
+  createdAt: Date;
 }
 
+/** An event to publish, as herald.publish_events takes it (its id made by the caller, so ids sort in publish order). */
+export type EventToPublish = Omit<StoredEvent, 'createdAt'>;
+
 /** An input's stored event: the one inserted, or (`inserted` false) the earlier event its idempotency key names. */
-export interface PublishedEvent extends EventToPublish {
-  createdAt: Date;
+export interface PublishedEvent extends StoredEvent {
   inserted: boolean;
   /** Its deliveries, in endpoint id order; none for an event not inserted. */
   deliveryIds: string[];
@@ -92,15 +95,7 @@ export async function fanOutMissedEvents(
     [endpoint.applicationId, since, endpoint.id, limit, endpoint.id],
   );
   const messages = fanned.flatMap(({ event_id: eventId, delivery_ids: ids }) =>
-    ids.map((deliveryId) => ({
-      kind: 'delivery' as const,
-      deliveryId,
-      eventId,
-      endpointId: endpoint.id,
-      applicationId: endpoint.applicationId,
-      status: DeliveryStatus.PENDING,
-      attempt: null,
-    })),
+    ids.map((deliveryId) => pendingMessage({ deliveryId, eventId, endpointId: endpoint.id, applicationId: endpoint.applicationId })),
   );
   await notify(db, messages);
   return messages.length;

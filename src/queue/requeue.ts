@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { addJobs, execute, notify } from '../db/sql';
+import { type ChangeMessage, addJobs, execute, notify } from '../db/sql';
 import { deliverJob } from './deliver-job';
 import { DeliveryStatus } from './delivery-status';
 import { lockGroupsOf, startableRequeued } from './ordering';
@@ -41,15 +41,19 @@ export async function requeueDeliveries(
   );
   await notify(
     em,
-    rows.map((row) => ({
-      kind: 'delivery' as const,
-      deliveryId: row.id,
-      eventId: row.event_id,
-      endpointId: row.endpoint_id,
-      applicationId: row.application_id,
-      status: DeliveryStatus.PENDING,
-      attempt: null,
-    })),
+    rows.map((row) =>
+      pendingMessage({ deliveryId: row.id, eventId: row.event_id, endpointId: row.endpoint_id, applicationId: row.application_id }),
+    ),
   );
   return rows;
+}
+
+/** The change message of a delivery queued (again) to be attempted. */
+export function pendingMessage(delivery: {
+  deliveryId: string;
+  eventId: string;
+  endpointId: string;
+  applicationId: string;
+}): ChangeMessage {
+  return { kind: 'delivery', ...delivery, status: DeliveryStatus.PENDING, attempt: null };
 }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
 import { type Sql, execute } from '../../db/sql';
-import { publishEvents } from '../../queue/publish';
+import { type StoredEvent, publishEvents } from '../../queue/publish';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { Batcher, Rejected } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
@@ -26,16 +26,7 @@ export interface PublishEvent {
   orderingKey?: string | null;
 }
 
-export interface StoredEvent {
-  id: string;
-  applicationId: string;
-  type: string;
-  version: string;
-  payload: string;
-  idempotencyKey: string | null;
-  orderingKey: string | null;
-  createdAt: Date;
-}
+export type { StoredEvent };
 
 export interface PublishResult {
   event: StoredEvent;
