@@ -188,7 +188,22 @@ describe('chaos: SIGKILLed workers and a PostgreSQL restart lose nothing', () =>
       const faults: Fault[] = [];
       /** SIGKILLs a worker, then reads what its pools held: slot rows and locked jobs. */
       const killWorker = async (victim: HeraldProcess, name: string): Promise<void> => {
-        await waitUntil(inFlightCount, (count) => count > 0, 30_000, 10);
+        // The victim itself must hold attempts in flight (with two workers, the other may hold them all).
+        await waitUntil(
+          async () =>
+            Number(
+              (
+                await sql<{ count: string }>(
+                  databaseUrl,
+                  'select count(*) from endpoint_inflight where pool_id in (select pool_id from worker_heartbeats where pid = $1)',
+                  [victim.child.pid],
+                )
+              )[0]!.count,
+            ),
+          (count) => count > 0,
+          30_000,
+          10,
+        );
         victim.child.kill('SIGKILL');
         const at = Date.now();
         expect((await victim.exited).signal).toBe('SIGKILL');
