@@ -27,7 +27,9 @@ export class Migration20261206000000_one_fan_out extends Migration {
     this.addSql(NEW_ID);
     this.addSql(MATCHERS);
     this.addSql(DELIVER_JOB);
+    this.addSql(FAN_OUT_TARGET);
     this.addSql(FAN_OUT);
+    this.addSql(EVENT_INPUT);
     this.addSql(PUBLISH_EVENTS);
     this.addSql(PUBLISH_EVENT);
   }
@@ -45,7 +47,7 @@ export class Migration20261206000000_one_fan_out extends Migration {
 }
 
 /** The same ids as before (prefix, 10 base32 characters of milliseconds, 16 of 80 random bits), with bigint arithmetic. */
-const NEW_ID = `
+export const NEW_ID = `
 create or replace function herald.new_id(prefix text) returns text
 language plpgsql volatile parallel safe as $$
 declare
@@ -96,7 +98,7 @@ language sql immutable parallel safe as $$
 $$;`;
 
 /** JSON, not graphile_worker.job_spec: graphile-worker's schema is installed after Herald's migrations. */
-const DELIVER_JOB = `
+export const DELIVER_JOB = `
 create or replace function herald.deliver_job(delivery_id text, attempt integer, run_at timestamptz default null)
 returns json
 language plpgsql immutable parallel safe as $$
@@ -107,10 +109,11 @@ begin
 end;
 $$;`;
 
-const FAN_OUT = `
+const FAN_OUT_TARGET = `
 create type herald.fan_out_target as (
-  ord bigint, event_id text, application_id text, event_type text, endpoint_id text, ordering_group text);
+  ord bigint, event_id text, application_id text, event_type text, endpoint_id text, ordering_group text);`;
 
+export const FAN_OUT = `
 create or replace function herald.fan_out(event_ids text[], only_endpoint text default null, filtered boolean default true)
 returns table (event_id text, delivery_ids text[])
 language plpgsql volatile
@@ -184,11 +187,12 @@ begin
 end;
 $$;`;
 
-const PUBLISH_EVENTS = `
+const EVENT_INPUT = `
 create type herald.event_input as (
   ord bigint, id text, application_id text, type text, version text, payload text, idempotency_key text,
-  ordering_key text, to_endpoint text);
+  ordering_key text, to_endpoint text);`;
 
+export const PUBLISH_EVENTS = `
 create or replace function herald.publish_events(events json)
 returns table (ord bigint, id text, application_id text, type text, version text, payload text,
                idempotency_key text, ordering_key text, created_at timestamptz, inserted boolean, delivery_ids text[])

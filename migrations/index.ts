@@ -16,6 +16,7 @@ const NAMES = [
   'Migration20261130200000_autovacuum',
   'Migration20261130300000_sql_publish_ordering',
   'Migration20261206000000_one_fan_out',
+  'Migration20261207000000_lean_publish',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -29,7 +29,8 @@ interface PublishedRow {
   application_id: string;
   type: string;
   version: string;
-  payload: string;
+  /** Null for an inserted event: its payload is the one sent. */
+  payload: string | null;
   idempotency_key: string | null;
   ordering_key: string | null;
   created_at: string | Date;
@@ -46,26 +47,33 @@ interface PublishedRow {
  */
 export async function publishEvents(db: Sql, events: EventToPublish[], toEndpoint: string | null = null): Promise<PublishedEvent[]> {
   if (events.length === 0) return [];
-  const rows = await execute<PublishedRow>(db, 'select * from herald.publish_events(?::json)', [
-    JSON.stringify(
-      events.map((event) => ({
-        id: event.id,
-        application_id: event.applicationId,
-        type: event.type,
-        version: event.version,
-        payload: event.payload,
-        idempotency_key: event.idempotencyKey,
-        ordering_key: event.orderingKey,
-        to_endpoint: toEndpoint,
-      })),
-    ),
-  ]);
-  return rows.map((row) => ({
+  // An inserted event's payload is the one sent: it does not travel back.
+  const rows = await execute<PublishedRow>(
+    db,
+    `select id, application_id, type, version, case when inserted then null else payload end as payload, idempotency_key,
+            ordering_key, created_at, inserted, delivery_ids
+       from herald.publish_events(?::json)`,
+    [
+      JSON.stringify(
+        events.map((event) => ({
+          id: event.id,
+          application_id: event.applicationId,
+          type: event.type,
+          version: event.version,
+          payload: event.payload,
+          idempotency_key: event.idempotencyKey,
+          ordering_key: event.orderingKey,
+          to_endpoint: toEndpoint,
+        })),
+      ),
+    ],
+  );
+  return rows.map((row, index) => ({
     id: row.id,
     applicationId: row.application_id,
     type: row.type,
     version: row.version,
-    payload: row.payload,
+    payload: row.payload ?? events[index]!.payload,
     idempotencyKey: row.idempotency_key,
     orderingKey: row.ordering_key,
     createdAt: toDate(row.created_at),

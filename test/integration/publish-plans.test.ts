@@ -1,0 +1,65 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../helpers/database';
+
+/**
+ * herald.publish_events and herald.fan_out_events plan their statements once per connection (force_generic_plan),
+ * so a plan made while the tables were still empty is kept while they grow. A publish must therefore never depend
+ * on reading a table whole: one that read `events` back by id scanned it on every later call of that connection,
+ * and each call grew slower with the table. PostgreSQL counts every sequential scan of a table; a publish adds none.
+ * The session runs with foreign-key triggers off (session_replication_role replica): their checks are PostgreSQL's
+ * own queries, planned by it for each connection, and are not what is tested here.
+ */
+describe('a publish reads no table whole, whatever the plans were made on', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let producer: pg.Client;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    producer = new pg.Client({ connectionString: database.url });
+    await producer.connect();
+    await producer.query("set session_replication_role = 'replica'");
+    await producer.query(
+      `insert into endpoints (id, application_id, url, event_types, secret, headers)
+       values ('ep_plans', 'app_default', 'http://127.0.0.1:9/hook', '{plans.*}', 'whsec_plans', '{}')`,
+    );
+  });
+  afterAll(async () => {
+    await producer?.end();
+    await database?.drop();
+  });
+
+  /** Sequential scans of the tables a publish writes, as counted once this session's statistics are flushed. */
+  async function sequentialScans(): Promise<Record<string, number>> {
+    await producer.query('select pg_stat_force_next_flush()');
+    // A new transaction flushes what the last one counted; a fresh snapshot then reads it.
+    await producer.query('select 1');
+    await producer.query('select pg_stat_clear_snapshot()');
+    const { rows } = await producer.query<{ relname: string; seq_scan: string }>(
+      `select relname, seq_scan from pg_stat_user_tables where schemaname = 'public' and relname in ('events', 'deliveries')`,
+    );
+    return Object.fromEntries(rows.map((row) => [row.relname, Number(row.seq_scan)]));
+  }
+
+  const batch = (from: number, count: number) =>
+    JSON.stringify(Array.from({ length: count }, (_, i) => ({ type: 'plans.made', data: { n: from + i, padding: 'x'.repeat(500) } })));
+
+  it('publishes on a connection whose plans were made on empty tables without scanning events or deliveries', async () => {
+    // The first call plans every statement while events and deliveries are empty.
+    const first = await producer.query('select * from herald.publish_events($1::json)', [batch(0, 1)]);
+    expect(first.rows).toHaveLength(1);
+    // Enough rows that a table read whole spans many pages.
+    for (let i = 0; i < 20; i++) await producer.query('select count(*) from herald.publish_events($1::json)', [batch(1 + i * 100, 100)]);
+
+    const before = await sequentialScans();
+    for (let i = 0; i < 10; i++) await producer.query('select count(*) from herald.publish_events($1::json)', [batch(3000 + i * 100, 100)]);
+    const after = await sequentialScans();
+
+    const { rows } = await producer.query<{ events: string; deliveries: string }>(
+      'select (select count(*) from events) as events, (select count(*) from deliveries) as deliveries',
+    );
+    expect({ events: Number(rows[0]!.events), deliveries: Number(rows[0]!.deliveries) }).toEqual({ events: 3001, deliveries: 3001 });
+    expect(before.events).toBeTypeOf('number');
+    expect(after).toEqual(before);
+  });
+});
