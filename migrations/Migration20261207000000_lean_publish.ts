@@ -263,10 +263,10 @@ begin
   -- What each distinct application, type, version and endpoint named needs is checked once, not once per event.
   with refs as materialized (
     select r.*,
-      case when r.type is null or r.type !~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' then
+      case when r.type is null or r.type !~ '^[A-Za-z0-9][A-Za-z0-9._:-]*$' or length(r.type) > 128 then
         format('%L is not a valid event type: use 1 to 128 letters, digits, ".", "_", ":" or "-" (for example ''order.created'')', r.type)
       end as type_problem,
-      case when r.version !~ '^[A-Za-z0-9._-]{1,32}$' then format('%L is not a valid version (for example ''1.0'')', r.version) end as version_problem,
+      case when r.version !~ '^[A-Za-z0-9._-]+$' or length(r.version) > 32 then format('%L is not a valid version (for example ''1.0'')', r.version) end as version_problem,
       case
         when not exists (select 1 from public.applications a where a.id = r.application_id) then
           format('no application with id %L exists', r.application_id)
