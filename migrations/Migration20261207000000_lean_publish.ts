@@ -126,12 +126,12 @@ begin
                        case when not filtered then null
                             when e.ordering_key is not null then tk.endpoint_id || ':' || e.ordering_key
                             when tk.ordered then tk.endpoint_id end)::herald.fan_out_target
-                   order by e.ord, tk.endpoint_id)
-    into targets
+                   order by e.ord, tk.endpoint_id),
+         coalesce(bool_or(filtered and (e.ordering_key is not null or tk.ordered)), false)
+    into targets, grouped
     from unnest(events) e
     join takers tk on tk.application_id = e.application_id and tk.type = e.type and tk.version = e.version;
   if targets is null then return; end if;
-  select bool_or(t.ordering_group is not null) into grouped from unnest(targets) t;
 
   if not grouped then
     return query
@@ -248,16 +248,13 @@ begin
   end if;
   -- An event may bring its id (the API's, ordered within a millisecond) and its payload as JSON text ("payload",
   -- stored byte for byte) or as a JSON value ("data").
-  begin
-    select array_agg(row(x.ordinality, coalesce(x.id, herald.new_id('evt')), coalesce(x.application_id, 'app_default'), x.type,
-                         coalesce(x.version, '1.0'), coalesce(x.payload, x.data::text), x.idempotency_key, x.ordering_key,
-                         x.to_endpoint)::herald.event_input),
-           coalesce(bool_or(x.to_endpoint is not null), false)
-      into inputs, targeted
-      from json_populate_recordset(null::herald.event_json, events) with ordinality as x;
-  exception when invalid_parameter_value then
-    raise exception using errcode = '22023', message = 'herald.publish_events: events must be a JSON array of event objects';
-  end;
+  -- A non-object element is refused by json_populate_recordset (22023) without a subtransaction per call.
+  select array_agg(row(x.ordinality, coalesce(x.id, herald.new_id('evt')), coalesce(x.application_id, 'app_default'), x.type,
+                       coalesce(x.version, '1.0'), coalesce(x.payload, x.data::text), x.idempotency_key, x.ordering_key,
+                       x.to_endpoint)::herald.event_input),
+         coalesce(bool_or(x.to_endpoint is not null), false)
+    into inputs, targeted
+    from json_populate_recordset(null::herald.event_json, events) with ordinality as x;
   if inputs is null then inputs := '{}'; end if;
 
   -- What each distinct application, type, version and endpoint named needs is checked once, not once per event.
