@@ -19,8 +19,11 @@ import {
  *   and 80 random bits (`herald.id_random`); a fan-out's delivery ids share one stamp and 50 random bits and count up
  *   in their last 6 characters, so one fan-out draws once, not once per delivery.
  * - `herald.deliver_job` is a SQL function, inlined where it is called.
+ * - Scheduled and targeted publishing: an event may carry `deliver_at` (its deliveries are due then, at most 90 days
+ *   ahead; stored in `events.deliver_at`) and `endpoint_ids` (only those endpoints of its application, whose filters
+ *   still apply).
  *
- * Signatures, results and errors are unchanged; CREATE OR REPLACE keeps every grant.
+ * Signatures and results are unchanged; CREATE OR REPLACE keeps every grant.
  */
 export class Migration20261207000000_lean_publish extends Migration {
   override async up(): Promise<void> {
@@ -44,6 +47,9 @@ export class Migration20261207000000_lean_publish extends Migration {
     this.addSql('drop type if exists herald.fan_out_event;');
     this.addSql('drop type if exists herald.fan_out_result;');
     this.addSql('drop type if exists herald.event_json;');
+    this.addSql('drop type if exists herald.publish_input;');
+    this.addSql('drop type if exists herald.fan_out_row;');
+    this.addSql('alter table public.events drop column if exists deliver_at;');
   }
 }
 
@@ -93,7 +99,13 @@ $$;
 `;
 
 const FAN_OUT_EVENT = `
-create type herald.fan_out_event as (ord bigint, id text, application_id text, type text, version text, ordering_key text);
+create type herald.fan_out_event as (
+  ord bigint, id text, application_id text, type text, version text, ordering_key text, deliver_at timestamptz,
+  endpoint_ids text[]);
+
+create type herald.fan_out_row as (
+  ord bigint, event_id text, application_id text, event_type text, endpoint_id text, ordering_group text,
+  deliver_at timestamptz);
 `;
 
 const FAN_OUT_EVENTS = `
@@ -103,7 +115,7 @@ language plpgsql volatile
 set plan_cache_mode = force_generic_plan as $$
 #variable_conflict use_column
 declare
-  targets herald.fan_out_target[];
+  targets herald.fan_out_row[];
   grouped boolean;
   grp text;
   -- A fan-out's delivery ids share their milliseconds and 50 random bits, and count up in the last 6 characters
@@ -125,28 +137,30 @@ begin
   select array_agg(row(e.ord, e.id, e.application_id, e.type, tk.endpoint_id,
                        case when not filtered then null
                             when e.ordering_key is not null then tk.endpoint_id || ':' || e.ordering_key
-                            when tk.ordered then tk.endpoint_id end)::herald.fan_out_target
+                            when tk.ordered then tk.endpoint_id end, e.deliver_at)::herald.fan_out_row
                    order by e.ord, tk.endpoint_id),
          coalesce(bool_or(filtered and (e.ordering_key is not null or tk.ordered)), false)
     into targets, grouped
     from unnest(events) e
-    join takers tk on tk.application_id = e.application_id and tk.type = e.type and tk.version = e.version;
+    join takers tk on tk.application_id = e.application_id and tk.type = e.type and tk.version = e.version
+                  and (e.endpoint_ids is null or tk.endpoint_id = any(e.endpoint_ids));
   if targets is null then return; end if;
 
   if not grouped then
     return query
     with placed as (
-      select t.ord, t.event_id, t.application_id, t.event_type, t.endpoint_id, id_base || lpad(to_hex(t.k), 6, '0') as delivery_id
-        from unnest(targets) with ordinality as t(ord, event_id, application_id, event_type, endpoint_id, ordering_group, k)
+      select t.ord, t.event_id, t.application_id, t.event_type, t.endpoint_id, id_base || lpad(to_hex(t.k), 6, '0') as delivery_id,
+             greatest(t.deliver_at, now()) as due
+        from unnest(targets) with ordinality as t(ord, event_id, application_id, event_type, endpoint_id, ordering_group, deliver_at, k)
     ), inserted as (
       insert into public.deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count,
                                      next_attempt_at, created_at, updated_at)
-      select p.delivery_id, p.event_id, p.endpoint_id, p.application_id, p.event_type, 'PENDING', 0, now(), now(), now()
+      select p.delivery_id, p.event_id, p.endpoint_id, p.application_id, p.event_type, 'PENDING', 0, p.due, now(), now()
         from placed p
       returning 1
     ), jobs as (
       select graphile_worker.add_jobs(array(
-               select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1)) from placed p)) as added
+               select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1, p.due)) from placed p)) as added
     )
     select p.ord, p.event_id, array_agg(p.delivery_id order by p.endpoint_id)
       from placed p
@@ -168,10 +182,10 @@ begin
   return query
   with numbered as (
     select t.ord, t.event_id, t.application_id, t.event_type, t.endpoint_id, t.ordering_group,
-           id_base || lpad(to_hex(t.i), 6, '0') as delivery_id,
+           id_base || lpad(to_hex(t.i), 6, '0') as delivery_id, greatest(t.deliver_at, now()) as due,
            row_number() over (partition by t.ordering_group order by t.ord, t.endpoint_id) as k,
            count(*) over (partition by t.ordering_group) as n
-      from unnest(targets) with ordinality as t(ord, event_id, application_id, event_type, endpoint_id, ordering_group, i)
+      from unnest(targets) with ordinality as t(ord, event_id, application_id, event_type, endpoint_id, ordering_group, deliver_at, i)
   ), sequences as (
     insert into public.ordering_sequences as s (ordering_group, last_sequence)
     select distinct nb.ordering_group, nb.n from numbered nb where nb.ordering_group is not null
@@ -186,13 +200,13 @@ begin
   ), inserted as (
     insert into public.deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count,
                                    next_attempt_at, ordering_group, sequence, created_at, updated_at)
-    select p.delivery_id, p.event_id, p.endpoint_id, p.application_id, p.event_type, 'PENDING', 0, now(),
+    select p.delivery_id, p.event_id, p.endpoint_id, p.application_id, p.event_type, 'PENDING', 0, p.due,
            p.ordering_group, p.sequence, now(), now()
       from placed p
     returning 1
   ), jobs as (
     select graphile_worker.add_jobs(array(
-             select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1))
+             select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1, p.due))
                from placed p where p.start_now)) as added
      where exists (select 1 from placed p where p.start_now)
   )
@@ -211,7 +225,7 @@ returns table (event_id text, delivery_ids text[])
 language sql volatile as $$
   select f.event_id, f.delivery_ids
     from herald.fan_out_events(array(
-           select row(x.ord, e.id, e.application_id, e.type, e.version, e.ordering_key)::herald.fan_out_event
+           select row(x.ord, e.id, e.application_id, e.type, e.version, e.ordering_key, null, null)::herald.fan_out_event
              from unnest(event_ids) with ordinality as x(id, ord)
              join public.events e on e.id = x.id
             order by x.ord), only_endpoint, filtered) f
@@ -224,7 +238,13 @@ create type herald.fan_out_result as (ord bigint, delivery_ids text[]);
 
 create type herald.event_json as (
   id text, application_id text, type text, version text, payload text, data json, idempotency_key text,
-  ordering_key text, to_endpoint text);
+  ordering_key text, to_endpoint text, deliver_at timestamptz, endpoint_ids text[]);
+
+create type herald.publish_input as (
+  ord bigint, id text, application_id text, type text, version text, payload text, idempotency_key text,
+  ordering_key text, to_endpoint text, deliver_at timestamptz, endpoint_ids text[]);
+
+alter table public.events add column if not exists deliver_at timestamptz;
 `;
 
 const PUBLISH_EVENTS = `
@@ -235,12 +255,12 @@ language plpgsql volatile
 set plan_cache_mode = force_generic_plan as $$
 #variable_conflict use_column
 declare
-  inputs herald.event_input[];
+  inputs herald.publish_input[];
   problem record;
   inserted_ids text[];
   fresh herald.fan_out_event[];
   fanned herald.fan_out_result[];
-  one herald.event_input;
+  one herald.publish_input;
   targeted boolean;
 begin
   if events is null or json_typeof(events) <> 'array' then
@@ -251,7 +271,7 @@ begin
   -- A non-object element is refused by json_populate_recordset (22023) without a subtransaction per call.
   select array_agg(row(x.ordinality, coalesce(x.id, herald.new_id('evt')), coalesce(x.application_id, 'app_default'), x.type,
                        coalesce(x.version, '1.0'), coalesce(x.payload, x.data::text), x.idempotency_key, x.ordering_key,
-                       x.to_endpoint)::herald.event_input),
+                       x.to_endpoint, x.deliver_at, x.endpoint_ids)::herald.publish_input),
          coalesce(bool_or(x.to_endpoint is not null), false)
     into inputs, targeted
     from json_populate_recordset(null::herald.event_json, events) with ordinality as x;
@@ -286,11 +306,22 @@ begin
       case when i.idempotency_key is not null and length(i.idempotency_key) not between 1 and 255 then
              'idempotency_key must be 1 to 255 characters'
            when i.ordering_key is not null and length(i.ordering_key) not between 1 and 255 then
-             'ordering_key must be 1 to 255 characters' end,
+             'ordering_key must be 1 to 255 characters'
+           when i.deliver_at > now() + interval '90 days' then 'deliver_at must be at most 90 days ahead'
+           when cardinality(i.endpoint_ids) = 0 or array_position(i.endpoint_ids, null) is not null then
+             'endpoint_ids must name one or more endpoints' end,
       r.reference_problem) as message) c
    where c.message is not null
    order by i.ord
    limit 1;
+  -- Endpoints named are endpoints of the event's application (a disabled one is named, and receives nothing).
+  if not found and exists (select 1 from unnest(inputs) i where i.endpoint_ids is not null) then
+    select i.ord, format('no endpoint %L in application %L', x.id, i.application_id) as message into problem
+      from unnest(inputs) i cross join lateral unnest(i.endpoint_ids) x(id)
+     where not exists (select 1 from public.endpoints ep where ep.id = x.id and ep.application_id = i.application_id)
+     order by i.ord
+     limit 1;
+  end if;
   if found then
     raise exception using errcode = '22023', message = case when cardinality(inputs) = 1
       then format('herald.publish_event: %s', problem.message)
@@ -299,8 +330,8 @@ begin
 
   -- An idempotency key already used in the application (earlier, or by an event before it here) inserts nothing.
   with ins as (
-    insert into public.events as ev (id, application_id, type, version, payload, idempotency_key, ordering_key, created_at)
-    select i.id, i.application_id, i.type, i.version, i.payload, i.idempotency_key, i.ordering_key, now()
+    insert into public.events as ev (id, application_id, type, version, payload, idempotency_key, ordering_key, deliver_at, created_at)
+    select i.id, i.application_id, i.type, i.version, i.payload, i.idempotency_key, i.ordering_key, i.deliver_at, now()
       from unnest(inputs) i
      order by i.ord
     on conflict on constraint events_application_id_idempotency_key_unique do nothing
@@ -308,10 +339,10 @@ begin
   select coalesce(array_agg(ins.id), '{}') into inserted_ids from ins;
 
   if cardinality(inserted_ids) = cardinality(inputs) then
-    fresh := array(select row(i.ord, i.id, i.application_id, i.type, i.version, i.ordering_key)::herald.fan_out_event
+    fresh := array(select row(i.ord, i.id, i.application_id, i.type, i.version, i.ordering_key, i.deliver_at, i.endpoint_ids)::herald.fan_out_event
                      from unnest(inputs) i where i.to_endpoint is null order by i.ord);
   else
-    fresh := array(select row(i.ord, i.id, i.application_id, i.type, i.version, i.ordering_key)::herald.fan_out_event
+    fresh := array(select row(i.ord, i.id, i.application_id, i.type, i.version, i.ordering_key, i.deliver_at, i.endpoint_ids)::herald.fan_out_event
                      from unnest(inputs) i join unnest(inserted_ids) s(id) on s.id = i.id
                     where i.to_endpoint is null order by i.ord);
   end if;
@@ -321,7 +352,7 @@ begin
     for one in select i.* from unnest(inputs) i join unnest(inserted_ids) s(id) on s.id = i.id
                 where i.to_endpoint is not null order by i.ord loop
       fanned := fanned || array(select row(f.ord, f.delivery_ids)::herald.fan_out_result
-        from herald.fan_out_events(array[row(one.ord, one.id, one.application_id, one.type, one.version, one.ordering_key)::herald.fan_out_event],
+        from herald.fan_out_events(array[row(one.ord, one.id, one.application_id, one.type, one.version, one.ordering_key, one.deliver_at, null)::herald.fan_out_event],
                                    one.to_endpoint, false) f);
     end loop;
   end if;

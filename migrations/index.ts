@@ -17,6 +17,9 @@ const NAMES = [
   'Migration20261130300000_sql_publish_ordering',
   'Migration20261206000000_one_fan_out',
   'Migration20261207000000_lean_publish',
+  'Migration20261207100000_pause',
+  'Migration20261207200000_portal',
+  'Migration20261207300000_operator_events',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -48,9 +48,12 @@ const environmentSchema = z.object({
   WORKER_HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(2_000),
   WORKER_DEAD_AFTER_MS: integer(500, 3_600_000).default(10_000),
   REPLAY_RATE_PER_SECOND: integer(1, 100_000).default(200),
+  OPERATOR_APPLICATION_ID: z.string().min(1).max(255).optional(),
+  OPERATOR_EVENT_SUPPRESSION_MS: integer(0, 86_400_000).default(60_000),
   RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   RETENTION_BATCH_SIZE: integer(1, 100_000).default(1000),
   MAX_PAYLOAD_BYTES: integer(1024, 64 * 1024 * 1024).default(256 * 1024),
+  DELIVER_AT_MAX_AHEAD_DAYS: z.coerce.number().min(0).max(90).default(30),
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(15_000),
   CATALOG_STRICT: boolean.default(false),
   HERALD_ENCRYPTION_KEY: z
@@ -85,6 +88,19 @@ const environmentSchema = z.object({
     .regex(/^\S{16,256}$/, 'METRICS_TOKEN must be 16 to 256 characters with no spaces')
     .optional(),
   METRICS_MIN_PUSH_GAP_MS: integer(0, 60_000).default(1000),
+  PORTAL_FRAME_ANCESTORS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(/[\s,]+/).filter(Boolean))
+    .refine(
+      (origins) => origins.every((origin) => /^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)),
+      'must be a comma-separated list of origins such as https://app.example.com,https://*.example.com (scheme, host and port only)',
+    ),
+  PORTAL_PUBLIC_URL: z
+    .string()
+    .url()
+    .transform((value) => value.replace(/\/+$/, ''))
+    .optional(),
 });
 
 /** Every environment variable Herald reads; .env.example documents each one (a test checks). */
@@ -144,12 +160,16 @@ export interface HeraldConfig {
     /** Dead letters a replayDeadLetters run re-queues per second at most, across all workers. */
     ratePerSecond: number;
   };
+  /** Herald's own `herald.*` events (docs/receiving.md): see OperatorEventsConfig. */
+  operatorEvents: OperatorEventsConfig;
   retention: {
     /** Events (with their deliveries and attempts) older than this are purged; 0: kept forever. */
     maxAgeMs: number;
     batchSize: number;
   };
   maxPayloadBytes: number;
+  /** How far ahead publishEvent's `deliverAt` may be (the database refuses more than 90 days). */
+  maxDeliverAheadMs: number;
   shutdownGraceMs: number;
   /** Refuse to publish event types that are not in the catalog. */
   catalogStrict: boolean;
@@ -171,7 +191,22 @@ export interface HeraldConfig {
    * set, /metrics answers only requests with `Authorization: Bearer <scrapeToken>`.
    */
   metrics: { pushIntervalMs: number; minPushGapMs: number; scrapeToken?: string };
+  /**
+   * The customer portal (/portal): the origins allowed to frame it (CSP frame-ancestors; empty: none), and Herald's
+   * URL as customers reach it, for the session URLs createPortalSession returns (unset: a path relative to Herald).
+   */
+  portal: { frameAncestors: string[]; publicUrl: string | undefined };
 }
+
+export interface OperatorEventsConfig {
+  /** The application that also receives every operator event, whichever application it concerns (null: none). */
+  applicationId: string | null;
+  /** An endpoint's operator events of one type closer than this to the last one sent are counted, not sent (0: all sent). */
+  suppressionMs: number;
+}
+
+/** Without configuration (services built without it): no operator application, a 60 s window. */
+export const DEFAULT_OPERATOR_EVENTS: OperatorEventsConfig = { applicationId: null, suppressionMs: 60_000 };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -224,8 +259,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       slotWaitMs: e.ENDPOINT_SLOT_WAIT_MS,
     },
     replay: { ratePerSecond: e.REPLAY_RATE_PER_SECOND },
+    operatorEvents: { applicationId: e.OPERATOR_APPLICATION_ID ?? null, suppressionMs: e.OPERATOR_EVENT_SUPPRESSION_MS },
     retention: { maxAgeMs: Math.round(e.RETENTION_MAX_AGE_DAYS * 86_400_000), batchSize: e.RETENTION_BATCH_SIZE },
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+    maxDeliverAheadMs: Math.round(e.DELIVER_AT_MAX_AHEAD_DAYS * 86_400_000),
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     catalogStrict: e.CATALOG_STRICT,
     encryptionKey: e.HERALD_ENCRYPTION_KEY ? parseEncryptionKey(e.HERALD_ENCRYPTION_KEY) : undefined,
@@ -234,6 +271,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     apiKeyCacheTtlMs: e.API_KEY_CACHE_TTL_MS,
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST, maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES },
     metrics: { pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS, minPushGapMs: e.METRICS_MIN_PUSH_GAP_MS, scrapeToken: e.METRICS_TOKEN },
+    portal: { frameAncestors: e.PORTAL_FRAME_ANCESTORS, publicUrl: e.PORTAL_PUBLIC_URL },
   };
   return { ...config, ...overrides };
 }

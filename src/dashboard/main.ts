@@ -11,6 +11,9 @@ interface Endpoint {
   eventTypes: string[];
   enabled: boolean;
   disabledReason: string | null;
+  paused: boolean;
+  /** Deliveries waiting (PENDING or FAILED); while paused, its backlog. */
+  pendingDeliveries: number;
 }
 interface FeedDelivery {
   id: string;
@@ -68,6 +71,7 @@ const STATUS: Record<string, { label: string; tone: string }> = {
   FAILED: { label: 'Retrying', tone: 'warning' },
   DEAD: { label: 'Dead letter', tone: 'danger' },
   PENDING: { label: 'Pending', tone: 'info' },
+  CANCELLED: { label: 'Cancelled', tone: 'neutral' },
 };
 const STATE_TONE: Record<string, string> = { HEALTHY: 'success', DEGRADED: 'warning', FAILING: 'danger', DISABLED: 'neutral' };
 
@@ -583,6 +587,9 @@ class Dashboard {
           { class: `state-${state}` },
           badge(state.charAt(0) + state.slice(1).toLowerCase(), STATE_TONE[state] ?? 'neutral', state),
           endpoint.disabledReason ? el('div', { class: 'reason' }, endpoint.disabledReason) : null,
+          endpoint.paused
+            ? el('div', { class: 'reason' }, badge('Paused', 'warning', 'paused'), ` ${endpoint.pendingDeliveries} waiting`)
+            : null,
         ),
         el('td', { class: 'num', 'data-tone': rateTone(rate) }, percent(rate)),
         el('td', { class: 'num' }, String(health?.consecutiveFailures ?? 0)),
@@ -608,6 +615,9 @@ class Dashboard {
               });
               this.message(`New signing secret for ${endpoint.url} (shown once): `, rotateEndpointSecret.secret);
             }),
+            endpoint.paused
+              ? action('Resume', 'resume', () => this.api.request(Q.RESUME, { id: endpoint.id }), 'small primary')
+              : action('Pause', 'pause', () => this.api.request(Q.PAUSE, { id: endpoint.id })),
             endpoint.enabled
               ? action('Disable', 'disable', () => this.api.request(Q.DISABLE, { id: endpoint.id }), 'small danger')
               : action('Enable', 'enable', () => this.api.request(Q.ENABLE, { id: endpoint.id }), 'small primary'),

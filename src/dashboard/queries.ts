@@ -29,7 +29,7 @@ export const RECENT_DELIVERIES = `query DashboardRecentDeliveries($applicationId
 
 export const ENDPOINTS = `query DashboardEndpoints($applicationId: ID) {
   endpoints(filter: { applicationId: $applicationId }, page: { first: 100 }) {
-    nodes { id url description eventTypes enabled disabledReason applicationId } } }`;
+    nodes { id url description eventTypes enabled disabledReason applicationId paused pendingDeliveries } } }`;
 
 export const DEAD_LETTERS = `query DashboardDeadLetters($filter: DeliveryFilter, $after: String) {
   deadLetters(filter: $filter, page: { first: 100, after: $after }) {
@@ -58,5 +58,7 @@ export const REGISTER = `mutation DashboardRegister($input: RegisterEndpointInpu
 export const UPDATE = `mutation DashboardUpdate($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { id eventTypes } }`;
 export const DISABLE = `mutation DashboardDisable($id: ID!) { disableEndpoint(id: $id, reason: "Disabled from the dashboard") { id enabled } }`;
 export const ENABLE = `mutation DashboardEnable($id: ID!) { enableEndpoint(id: $id) { id enabled } }`;
+export const PAUSE = `mutation DashboardPause($id: ID!) { pauseEndpoint(id: $id) { id paused } }`;
+export const RESUME = `mutation DashboardResume($id: ID!) { resumeEndpoint(id: $id) { id paused } }`;
 export const ROTATE = `mutation DashboardRotate($id: ID!) { rotateEndpointSecret(id: $id) { secret endpoint { id } } }`;
 export const SEND_TEST = `mutation DashboardSendTest($endpointId: ID!) { sendTestEvent(endpointId: $endpointId) { id eventId } }`;

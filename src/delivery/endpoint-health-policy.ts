@@ -16,16 +16,33 @@ export interface EndpointFailureRecord {
 }
 
 export function disableReason(rules: EndpointHealthRules, failures: EndpointFailureRecord, now: Date): string | null {
-  if (failures.gone) return 'Disabled at once: the endpoint answered 410 Gone.';
+  return disableDecision(rules, failures, now)?.reason ?? null;
+}
+
+/** Which rule disables the endpoint (operator events carry it as a code), with the reason the endpoint shows. */
+export type AutomaticDisableCause = 'GONE' | 'DEAD_LETTERS' | 'FAILING_TOO_LONG';
+
+export function disableDecision(
+  rules: EndpointHealthRules,
+  failures: EndpointFailureRecord,
+  now: Date,
+): { cause: AutomaticDisableCause; reason: string } | null {
+  if (failures.gone) return { cause: 'GONE', reason: 'Disabled at once: the endpoint answered 410 Gone.' };
   if (rules.disableAfterDeadLetters > 0 && failures.consecutiveDeadLetters >= rules.disableAfterDeadLetters) {
-    return `Disabled automatically after ${rules.disableAfterDeadLetters} deliveries in a row were dead-lettered.`;
+    return {
+      cause: 'DEAD_LETTERS',
+      reason: `Disabled automatically after ${rules.disableAfterDeadLetters} deliveries in a row were dead-lettered.`,
+    };
   }
   if (
     rules.disableAfterFailingMs > 0 &&
     failures.failingSince &&
     now.getTime() - failures.failingSince.getTime() >= rules.disableAfterFailingMs
   ) {
-    return `Disabled automatically: every attempt failed since ${failures.failingSince.toISOString()} (limit ${formatDuration(rules.disableAfterFailingMs)}).`;
+    return {
+      cause: 'FAILING_TOO_LONG',
+      reason: `Disabled automatically: every attempt failed since ${failures.failingSince.toISOString()} (limit ${formatDuration(rules.disableAfterFailingMs)}).`,
+    };
   }
   return null;
 }

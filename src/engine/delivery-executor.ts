@@ -49,6 +49,7 @@ export class DeliveryExecutor {
       this.store.start({ deliveryId: job.deliveryId, attempt: job.attempt, ...lock }, () => this.deps.clock.now()),
     );
     if (start.kind === 'parked') return { kind: 'skipped', reason: `the endpoint has ${start.limit} deliveries in flight; parked` };
+    if (start.kind === 'paused') return { kind: 'skipped', reason: 'the endpoint is paused; parked until it is resumed' };
     if (start.kind === 'held') return this.hold(start.work, job, start.reason);
     try {
       return await this.attempt(start.work, job);
@@ -158,7 +159,8 @@ export class DeliveryExecutor {
     return decideAfterFailure(policy, {
       attemptsMade: attempt,
       retryable: verdict.retryable,
-      ageMs: this.deps.clock.now().getTime() - toDate(work.created_at).getTime(),
+      // Time spent waiting on a paused endpoint does not age a delivery.
+      ageMs: this.deps.clock.now().getTime() - toDate(work.created_at).getTime() - Number(work.paused_ms ?? 0),
       retryAfterMs: verdict.retryAfterMs,
       random: this.deps.random,
     });

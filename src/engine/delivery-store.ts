@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { HeraldConfig } from '../config';
+import { DEFAULT_OPERATOR_EVENTS, type HeraldConfig } from '../config';
 import {
   type ChangeMessage,
   type Sql,
@@ -7,9 +7,9 @@ import {
   addJobs,
   execute,
   executeWrites,
+  NOTIFY_CHANNEL,
   inTransaction,
   notify,
-  notifyQuery,
   toDate,
 } from '../db/sql';
 import type { AttemptOutcome } from '../delivery/attempt-outcome';
@@ -24,7 +24,14 @@ import { DeliveryStatus } from '../queue/delivery-status';
 import { admitInTransaction, releaseMany } from './endpoint-gate';
 import { type RateSlot, takeRateSlot } from './endpoint-rate-limit';
 import { EndpointWaiters } from './endpoint-waiters';
-import { type EndpointHealthChange, recordEndpointHealth, resetEndpointHealthWrites } from './endpoint-health';
+import {
+  type EndpointHealthChange,
+  type RecoveredEndpoint,
+  recordEndpointHealth,
+  recoveredEvents,
+  resetEndpointHealthWrites,
+} from './endpoint-health';
+import { type OperatorEvent, OperatorEventType, isOperatorEventType, publishOperatorEvents } from '../queue/operator-events';
 import { advanceGroup } from '../queue/ordering';
 
 /** A delivery with what its attempt needs: the endpoint and the event. */
@@ -35,6 +42,7 @@ export interface DeliveryWork {
   application_id: string;
   event_id: string;
   endpoint_id: string;
+  /** When it became due: its creation, or its event's deliverAt (a retry policy's maximum age counts from it). */
   created_at: string | Date;
   ordering_group: string | null;
   sequence: string | null;
@@ -54,6 +62,10 @@ export interface DeliveryWork {
   payload: string;
   event_created_at: string | Date;
   parked_at: string | Date | null;
+  /** Set while the endpoint is paused: the delivery is parked without an attempt (see admitInTransaction). */
+  paused_at: string | Date | null;
+  /** How long the delivery waited on a paused endpoint (bigint, as text): not counted in its age. */
+  paused_ms: string | number;
 }
 
 /** Why a delivery's job must not make an attempt now (null: it may). */
@@ -61,8 +73,10 @@ export type HoldReason = 'missing' | 'finished' | 'already-attempted' | 'disable
 
 export function holdReason(work: DeliveryWork | null, attempt: number, now: Date): HoldReason | null {
   if (!work) return 'missing';
-  if (work.status === DeliveryStatus.SUCCEEDED || work.status === DeliveryStatus.DEAD) return 'finished';
+  if (work.status !== DeliveryStatus.PENDING && work.status !== DeliveryStatus.FAILED) return 'finished';
   if (work.attempt_count + 1 !== attempt) return 'already-attempted';
+  // Paused: parked by the admission, under the endpoint's lock, before anything else (disabled, throttled) is decided.
+  if (work.paused_at !== null) return null;
   if (!work.enabled) return 'disabled';
   if (work.throttled_until && toDate(work.throttled_until) > now) return 'throttled';
   return null;
@@ -85,6 +99,8 @@ export interface StartRequest {
 export type Start =
   | { kind: 'admitted'; work: DeliveryWork; release: () => void }
   | { kind: 'parked'; work: DeliveryWork; limit: number }
+  /** The endpoint is paused: parked, no attempt made or counted, until resumeEndpoint wakes it. */
+  | { kind: 'paused'; work: DeliveryWork }
   | { kind: 'held'; work: DeliveryWork | null; reason: HoldReason };
 
 /** One start as a batch takes it: `mayWait`, it may wait in memory for a slot this process frees (EndpointWaiters). */
@@ -133,9 +149,13 @@ export class DeliveryStore {
   constructor(
     /** The worker's own connections (not the ORM's, which the API shares in `herald start`). */
     private readonly pool: pg.Pool,
-    private readonly config: Pick<HeraldConfig, 'delivery' | 'worker'>,
+    private readonly config: Pick<HeraldConfig, 'delivery' | 'worker'> & Partial<Pick<HeraldConfig, 'operatorEvents'>>,
   ) {
     this.waiters = new EndpointWaiters(config.delivery.slotWaitMs);
+  }
+
+  private get operatorEvents() {
+    return this.config.operatorEvents ?? DEFAULT_OPERATOR_EVENTS;
   }
 
   /**
@@ -183,10 +203,14 @@ export class DeliveryStore {
    */
   async deadLetterUnattempted(work: DeliveryWork, lastError: string, now: Date): Promise<void> {
     await inTransaction(this.pool, async (sql) => {
-      await execute(sql, `update deliveries set status = 'DEAD', next_attempt_at = null, last_error = ?, updated_at = now() where id = ?`, [
-        lastError,
-        work.id,
-      ]);
+      // Guarded by status: a delivery cancelled since it was loaded stays CANCELLED.
+      const [dead] = await execute<{ attempt_count: number; last_status_code: number | null; last_error_kind: string | null }>(
+        sql,
+        `update deliveries set status = 'DEAD', next_attempt_at = null, last_error = ?, updated_at = now()
+         where id = ? and status in ('PENDING', 'FAILED') returning attempt_count, last_status_code, last_error_kind`,
+        [lastError, work.id],
+      );
+      if (!dead) return;
       if (work.ordering_group) await advanceGroup(sql, work.ordering_group);
       await rollUpOutcome(sql, {
         endpointId: work.endpoint_id,
@@ -205,6 +229,14 @@ export class DeliveryStore {
         status: DeliveryStatus.DEAD,
         attempt: null,
       });
+      if (!isOperatorEventType(work.event_type)) {
+        const event = deadLetteredEvent(work, now, {
+          attempts: dead.attempt_count,
+          statusCode: dead.last_status_code,
+          errorKind: dead.last_error_kind,
+        });
+        await publishOperatorEvents(sql, [event], this.operatorEvents, now);
+      }
     });
   }
 
@@ -237,8 +269,8 @@ export class DeliveryStore {
       async (tx) => {
         const rows = await execute<DeliveryWork>(
           tx,
-          `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, d.created_at,
-                d.ordering_group, d.sequence, d.parked_at,
+          `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, greatest(d.created_at, ev.deliver_at) as created_at,
+                d.ordering_group, d.sequence, d.parked_at, d.paused_ms, ep.paused_at,
                 ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
                 ep.throttled_until, ep.max_concurrency, ep.rate_limit_per_second, ep.retry_policy,
                 ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
@@ -263,6 +295,7 @@ export class DeliveryStore {
             poolId: request.poolId,
             jobId: request.jobId,
             parkedAt: work!.parked_at,
+            paused: work!.paused_at !== null,
             mayWait: request.mayWait,
           })),
           (admission) => {
@@ -279,6 +312,7 @@ export class DeliveryStore {
           if (admission.kind === 'admitted') return { kind: 'admitted', work };
           if (admission.kind === 'waiting') return { kind: 'waiting', work };
           if (admission.kind === 'elsewhere') return { kind: 'held', work, reason: 'in-flight-elsewhere' };
+          if (admission.kind === 'paused') return { kind: 'paused', work };
           return { kind: 'parked', work, limit: this.limitOf(work) };
         });
       },
@@ -387,7 +421,7 @@ export class DeliveryStore {
         .filter((record) => record.status === DeliveryStatus.FAILED && record.nextAttemptAt)
         .map((record) => deliverJob(record.work.id, record.attempt + 1, record.nextAttemptAt!)),
     );
-    const { messages, healthy } = await this.writeEndpointHealth(db, recorded);
+    const { messages, healthy, operatorEvents } = await this.writeEndpointHealth(db, recorded);
     // Groups' locks in one order for every transaction that takes several (as publishes take them), so two batches
     // finishing deliveries of the same groups cannot deadlock on them.
     const finishedGroups = new Set<string>();
@@ -406,14 +440,26 @@ export class DeliveryStore {
         attempt: record.attempt,
       });
     }
-    await executeWrites(db, resetEndpointHealthWrites(healthy), notifyQuery(messages));
+    // The endpoints the reset found failing come back from the same statement: a recovery costs no round trip of its own.
+    const [last] = await executeWrites<{ recovered: RecoveredEndpoint[] | null }>(db, resetEndpointHealthWrites(healthy), {
+      text: `select ${healthy.length > 0 ? '(select json_agg(w0) from w0)' : 'null::json'} as recovered,
+                    (select count(pg_notify(?, m)) from json_array_elements_text(?::json) as m) as notified`,
+      // One NOTIFY per message keeps each under PostgreSQL's 8000-byte payload limit (as notifyQuery).
+      params: [NOTIFY_CHANNEL, JSON.stringify(messages.map((message) => JSON.stringify(message)))],
+    });
+    const now = recorded.reduce((latest, record) => (record.now > latest ? record.now : latest), recorded[0]!.now);
+    operatorEvents.push(...recoveredEvents(last?.recovered ?? [], now));
+    if (operatorEvents.length > 0) await publishOperatorEvents(db, operatorEvents, this.operatorEvents, now);
   }
 
   /**
    * Endpoints whose attempts in the batch all succeeded (the common case) are returned as `healthy`, for the
    * caller to reset in its last statement; the others go through the health rules attempt by attempt, in order.
    */
-  private async writeEndpointHealth(db: Sql, recorded: AttemptRecord[]): Promise<{ messages: ChangeMessage[]; healthy: string[] }> {
+  private async writeEndpointHealth(
+    db: Sql,
+    recorded: AttemptRecord[],
+  ): Promise<{ messages: ChangeMessage[]; healthy: string[]; operatorEvents: OperatorEvent[] }> {
     const byEndpoint = new Map<string, AttemptRecord[]>();
     for (const record of recorded) {
       const list = byEndpoint.get(record.work.endpoint_id) ?? [];
@@ -422,23 +468,38 @@ export class DeliveryStore {
     }
     const healthy: string[] = [];
     const messages: ChangeMessage[] = [];
+    const operatorEvents: OperatorEvent[] = [];
     for (const [endpointId, list] of [...byEndpoint].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (list.every((record) => record.verdict.kind === 'succeeded')) {
         healthy.push(endpointId);
         continue;
       }
       for (const record of list) {
-        const change = await recordEndpointHealth(db, {
+        const health = await recordEndpointHealth(db, {
           endpointId,
           now: record.now,
           verdict: record.verdict,
           deadLettered: record.status === DeliveryStatus.DEAD,
           config: this.config.delivery,
+          lastAttempt: { statusCode: record.outcome.statusCode, errorKind: record.outcome.errorKind },
         });
-        if (change) messages.push(endpointMessage(record.work, change));
+        if (health.change) messages.push(endpointMessage(record.work, health.change));
+        // In the order they happened: the first failure, the dead letter, then the disabling it caused.
+        const disabling = health.operatorEvents.filter((event) => event.type === OperatorEventType.endpointDisabled);
+        operatorEvents.push(...health.operatorEvents.filter((event) => event.type !== OperatorEventType.endpointDisabled));
+        if (record.status === DeliveryStatus.DEAD && !isOperatorEventType(record.work.event_type)) {
+          operatorEvents.push(
+            deadLetteredEvent(record.work, record.now, {
+              attempts: record.attempt,
+              statusCode: record.outcome.statusCode,
+              errorKind: record.outcome.errorKind,
+            }),
+          );
+        }
+        operatorEvents.push(...disabling);
       }
     }
-    return { messages, healthy };
+    return { messages, healthy, operatorEvents };
   }
 }
 
@@ -450,6 +511,30 @@ function rolledUp(record: AttemptRecord): RolledUpOutcome {
     outcome: record.status === DeliveryStatus.SUCCEEDED ? 'delivered' : record.status === DeliveryStatus.FAILED ? 'failed' : 'dead',
     durationMs: record.outcome.durationMs,
     error: record.outcome.ok ? null : (record.outcome.errorMessage ?? `HTTP ${record.outcome.statusCode ?? '?'}`),
+  };
+}
+
+/** `herald.delivery.dead_lettered` for a delivery (not one of an operator event: a failing receiver would feed itself). */
+function deadLetteredEvent(
+  work: Pick<DeliveryWork, 'id' | 'event_id' | 'event_type' | 'endpoint_id' | 'application_id'>,
+  now: Date,
+  last: { attempts: number; statusCode: number | null; errorKind: string | null },
+): OperatorEvent {
+  return {
+    type: OperatorEventType.deliveryDeadLettered,
+    applicationId: work.application_id,
+    endpointId: work.endpoint_id,
+    data: {
+      endpointId: work.endpoint_id,
+      applicationId: work.application_id,
+      occurredAt: now.toISOString(),
+      deliveryId: work.id,
+      eventId: work.event_id,
+      eventType: work.event_type,
+      attempts: Number(last.attempts),
+      lastStatusCode: last.statusCode,
+      lastErrorKind: last.errorKind,
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Sql, addJobs, execute, executeWrites } from '../db/sql';
+import { type Sql, execute, executeWrites } from '../db/sql';
 import { deleteJobsStillLockedBy } from '../db/job-queue-internals';
-import { deliverJob } from '../queue/deliver-job';
+import { lockEndpoints, wakeParked } from '../queue/endpoint-parking';
 
 /**
  * The per-endpoint concurrency limit, shared by every worker process through PostgreSQL: a delivery
@@ -10,7 +10,7 @@ import { deliverJob } from '../queue/deliver-job';
  * check and change of one endpoint's rows happens under that endpoint's advisory transaction lock, so
  * a park and a wake-up can never miss each other.
  */
-export type Admission = { kind: 'admitted' } | { kind: 'parked' } | { kind: 'waiting' } | { kind: 'elsewhere' };
+export type Admission = { kind: 'admitted' } | { kind: 'parked' } | { kind: 'paused' } | { kind: 'waiting' } | { kind: 'elsewhere' };
 
 export interface AdmissionRequest {
   deliveryId: string;
@@ -19,20 +19,12 @@ export interface AdmissionRequest {
   poolId: string;
   /** The graphile-worker job asking, if any: parking the delivery ends it (see endParkedJobs). */
   jobId?: string;
+  /** The endpoint was paused when the delivery was loaded: it is parked (`paused`) unless resumed since. */
+  paused?: boolean;
 }
 
 async function lockEndpoint(db: Sql, endpointId: string): Promise<void> {
   await lockEndpoints(db, [endpointId]);
-}
-
-/** Takes the endpoints' locks in one order for every caller, so two transactions cannot deadlock on them. */
-async function lockEndpoints(db: Sql, endpointIds: string[]): Promise<void> {
-  const keys = [...new Set(endpointIds)].sort().map((id) => `herald:endpoint:${id}`);
-  await execute(
-    db,
-    `select pg_advisory_xact_lock(hashtext(k)) from (select k from json_array_elements_text(?::json) with ordinality as t(k, n) order by n) ordered`,
-    [JSON.stringify(keys)],
-  );
 }
 
 /**
@@ -40,7 +32,9 @@ async function lockEndpoints(db: Sql, endpointIds: string[]): Promise<void> {
  * is full. Call in a transaction: the endpoints stay locked until it ends. `parkedAt` says which deliveries
  * were parked before, so only rows whose parking changes are written. `waits` is asked about each delivery
  * that found its endpoint full: true leaves it as it was (`waiting`: its caller waits for a slot in memory and
- * asks again), false parks it. A parked delivery's job (`jobId`) is deleted in the same transaction.
+ * asks again), false parks it. A parked delivery's job (`jobId`) is deleted in the same transaction. A delivery of a
+ * paused endpoint (checked after the locks, which pause and resume take too) is parked as `paused`: no attempt is made
+ * or counted, and resumeEndpoint wakes it.
  */
 export async function admitInTransaction<R extends AdmissionRequest & { parkedAt: unknown }>(
   tx: Sql,
@@ -90,6 +84,9 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
      select ranked.delivery_id, ranked.endpoint_id, ranked.pool_id, now()
      from ranked left join busy on busy.endpoint_id = ranked.endpoint_id
      where coalesce(busy.n, 0) + ranked.rank <= ranked.lim
+       -- Read after the locks: a pause (or a cancellation) committed since the delivery was loaded holds it back.
+       and not exists (select 1 from endpoints ep where ep.id = ranked.endpoint_id and ep.paused_at is not null)
+       and exists (select 1 from deliveries d where d.id = ranked.delivery_id and d.status in ('PENDING', 'FAILED'))
      on conflict (delivery_id) do update set pool_id = excluded.pool_id, started_at = now()
      returning delivery_id`,
     [
@@ -107,6 +104,7 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
   const admittedIds = new Set(admitted.map((row) => row.delivery_id));
   const admissions = requests.map((request): Admission => {
     if (admittedIds.has(request.deliveryId)) return { kind: 'admitted' };
+    if (request.paused) return { kind: 'paused' };
     return request.parkedAt == null && waits(request) ? { kind: 'waiting' } : { kind: 'parked' };
   });
   const changed = requests
@@ -118,13 +116,13 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
       tx,
       `with v as (select * from json_to_recordset(?::json) as v(id text, admitted boolean))
        update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
-       from v where d.id = any(array(select id from v)) and d.id = v.id`,
+       from v where d.id = any(array(select id from v)) and d.id = v.id and d.status in ('PENDING', 'FAILED')`,
       [JSON.stringify(changed)],
     );
   }
   await endParkedJobs(
     tx,
-    requests.filter((_request, index) => admissions[index]!.kind === 'parked'),
+    requests.filter((_request, index) => admissions[index]!.kind === 'parked' || admissions[index]!.kind === 'paused'),
   );
   const byRequest = new Map(requests.map((request, index) => [request, admissions[index]!]));
   return all.map((request) => byRequest.get(request) ?? { kind: 'elsewhere' });
@@ -173,31 +171,6 @@ export async function releaseMany(db: Sql, slots: { endpointId: string; delivery
   let woken = 0;
   for (const { endpoint_id } of withParked) woken += await wakeParked(db, endpoint_id, defaultLimit);
   return woken;
-}
-
-/** Enqueues as many parked deliveries of the endpoint as it has free slots, oldest first. Needs the endpoint lock. */
-async function wakeParked(db: Sql, endpointId: string, defaultLimit: number): Promise<number> {
-  const woken = await execute<{ id: string; attempt_count: number }>(
-    db,
-    `with capacity as (
-       select greatest(0, coalesce(ep.max_concurrency, ?) - (select count(*) from endpoint_inflight i where i.endpoint_id = ep.id)) as free
-       from endpoints ep where ep.id = ?
-     ), next as (
-       select d.id from deliveries d
-       where d.endpoint_id = ? and d.parked_at is not null
-       order by d.parked_at, d.id
-       limit (select free from capacity)
-     )
-     update deliveries d set parked_at = null, next_attempt_at = now(), updated_at = now()
-     from next where d.id = next.id
-     returning d.id, d.attempt_count`,
-    [defaultLimit, endpointId, endpointId],
-  );
-  await addJobs(
-    db,
-    woken.map((row) => deliverJob(row.id, row.attempt_count + 1)),
-  );
-  return woken.length;
 }
 
 /** The sweeper's safety net: wakes parked deliveries of every endpoint with a free slot. */

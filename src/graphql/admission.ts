@@ -10,6 +10,7 @@ import type { Principal } from '../modules/api-keys/principal';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
 import { DeliveryReader } from '../modules/deliveries/delivery.service';
 import { EventReader, EventWriter } from '../modules/events/event.service';
+import { PortalService } from '../modules/portal/portal.service';
 import { bearerToken } from './bearer-token';
 import { type GraphQLContext, type SharedContext, createRequestContext } from './context';
 import { databaseUnavailable, isDatabaseOutage, logDatabaseUnavailable } from './errors';
@@ -54,9 +55,15 @@ export class Admission {
     return new ApiKeyService(() => this.deps.orm.em.fork(), this.deps.verifiedKeys);
   }
 
-  /** Authenticates a presented key and takes a rate-limit token for it; HeraldError otherwise. */
-  async admit(presented: string | undefined): Promise<Principal> {
-    const principal = await this.apiKeys().authenticate(presented);
+  /**
+   * Authenticates a presented key (or, over HTTP only, a customer portal session's credential, `hps_...`) and takes
+   * a rate-limit token for it; HeraldError otherwise.
+   */
+  async admit(presented: string | undefined, options: { portal?: boolean } = {}): Promise<Principal> {
+    const principal =
+      options.portal && presented?.startsWith('hps_')
+        ? await new PortalService(this.deps.orm.em.fork()).authenticate(presented)
+        : await this.apiKeys().authenticate(presented);
     const retryAfterSeconds = this.rateLimiter.take(principal.keyId);
     if (retryAfterSeconds > 0) {
       throw new HeraldError(
@@ -84,7 +91,7 @@ export class Admission {
     }
     let principal: Principal;
     try {
-      principal = await this.admit(bearerToken(authorization));
+      principal = await this.admit(bearerToken(authorization), { portal: true });
     } catch (error) {
       if (isDatabaseOutage(error)) {
         logDatabaseUnavailable(this.deps.logger, error, { requestId });

@@ -22,7 +22,7 @@ export function AdminOnly(action: string): MethodDecorator {
 
 /** Grants a field whose roles include the caller's key kind, and refuses any other with FORBIDDEN. */
 export const authChecker: AuthCheckerFn<GraphQLContext, ApiKeyKind> = ({ context, info }, roles) => {
-  if (roles.includes(context.principal.kind)) return true;
+  if (context.principal.kind !== 'PORTAL' && roles.includes(context.principal.kind)) return true;
   // Herald's FORBIDDEN naming the action, rather than type-graphql's generic refusal.
   requireAdmin(context.principal, adminAction(info));
   return false;

@@ -8,6 +8,7 @@ import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
 import { EventResolver } from '../modules/events/event.resolver';
 import { MetricsResolver } from '../modules/metrics/metrics.resolver';
+import { PortalResolver } from '../modules/portal/portal.resolver';
 import { ReplayResolver } from '../modules/replays/replay.resolver';
 import { SourceResolver } from '../modules/sources/source.resolver';
 import { authChecker } from './authorization';
@@ -23,6 +24,7 @@ export const resolvers = [
   SourceResolver,
   MetricsResolver,
   ReplayResolver,
+  PortalResolver,
 ] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {

@@ -21,7 +21,17 @@ export function setSecurityHeaders(res: http.ServerResponse): void {
  * sha256 hash, computed from the HTML as sent. GraphiQL (`inlineStyles: 'any'`) gets 'unsafe-inline' for
  * styles only: its page has style attributes, and Monaco and its components insert style elements at run time.
  */
-export function pageSecurityPolicy(req: express.Request, html: string, options: { inlineStyles?: 'hashed' | 'any' } = {}): string {
+export function pageSecurityPolicy(
+  req: express.Request,
+  html: string,
+  options: {
+    inlineStyles?: 'hashed' | 'any';
+    /** Origins that may frame the page (the customer portal's PORTAL_FRAME_ANCESTORS); default none. */
+    frameAncestors?: readonly string[];
+    /** Image sources beside Herald's own (the portal's theme logo: https:). */
+    images?: readonly string[];
+  } = {},
+): string {
   const scripts = inlineHashes(html, 'script');
   const styles = options.inlineStyles === 'any' ? ["'unsafe-inline'"] : inlineHashes(html, 'style');
   // 'self' covers same-origin WebSockets in current browsers; older Safari needs them named.
@@ -31,14 +41,14 @@ export function pageSecurityPolicy(req: express.Request, html: string, options: 
     "default-src 'none'",
     ['script-src', "'self'", ...scripts].join(' '),
     ['style-src', "'self'", ...styles].join(' '),
-    "img-src 'self' data:",
+    ['img-src', "'self'", 'data:', ...(options.images ?? [])].join(' '),
     "font-src 'self' data:",
     ['connect-src', "'self'", ...sockets].join(' '),
     "worker-src 'self'",
     "manifest-src 'self'",
     "base-uri 'none'",
     "form-action 'self'",
-    "frame-ancestors 'none'",
+    `frame-ancestors ${options.frameAncestors?.length ? options.frameAncestors.join(' ') : "'none'"}`,
   ].join('; ');
 }
 

@@ -21,6 +21,8 @@ import { graphiqlHandlers } from './graphiql';
 import { isPlainGraphqlPost, refuse, sendJsonError, serveGraphqlPost, tagRequest } from './graphql-post';
 import type { HeraldPubSub } from './pubsub';
 import { documentTooLarge, queryLimitRule } from './query-limits';
+import { portalGuardPlugin } from './portal-guard';
+import { mountPortal } from './portal-routes';
 import { mountHttpRoutes } from './routes';
 import { setSecurityHeaders } from './security-headers';
 import { startGraphqlWs } from './ws-server';
@@ -98,6 +100,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       databaseOutagePlugin(),
+      portalGuardPlugin(),
       {
         async serverWillStart() {
           return {
@@ -157,6 +160,7 @@ export async function startHttpServer(deps: HttpServerDependencies): Promise<Htt
     app.get('/graphiql', graphiql.page);
   }
   mountDashboard(app);
+  mountPortal(app, { orm, config, logger });
   deps.probes?.(app);
   mountHttpRoutes(app, { orm, config, logger, secrets });
 

@@ -12,6 +12,10 @@ export const ErrorCode = {
   ENDPOINT_DISABLED: 'ENDPOINT_DISABLED',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
+  /** A customer portal session past its expiry: the host page must create a new one (HTTP 401). */
+  PORTAL_SESSION_EXPIRED: 'PORTAL_SESSION_EXPIRED',
+  /** A customer portal session ended by revokePortalSessions (HTTP 401). */
+  PORTAL_SESSION_REVOKED: 'PORTAL_SESSION_REVOKED',
   RATE_LIMITED: 'RATE_LIMITED',
   SUBSCRIBER_TOO_SLOW: 'SUBSCRIBER_TOO_SLOW',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',

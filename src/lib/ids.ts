@@ -14,6 +14,7 @@ export const IdPrefix = {
   inboundRequest: 'inb',
   apiKey: 'key',
   replay: 'rpl',
+  portalSession: 'ps',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 

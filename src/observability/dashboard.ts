@@ -5,7 +5,7 @@ import express, { type Express } from 'express';
 import { pageSecurityPolicy } from '../graphql/security-headers';
 
 /** dist/dashboard, seen from the compiled file (dist/src/observability) or from the source (src/observability). */
-function dashboardDirectory(): string | null {
+export function dashboardDirectory(): string | null {
   const candidates = [path.resolve(__dirname, '../../dashboard'), path.resolve(__dirname, '../../dist/dashboard')];
   return candidates.find((candidate) => existsSync(path.join(candidate, 'index.html'))) ?? null;
 }

@@ -6,5 +6,7 @@ export const DeliveryStatus = {
   FAILED: 'FAILED',
   /** Every attempt failed: a dead letter, until retryDelivery re-queues it. */
   DEAD: 'DEAD',
+  /** Cancelled before it finished (cancelPendingDeliveries): kept as a record, never attempted again. */
+  CANCELLED: 'CANCELLED',
 } as const;
 export type DeliveryStatus = (typeof DeliveryStatus)[keyof typeof DeliveryStatus];

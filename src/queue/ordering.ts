@@ -46,6 +46,11 @@ export async function startableRequeued<T extends { id: string; ordering_group: 
   );
 }
 
+/** Takes the advisory locks of these FIFO groups, in name order (as herald.fan_out does). */
+export async function lockGroups(db: Sql, groups: string[]): Promise<void> {
+  for (const group of [...new Set(groups)].sort()) await lockGroup(db, group);
+}
+
 /** Takes the advisory locks of the FIFO groups of these deliveries, in name order (as herald.fan_out does). */
 export async function lockGroupsOf(db: Sql, deliveryIds: string[]): Promise<void> {
   const groups = await execute<{ ordering_group: string }>(

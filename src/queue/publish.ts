@@ -11,11 +11,18 @@ export interface StoredEvent {
   payload: string;
   idempotencyKey: string | null;
   orderingKey: string | null;
+  /** When its deliveries were due, for an event published for later; null: at once. */
+  deliverAt?: Date | null;
   createdAt: Date;
 }
 
 /** An event to publish, as herald.publish_events takes it (its id made by the caller, so ids sort in publish order). */
-export type EventToPublish = Omit<StoredEvent, 'createdAt'>;
+export interface EventToPublish extends Omit<StoredEvent, 'createdAt' | 'deliverAt'> {
+  /** When its deliveries are due (default: now). */
+  deliverAt?: Date | null;
+  /** Only these endpoints of its application (their filters still apply); default: every endpoint. */
+  endpointIds?: string[] | null;
+}
 
 /** An input's stored event: the one inserted, or (`inserted` false) the earlier event its idempotency key names. */
 export interface PublishedEvent extends StoredEvent {
@@ -64,6 +71,8 @@ export async function publishEvents(db: Sql, events: EventToPublish[], toEndpoin
           idempotency_key: event.idempotencyKey,
           ordering_key: event.orderingKey,
           to_endpoint: toEndpoint,
+          deliver_at: event.deliverAt?.toISOString() ?? null,
+          endpoint_ids: event.endpointIds ?? null,
         })),
       ),
     ],
@@ -76,6 +85,7 @@ export async function publishEvents(db: Sql, events: EventToPublish[], toEndpoin
     payload: row.payload ?? events[index]!.payload,
     idempotencyKey: row.idempotency_key,
     orderingKey: row.ordering_key,
+    ...(row.inserted ? { deliverAt: events[index]!.deliverAt ?? null } : {}),
     createdAt: toDate(row.created_at),
     inserted: row.inserted,
     deliveryIds: row.delivery_ids,

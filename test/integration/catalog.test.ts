@@ -62,12 +62,15 @@ describe('event type catalog (GraphQL, /docs/events) and the SDKs against a runn
 
   it('ships the ten standard types with schemas, descriptions and examples that pass them', async () => {
     const { eventTypes } = await herald.call(EventTypesDocument, {});
-    expect(eventTypes.map((t) => t.name)).toEqual(SEED_TYPES);
+    // Herald's own operator types (herald.*) are listed too: test/integration/operator-events.test.ts covers them.
+    expect(eventTypes.map((t) => t.name).filter((name) => !name.startsWith('herald.'))).toEqual(SEED_TYPES);
     for (const type of eventTypes) {
       expect(type.description.length).toBeGreaterThan(5);
       expect(type.latestVersion.version).toBe('1.0');
       expect(type.latestVersion.schema).toMatchObject({ type: 'object' });
-      // Each example publishes cleanly: it satisfies its own schema.
+      // Each example publishes cleanly: it satisfies its own schema (Herald's own herald.* types are published by
+      // Herald only: the operator-events test holds their payloads to their schemas).
+      if (type.name.startsWith('herald.')) continue;
       await herald.call(PublishEventDocument, { input: { applicationId, type: type.name, data: type.latestVersion.example } });
     }
   });

@@ -47,6 +47,8 @@ const VALID_INPUTS: Record<string, Record<string, unknown>> = {
   CreateSourceInput: { name: 'hostile', scheme: 'GITHUB' },
   RetryPolicyInput: {},
   ReplayDeadLettersInput: {},
+  CreatePortalSessionInput: { applicationId: 'app_default', capabilities: ['ENDPOINTS_READ'] },
+  PortalThemeInput: {},
 };
 
 /** Values that have the right GraphQL type but are wrong for the field: each must be refused with a code. */

@@ -1,13 +1,17 @@
 import { forbidden } from '../../lib/errors';
 import { ApiKeyKind } from './api-key.entity';
+import type { PortalCapability } from '../portal/portal-capability';
 
-/** Who is calling: the API key an operation was authenticated with. */
+/** Who is calling: the API key an operation was authenticated with, or a customer portal session. */
 export interface Principal {
+  /** The API key's id, or the portal session's. */
   keyId: string;
   name: string;
-  kind: ApiKeyKind;
-  /** The one application an application key may touch; null for admin keys. */
+  kind: ApiKeyKind | 'PORTAL';
+  /** The one application an application key (or a portal session) may touch; null for admin keys. */
   applicationId: string | null;
+  /** Set for a portal session: what it may do (src/modules/portal/portal-policy.ts); unset for API keys. */
+  portal?: { sessionId: string; capabilities: readonly PortalCapability[] };
 }
 
 /**
@@ -37,6 +41,7 @@ export function canSee(scope: TenantScope, applicationId: string): boolean {
 
 export function requireAdmin(principal: Principal, action: string): void {
   if (principal.kind !== ApiKeyKind.ADMIN) {
-    throw forbidden(`${action} needs an admin API key; this is an application key (${principal.name}).`);
+    const caller = principal.kind === 'PORTAL' ? 'a customer portal session' : `an application key (${principal.name})`;
+    throw forbidden(`${action} needs an admin API key; this is ${caller}.`);
   }
 }

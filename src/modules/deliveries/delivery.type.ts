@@ -13,6 +13,7 @@ registerEnumType(DeliveryStatus, {
     SUCCEEDED: { description: 'The endpoint answered 2xx.' },
     FAILED: { description: 'The last attempt failed; another is scheduled at nextAttemptAt.' },
     DEAD: { description: 'Every attempt failed: a dead letter until retryDelivery re-queues it.' },
+    CANCELLED: { description: 'Cancelled by cancelPendingDeliveries before it finished; never attempted again.' },
   },
 });
 

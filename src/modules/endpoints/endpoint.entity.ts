@@ -27,6 +27,7 @@ export class EndpointEntity {
     | 'rateLimitPerSecond'
     | 'retryPolicy'
     | 'ordered'
+    | 'pausedAt'
     | 'createdAt'
     | 'updatedAt';
 
@@ -115,6 +116,10 @@ export class EndpointEntity {
   /** FIFO: each delivery starts only after the previous one succeeded or was dead-lettered. */
   @Property({ type: 'boolean' })
   ordered: boolean = false;
+
+  /** Set while paused (pauseEndpoint): its deliveries wait, parked, without an attempt, until resumeEndpoint. */
+  @Property({ type: 'datetime', nullable: true })
+  pausedAt: Date | null = null;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();

@@ -1,4 +1,5 @@
-import { Arg, Args, Ctx, Extensions, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Batcher } from '../../lib/batcher';
 import { type EndpointChange, Topic } from '../../graphql/pubsub';
 import { SHARED_FAN_OUT } from '../../graphql/shared-subscriptions';
 import { canSee } from '../api-keys/principal';
@@ -48,6 +49,42 @@ export class EndpointResolver {
   ) {
     const { endpoint } = await new EndpointService(ctx.em, ctx.scope, ctx.config).enable(id, { redeliverMissed });
     return EndpointType.from(endpoint);
+  }
+
+  @Mutation(() => EndpointType, {
+    description:
+      'Pauses deliveries to the endpoint without losing any: events still fan out to it and its deliveries wait, with no attempt made or counted and no age or attempt limit running out, until resumeEndpoint. Attempts already in flight finish.',
+  })
+  async pauseEndpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).pause(id));
+  }
+
+  @Mutation(() => EndpointType, {
+    description:
+      'Resumes a paused endpoint: what waited is delivered, oldest first (FIFO groups in order), within its concurrency and rate limits.',
+  })
+  async resumeEndpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    const { endpoint } = await new EndpointService(ctx.em, ctx.scope, ctx.config).resume(id);
+    return EndpointType.from(endpoint);
+  }
+
+  @Mutation(() => Int, {
+    description:
+      "Cancels the endpoint's unfinished deliveries (PENDING or FAILED, not in flight) created before `before` (default: now): they keep their record with the status CANCELLED and are never attempted; a FIFO group goes on with its next delivery. Returns how many were cancelled.",
+  })
+  async cancelPendingDeliveries(
+    @Arg('endpointId', () => ID) endpointId: string,
+    @Arg('before', () => Date, { nullable: true }) before: Date | undefined,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return new EndpointService(ctx.em, ctx.scope, ctx.config).cancelPending(endpointId, before);
+  }
+
+  @FieldResolver(() => Int, {
+    description: 'Deliveries waiting for this endpoint: PENDING, or FAILED with another attempt scheduled (paused or not).',
+  })
+  async pendingDeliveries(@Root() endpoint: EndpointType, @Ctx() ctx: GraphQLContext) {
+    return pendingCounter(ctx).submit(endpoint.id);
   }
 
   @Extensions({ [SHARED_FAN_OUT]: true })
@@ -124,4 +161,19 @@ export class EndpointResolver {
   async endpoint(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
     return EndpointType.from(await new EndpointService(ctx.em, ctx.scope, ctx.config).get(id));
   }
+}
+
+/** A request's counts of waiting deliveries: the endpoints of one list are counted in one query. */
+const pendingCounters = new WeakMap<GraphQLContext, Batcher<string, number>>();
+
+function pendingCounter(ctx: GraphQLContext): Batcher<string, number> {
+  let counter = pendingCounters.get(ctx);
+  if (!counter) {
+    counter = new Batcher(async (ids) => {
+      const counts = await new EndpointService(ctx.em, ctx.scope, ctx.config).countPending(ids);
+      return ids.map((id) => counts.get(id) ?? 0);
+    });
+    pendingCounters.set(ctx, counter);
+  }
+  return counter;
 }

@@ -9,6 +9,11 @@ import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api
 import { ApplicationService } from '../applications/application.service';
 import { type CatalogConfig, CatalogService } from '../catalog/catalog.service';
 import { DELIVER_JOB_KEY_PREFIX } from '../../queue/deliver-job';
+import { type OperatorEvent, OperatorEventType, publishOperatorEvents } from '../../queue/operator-events';
+import { DEFAULT_OPERATOR_EVENTS, type OperatorEventsConfig } from '../../config';
+import { DeliveryStatus } from '../../queue/delivery-status';
+import { lockEndpoints, wakeParked } from '../../queue/endpoint-parking';
+import { advanceGroup, lockGroups } from '../../queue/ordering';
 import { fanOutMissedEvents } from '../../queue/publish';
 import { requeueDeliveries } from '../../queue/requeue';
 import { EndpointEntity } from './endpoint.entity';
@@ -48,6 +53,9 @@ export type UpdateEndpoint = Partial<Omit<RegisterEndpoint, 'applicationId' | 's
   clearRateLimit?: boolean | null;
 };
 
+/** Slots per endpoint when no configuration is given (ENDPOINT_MAX_CONCURRENCY's default). */
+const DEFAULT_ENDPOINT_CONCURRENCY = 64;
+
 /** How many missed deliveries enableEndpoint(redeliverMissed) re-queues at most in one call. */
 const REDELIVER_LIMIT = 10_000;
 
@@ -55,8 +63,15 @@ export class EndpointService {
   constructor(
     private readonly em: EntityManager,
     private readonly scope: TenantScope = ALL_APPLICATIONS,
-    /** With `ssrf` (the resolvers pass the whole config): without it, URLs are judged with nothing allowed. */
-    private readonly catalog: CatalogConfig & { ssrf?: SsrfPolicy } = { catalogStrict: false },
+    /**
+     * With `ssrf` (the resolvers pass the whole config): without it, URLs are judged with nothing allowed. `delivery`:
+     * the default slots per endpoint, which resuming fills.
+     */
+    private readonly catalog: CatalogConfig & {
+      ssrf?: SsrfPolicy;
+      delivery?: { endpointConcurrency: number };
+      operatorEvents?: OperatorEventsConfig;
+    } = { catalogStrict: false },
     private readonly clock: Clock = systemClock,
   ) {}
 
@@ -135,6 +150,7 @@ export class EndpointService {
 
   async disable(id: string, reason?: string | null): Promise<EndpointEntity> {
     const endpoint = await this.get(id);
+    const wasEnabled = endpoint.enabled;
     await this.em.transactional(async (em) => {
       endpoint.enabled = false;
       endpoint.disabledReason = reason?.trim().slice(0, 500) || 'Disabled by a user';
@@ -147,6 +163,15 @@ export class EndpointService {
         change: 'DISABLED',
         reason: endpoint.disabledReason,
       });
+      if (wasEnabled) {
+        await this.publishOperatorEvent(em, endpoint, OperatorEventType.endpointDisabled, {
+          cause: 'MANUAL',
+          reason: endpoint.disabledReason,
+          consecutiveFailures: endpoint.consecutiveFailures,
+          consecutiveDeadLetters: endpoint.consecutiveDeadLetters,
+          failingSince: endpoint.failingSince?.toISOString() ?? null,
+        });
+      }
     });
     return endpoint;
   }
@@ -179,9 +204,143 @@ export class EndpointService {
           change: 'ENABLED',
           reason: null,
         });
+        await this.publishOperatorEvent(em, endpoint, OperatorEventType.endpointEnabled, { redelivered });
       }
     });
     return { endpoint, redelivered };
+  }
+
+  /** An operator event of the endpoint's transition, in the transition's transaction (`em`). */
+  private async publishOperatorEvent(
+    em: EntityManager,
+    endpoint: EndpointEntity,
+    type: OperatorEvent['type'],
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    const applicationId = endpoint.application.id;
+    const now = this.clock.now();
+    const event = { endpointId: endpoint.id, applicationId, occurredAt: now.toISOString(), ...data };
+    await publishOperatorEvents(
+      em,
+      [{ type, applicationId, endpointId: endpoint.id, data: event }],
+      this.catalog.operatorEvents ?? DEFAULT_OPERATOR_EVENTS,
+      now,
+    );
+  }
+
+  /**
+   * Pauses the endpoint: from the commit on, the worker parks each of its deliveries whose job runs, without an
+   * attempt (none is made or counted, nothing is dead-lettered), and publishes still fan out to it; attempts
+   * already in flight finish. Under the endpoint's lock, which every admission takes. Pausing a paused endpoint
+   * changes nothing.
+   */
+  async pause(id: string): Promise<EndpointEntity> {
+    const endpoint = await this.get(id);
+    if (endpoint.pausedAt) return endpoint;
+    await this.em.transactional(async (em) => {
+      await lockEndpoints(em, [endpoint.id]);
+      endpoint.pausedAt = this.clock.now();
+      await em.flush();
+    });
+    return endpoint;
+  }
+
+  /**
+   * Resumes a paused endpoint: its parked deliveries are woken, oldest first, into its free slots (each freed slot
+   * wakes the next, a FIFO group's next delivery follows its predecessor, the rate limit spaces the attempts), and
+   * the time they waited is added to their `paused_ms`, so their retry policy's maximum age does not count it.
+   * Returns the endpoint and how many deliveries were woken at once.
+   */
+  async resume(id: string): Promise<{ endpoint: EndpointEntity; woken: number }> {
+    const endpoint = await this.get(id);
+    const pausedAt = endpoint.pausedAt;
+    if (!pausedAt) return { endpoint, woken: 0 };
+    let woken = 0;
+    await this.em.transactional(async (em) => {
+      // The endpoint's lock first, as an admission takes it before parking; deliveries in flight are left alone,
+      // since their attempt's recording holds their rows and then asks for this lock.
+      await lockEndpoints(em, [endpoint.id]);
+      endpoint.pausedAt = null;
+      await em.flush();
+      await execute(
+        em,
+        `update deliveries d
+         set paused_ms = d.paused_ms + greatest(0, floor(extract(epoch from (?::timestamptz - greatest(d.created_at, ?::timestamptz))) * 1000))::bigint
+         where d.application_id = ? and d.endpoint_id = ? and d.status in ('PENDING', 'FAILED')
+           and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)`,
+        [this.clock.now(), pausedAt, endpoint.application.id, endpoint.id],
+      );
+      woken = await wakeParked(em, endpoint.id, this.catalog.delivery?.endpointConcurrency ?? DEFAULT_ENDPOINT_CONCURRENCY);
+    });
+    return { endpoint, woken };
+  }
+
+  /**
+   * Cancels the endpoint's unfinished deliveries (PENDING or FAILED) created before `before` (default: now) that are
+   * not in flight: each keeps its record with the status CANCELLED, its waiting job is removed, and each FIFO group
+   * it belonged to goes on with its next delivery. Returns how many were cancelled.
+   */
+  async cancelPending(id: string, before?: Date | null): Promise<number> {
+    const endpoint = await this.get(id);
+    const cutoff = before ?? this.clock.now();
+    if (Number.isNaN(cutoff.getTime())) throw badInput('"before" must be a date and time (ISO 8601).', { field: 'before' });
+    const open = [endpoint.application.id, endpoint.id, cutoff];
+    return this.em.transactional(async (em) => {
+      // The groups' locks before the endpoint's, in the order a finishing attempt takes them (it frees its slot last).
+      const groups = await execute<{ ordering_group: string }>(
+        em,
+        `select distinct ordering_group from deliveries
+         where application_id = ? and endpoint_id = ? and status in ('PENDING', 'FAILED') and created_at < ? and ordering_group is not null`,
+        open,
+      );
+      const locked = groups.map((row) => row.ordering_group);
+      await lockGroups(em, locked);
+      // Under the endpoint's lock no attempt is admitted, so what is not in flight now stays so until the commit.
+      await lockEndpoints(em, [endpoint.id]);
+      const cancelled = await execute<{ id: string; event_id: string; ordering_group: string | null }>(
+        em,
+        `with cancelled as (
+           update deliveries d set status = 'CANCELLED', next_attempt_at = null, parked_at = null, last_error = ?, updated_at = now()
+           where d.application_id = ? and d.endpoint_id = ? and d.status in ('PENDING', 'FAILED') and d.created_at < ?
+             and (d.ordering_group is null or d.ordering_group in (select json_array_elements_text(?::json)))
+             and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)
+           returning d.id, d.event_id, d.ordering_group
+         )
+         select id, event_id, ordering_group, graphile_worker.remove_job(? || id) is not null as had_job from cancelled`,
+        ['Cancelled by cancelPendingDeliveries.', ...open, JSON.stringify(locked), DELIVER_JOB_KEY_PREFIX],
+      );
+      // Each group's next unfinished delivery gets its job (unless it has one or is parked): none waits behind these.
+      const advanced = new Set(cancelled.flatMap((row) => (row.ordering_group ? [row.ordering_group] : [])));
+      for (const group of [...advanced].sort()) await advanceGroup(em, group);
+      await notify(
+        em,
+        cancelled.map((row) => ({
+          kind: 'delivery' as const,
+          deliveryId: row.id,
+          eventId: row.event_id,
+          endpointId: endpoint.id,
+          applicationId: endpoint.application.id,
+          status: DeliveryStatus.CANCELLED,
+          attempt: null,
+        })),
+      );
+      return cancelled.length;
+    });
+  }
+
+  /**
+   * How many unfinished deliveries (PENDING or FAILED) wait for each endpoint, from the partial index of open
+   * deliveries (deliveries_open_index, by application): the cost follows the application's backlog.
+   */
+  async countPending(endpointIds: string[]): Promise<Map<string, number>> {
+    const rows = await execute<{ id: string; n: number }>(
+      this.em,
+      `select e.id, (select count(*)::int from deliveries d
+                     where d.application_id = e.application_id and d.endpoint_id = e.id and d.status in ('PENDING', 'FAILED')) as n
+       from endpoints e where e.id in (select json_array_elements_text(?::json))`,
+      [JSON.stringify([...new Set(endpointIds)])],
+    );
+    return new Map(rows.map((row) => [row.id, Number(row.n)]));
   }
 
   /** Deletes the endpoint with its deliveries and their attempts; queued jobs for them do nothing. */

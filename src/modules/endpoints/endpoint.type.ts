@@ -85,6 +85,14 @@ export class EndpointType {
   @Field({ description: 'FIFO: each delivery starts only after the previous one succeeded or was dead-lettered.' })
   ordered!: boolean;
 
+  @Field({
+    description: 'Paused (pauseEndpoint): its deliveries wait, without attempts, until resumeEndpoint; events still fan out to it.',
+  })
+  paused!: boolean;
+
+  @Field(() => Date, { nullable: true, description: 'When it was paused; null while not paused.' })
+  pausedAt!: Date | null;
+
   @Field()
   createdAt!: Date;
 
@@ -112,6 +120,8 @@ export class EndpointType {
       rateLimitPerSecond: entity.rateLimitPerSecond,
       retryPolicy: entity.retryPolicy as Record<string, unknown> | null,
       ordered: entity.ordered,
+      paused: entity.pausedAt !== null,
+      pausedAt: entity.pausedAt,
       publicKey: entity.publicKey,
       previousSecretsValidUntil: latestExpiry(entity.previousSecrets.map((previous) => previous.expiresAt)),
       createdAt: entity.createdAt,

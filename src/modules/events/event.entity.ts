@@ -6,7 +6,7 @@ import { ApplicationEntity } from '../applications/application.entity';
 @Index({ properties: ['application', 'id'] })
 @Unique({ properties: ['application', 'idempotencyKey'] })
 export class EventEntity {
-  [OptionalProps]?: 'id' | 'version' | 'idempotencyKey' | 'orderingKey' | 'createdAt';
+  [OptionalProps]?: 'id' | 'version' | 'idempotencyKey' | 'orderingKey' | 'deliverAt' | 'createdAt';
 
   @PrimaryKey({ type: 'text' })
   id: string = newId(IdPrefix.event);
@@ -30,6 +30,10 @@ export class EventEntity {
   /** Deliveries of events with the same key to one endpoint are made in publish order. */
   @Property({ type: 'text', nullable: true })
   orderingKey: string | null = null;
+
+  /** When its deliveries were due, for an event published for later. */
+  @Property({ type: 'datetime', nullable: true })
+  deliverAt: Date | null = null;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();

@@ -39,6 +39,20 @@ export class PublishEventInput {
       'FIFO: each endpoint receives the events with the same key in publish order, the next only after the previous one succeeded or was dead-lettered. Deliveries carry a `webhook-sequence` header.',
   })
   orderingKey?: string;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'Deliver at this time instead of at once: up to DELIVER_AT_MAX_AHEAD_DAYS ahead (30 by default); a time already past means at once. The event is stored now.',
+  })
+  deliverAt?: Date | null;
+
+  @Field(() => [ID], {
+    nullable: true,
+    description:
+      'Deliver only to these endpoints of the application (1 to 100; their filters and version pins still apply; a disabled one receives nothing). Default: every matching endpoint.',
+  })
+  endpointIds?: string[] | null;
 }
 
 @InputType()

@@ -9,9 +9,9 @@ import { canSee } from '../api-keys/principal';
 import { DeliveryService } from '../deliveries/delivery.service';
 import { DeliveryType } from '../deliveries/delivery.type';
 import { EventPublishedArgs } from './event.args';
-import { EventService, type StoredEvent } from './event.service';
+import { type PublishResult, EventService, type StoredEvent } from './event.service';
 import { EventFilter, PublishEventInput } from './event.input';
-import { EventConnection, EventType } from './event.type';
+import { EventConnection, EventListenersType, EventType } from './event.type';
 
 const loadEventChange = sharedPerMessage<EventChange, StoredEvent>();
 
@@ -22,8 +22,8 @@ export class EventResolver {
       'Publishes an event: one delivery per enabled endpoint of the application whose filters match its type, all committed together.',
   })
   async publishEvent(@Arg('input', () => PublishEventInput) input: PublishEventInput, @Ctx() ctx: GraphQLContext) {
-    const { event } = await new EventService(ctx.em, ctx.config, ctx.scope, ctx.eventWriter).publish(input);
-    return EventType.from(event);
+    const published = await new EventService(ctx.em, ctx.config, ctx.scope, ctx.eventWriter).publish(input);
+    return publishedEvent(published);
   }
 
   @Mutation(() => [EventType], {
@@ -32,7 +32,7 @@ export class EventResolver {
   })
   async publishEvents(@Arg('inputs', () => [PublishEventInput]) inputs: PublishEventInput[], @Ctx() ctx: GraphQLContext) {
     const results = await new EventService(ctx.em, ctx.config, ctx.scope).publishMany(inputs);
-    return results.map(({ event }) => EventType.from(event));
+    return results.map(publishedEvent);
   }
 
   @Mutation(() => DeliveryType, { description: 'Sends a `webhook.test` event to one endpoint, whatever its filters.' })
@@ -49,6 +49,20 @@ export class EventResolver {
   ) {
     const connection = await new EventService(ctx.em, ctx.config, ctx.scope).list(filter ?? {}, parsePage(page));
     return { ...connection, nodes: connection.nodes.map((node) => EventType.from(node)) };
+  }
+
+  @Query(() => EventListenersType, {
+    description:
+      'Who would receive an event of this type and version if it were published now: the enabled endpoints of the application whose filters and version pins take it (the same matching as the fan-out). Ask before building an expensive payload.',
+  })
+  async eventListeners(
+    @Arg('type', () => String) type: string,
+    @Arg('version', () => String, { nullable: true }) version: string | undefined,
+    @Arg('applicationId', () => ID, { nullable: true }) applicationId: string | undefined,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    const endpointIds = await new EventService(ctx.em, ctx.config, ctx.scope).listeners(type, version ?? null, applicationId ?? null);
+    return { count: endpointIds.length, endpointIds };
   }
 
   @Query(() => EventType)
@@ -79,4 +93,9 @@ export class EventResolver {
     if (!canSee(ctx.scope, event.applicationId)) throw notFound('event', change.eventId);
     return EventType.from(event);
   }
+}
+
+/** A publish's event, with how many endpoints it went to (unknown for a repeat of an idempotency key). */
+function publishedEvent({ event, deduplicated, deliveryIds }: PublishResult): EventType {
+  return EventType.from(event, deduplicated ? null : deliveryIds.length);
 }

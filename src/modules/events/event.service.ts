@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
 import { type Sql, execute } from '../../db/sql';
-import { type StoredEvent, publishEvents } from '../../queue/publish';
+import { type EventToPublish, type StoredEvent, publishEvents } from '../../queue/publish';
+import { type Clock, systemClock } from '../../lib/clock';
 import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { Batcher, Rejected } from '../../lib/batcher';
 import { IdPrefix, newId } from '../../lib/ids';
@@ -24,6 +25,10 @@ export interface PublishEvent {
   applicationId?: string | null;
   idempotencyKey?: string | null;
   orderingKey?: string | null;
+  /** Deliver at this time instead of at once (up to DELIVER_AT_MAX_AHEAD_DAYS ahead). */
+  deliverAt?: Date | null;
+  /** Deliver only to these endpoints of the application (their filters still apply). */
+  endpointIds?: string[] | null;
 }
 
 export type { StoredEvent };
@@ -37,11 +42,14 @@ export interface PublishResult {
 
 export const TEST_EVENT_TYPE = 'webhook.test';
 
+/** Herald's own operator events (src/queue/operator-events.ts) are published by Herald only. */
+const OPERATOR_TYPE_PREFIX = 'herald.';
+
 /** Most events publishEvents takes at once. */
 export const MAX_BATCH = 100;
 
 /** An event ready to be written: what it will store, before the database gives it an id and a time. */
-export type PreparedEvent = Omit<StoredEvent, 'id' | 'createdAt'>;
+export type PreparedEvent = Omit<EventToPublish, 'id'>;
 
 /** A publish request that passed every check that needs no database; its application is not yet known to exist. */
 interface CheckedEvent extends PreparedEvent {
@@ -53,9 +61,10 @@ interface CheckedEvent extends PreparedEvent {
 export class EventService {
   constructor(
     private readonly em: EntityManager,
-    private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
+    private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict' | 'maxDeliverAheadMs'>,
     private readonly scope: TenantScope = ALL_APPLICATIONS,
     private readonly writer: EventWriter | null = null,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -100,16 +109,61 @@ export class EventService {
   private check(input: PublishEvent, index: number | null): CheckedEvent {
     try {
       assertEventType(input.type);
+      if (input.type.startsWith(OPERATOR_TYPE_PREFIX)) {
+        throw badInput(`"${OPERATOR_TYPE_PREFIX}*" types are Herald's own operator events: give your event another type.`, {
+          field: 'type',
+        });
+      }
       const version = validateVersion(input.version);
       const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
       const orderingKey = validateOrderingKey(input.orderingKey);
+      const deliverAt = this.validateDeliverAt(input.deliverAt);
+      const endpointIds = validateEndpointIds(input.endpointIds);
       const { payload, data } = this.serialiseData(input);
       const applicationId = input.applicationId ?? this.scope.applicationId ?? DEFAULT_APPLICATION_ID;
       if (this.scope.applicationId && applicationId !== this.scope.applicationId) throw notFound('application', applicationId);
-      return { applicationId, type: input.type, version, payload, idempotencyKey, orderingKey, data, index };
+      return { applicationId, type: input.type, version, payload, idempotencyKey, orderingKey, deliverAt, endpointIds, data, index };
     } catch (error) {
       throw atIndex(error, index);
     }
+  }
+
+  /** A time in the past means at once; one further ahead than the configured limit is refused. */
+  private validateDeliverAt(deliverAt: Date | null | undefined): Date | null {
+    if (deliverAt == null) return null;
+    if (!(deliverAt instanceof Date) || Number.isNaN(deliverAt.getTime()))
+      throw badInput('"deliverAt" must be a date and time.', { field: 'deliverAt' });
+    const latest = this.clock.now().getTime() + this.config.maxDeliverAheadMs;
+    if (deliverAt.getTime() > latest) {
+      const days = Math.round((this.config.maxDeliverAheadMs / 86_400_000) * 100) / 100;
+      throw badInput(`"deliverAt" may be at most ${days} days ahead (DELIVER_AT_MAX_AHEAD_DAYS); publish closer to the time.`, {
+        field: 'deliverAt',
+        latest: new Date(latest).toISOString(),
+      });
+    }
+    return deliverAt;
+  }
+
+  /**
+   * The enabled endpoints of the application that would take an event of this type and version now, through the
+   * fan-out's own matcher (herald.event_type_matches, herald.version_pin_matches), in id order.
+   */
+  async listeners(type: string, version: string | null, applicationId: string | null): Promise<string[]> {
+    assertEventType(type);
+    const checkedVersion = validateVersion(version);
+    const application = applicationId ?? this.scope.applicationId ?? DEFAULT_APPLICATION_ID;
+    if (this.scope.applicationId && application !== this.scope.applicationId) throw notFound('application', application);
+    const [found] = await execute<{ application: boolean; endpoint_ids: string[] }>(
+      this.em,
+      `select exists (select 1 from applications a where a.id = ?) as application,
+              array(select ep.id from endpoints ep
+                     where ep.application_id = ? and ep.enabled
+                       and herald.event_type_matches(ep.event_types, ?) and herald.version_pin_matches(ep.event_versions, ?, ?)
+                     order by ep.id) as endpoint_ids`,
+      [application, application, type, type, checkedVersion],
+    );
+    if (!found?.application) throw notFound('application', application);
+    return found.endpoint_ids;
   }
 
   /** A `webhook.test` event delivered to this one endpoint, whatever its filters say. */
@@ -234,6 +288,7 @@ function toStoredEvent(entity: EventEntity): StoredEvent {
     payload: entity.payload,
     idempotencyKey: entity.idempotencyKey,
     orderingKey: entity.orderingKey,
+    deliverAt: entity.deliverAt,
     createdAt: entity.createdAt,
   };
 }
@@ -244,15 +299,19 @@ function toStoredEvent(entity: EventEntity): StoredEvent {
  */
 const PUBLISH_LOOKUP = `
   with application_ids as (select json_array_elements_text(?::json) as id),
-       type_names as (select json_array_elements_text(?::json) as name)
+       type_names as (select json_array_elements_text(?::json) as name),
+       endpoint_ids as (select json_array_elements_text(?::json) as id)
   select
     (select coalesce(json_agg(a.id), '[]') from applications a where a.id in (select id from application_ids)) as applications,
+    (select coalesce(json_object_agg(ep.id, ep.application_id), '{}') from endpoints ep where ep.id in (select id from endpoint_ids)) as endpoints,
     (select coalesce(json_agg(t), '[]') from event_types t where t.name in (select name from type_names)) as types,
     (select coalesce(json_agg(v order by v.created_at, v.version), '[]')
        from event_type_versions v where v.event_type in (select name from type_names)) as versions`;
 
 interface PublishLookup {
   applications: string[];
+  /** The application of each endpoint named in endpointIds. */
+  endpoints: Record<string, string>;
   types: EventTypeRow[];
   versions: EventTypeVersionRow[];
 }
@@ -371,16 +430,32 @@ async function resolveEvents(
 ): Promise<Array<PreparedEvent | HeraldError>> {
   const applicationIds = [...new Set(checked.map((event) => event.applicationId))];
   const typeNames = catalogTypeNames(checked.map((event) => event.type));
-  const [lookup] = await execute<PublishLookup>(em, PUBLISH_LOOKUP, [JSON.stringify(applicationIds), JSON.stringify(typeNames)]);
+  const endpointIds = [...new Set(checked.flatMap((event) => event.endpointIds ?? []))];
+  const [lookup] = await execute<PublishLookup>(em, PUBLISH_LOOKUP, [
+    JSON.stringify(applicationIds),
+    JSON.stringify(typeNames),
+    JSON.stringify(endpointIds),
+  ]);
   const known = new Set(lookup!.applications);
   const catalog = new CatalogService(em, config);
   const entries = catalogEntries(lookup!.types, lookup!.versions);
   const events = checked.map((event) => {
     try {
       if (!known.has(event.applicationId)) throw notFound('application', event.applicationId);
+      const foreign = event.endpointIds?.find((id) => lookup!.endpoints[id] !== event.applicationId);
+      if (foreign !== undefined) {
+        throw new HeraldError(
+          ErrorCode.NOT_FOUND,
+          `"endpointIds": no endpoint with id "${foreign}" exists in application "${event.applicationId}".`,
+          {
+            field: 'endpointIds',
+            id: foreign,
+          },
+        );
+      }
       catalog.checkPublishable(entries.get(event.type) ?? null, event.type, event.version, event.data);
-      const { applicationId, type, version, payload, idempotencyKey, orderingKey } = event;
-      return { applicationId, type, version, payload, idempotencyKey, orderingKey };
+      const { applicationId, type, version, payload, idempotencyKey, orderingKey, deliverAt, endpointIds } = event;
+      return { applicationId, type, version, payload, idempotencyKey, orderingKey, deliverAt, endpointIds };
     } catch (error) {
       const located = atIndex(error, event.index);
       if (throwFirst || !(located instanceof HeraldError)) throw located;
@@ -426,6 +501,18 @@ function validateVersion(version: string | null | undefined): string {
     throw badInput('"version" must be 1 to 32 letters, digits, ".", "_" or "-" (for example "1.0").', { field: 'version' });
   }
   return version;
+}
+
+/** Endpoints to deliver to, named once each; null: every endpoint of the application. */
+function validateEndpointIds(ids: string[] | null | undefined): string[] | null {
+  if (ids == null) return null;
+  if (ids.length < 1 || ids.length > 100) {
+    throw badInput('"endpointIds" must name 1 to 100 endpoints (leave it out to deliver to every matching endpoint).', {
+      field: 'endpointIds',
+    });
+  }
+  const unique = [...new Set(ids)];
+  return unique;
 }
 
 function validateOrderingKey(key: string | null | undefined): string | null {

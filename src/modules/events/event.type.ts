@@ -1,5 +1,5 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { ConnectionType } from '../../graphql/pagination';
 import type { EventEntity } from './event.entity';
 
@@ -29,10 +29,22 @@ export class EventType {
   @Field()
   createdAt!: Date;
 
+  @Field(() => Date, { nullable: true, description: 'When its deliveries were due, if it was published for later (deliverAt).' })
+  deliverAt!: Date | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'On the result of publishEvent(s): how many endpoints it was fanned out to (0: nobody listens); null for a repeat of an idempotency key and outside a publish (see deliveries).',
+  })
+  matchedEndpoints!: number | null;
+
   static from(
     entity: Pick<EventEntity, 'id' | 'type' | 'version' | 'payload' | 'idempotencyKey' | 'orderingKey' | 'createdAt'> & {
       applicationId: string;
+      deliverAt?: Date | null;
     },
+    matchedEndpoints: number | null = null,
   ): EventType {
     const event = new EventType();
     event.id = entity.id;
@@ -43,12 +55,23 @@ export class EventType {
     event.idempotencyKey = entity.idempotencyKey;
     event.orderingKey = entity.orderingKey;
     event.createdAt = entity.createdAt;
+    event.deliverAt = entity.deliverAt ?? null;
+    event.matchedEndpoints = matchedEndpoints;
     return event;
   }
 
   static fromEntity(entity: EventEntity): EventType {
     return EventType.from({ ...entity, applicationId: entity.application.id });
   }
+}
+
+@ObjectType({ description: 'Who would receive an event of a type and version if it were published now.' })
+export class EventListenersType {
+  @Field(() => Int, { description: 'How many enabled endpoints of the application take it (filters and version pins applied).' })
+  count!: number;
+
+  @Field(() => [ID])
+  endpointIds!: string[];
 }
 
 @ObjectType()

@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type ChangeMessage, addJobs, execute, notify } from '../../db/sql';
+import { DEFAULT_OPERATOR_EVENTS, type OperatorEventsConfig } from '../../config';
+import { type ChangeMessage, type Sql, addJobs, execute, notify, toDate } from '../../db/sql';
 import type { AttemptErrorKind } from '../../delivery/attempt-outcome';
 import type { Clock } from '../../lib/clock';
+import { OperatorEventType, publishOperatorEvents } from '../../queue/operator-events';
 import { requeueDeliveries } from '../../queue/requeue';
 import { replayJob } from './replay-job';
 
@@ -73,7 +75,7 @@ export function replayMessage(row: Pick<ReplayRow, 'id' | 'application_id' | 'st
 export async function runReplayBatch(
   em: EntityManager,
   id: string,
-  options: { ratePerSecond: number; batchSize?: number; clock: Clock },
+  options: { ratePerSecond: number; batchSize?: number; clock: Clock; operatorEvents?: OperatorEventsConfig },
 ): Promise<{ nextAt: Date } | null> {
   const batchSize = Math.max(1, Math.min(options.batchSize ?? REPLAY_BATCH_SIZE, options.ratePerSecond));
   return em.transactional(async (tx) => {
@@ -101,11 +103,44 @@ export async function runReplayBatch(
       [batch[batch.length - 1]?.id ?? null, requeued.length, done, done, id],
     );
     await notify(tx, replayMessage(updated!));
-    if (done) return null;
+    if (done) {
+      await publishReplayCompleted(tx, updated!, options.operatorEvents ?? DEFAULT_OPERATOR_EVENTS, options.clock.now());
+      return null;
+    }
     const nextAt = new Date(options.clock.now().getTime() + Math.ceil((batch.length / options.ratePerSecond) * 1000));
     await addJobs(tx, [replayJob(id, nextAt)]);
     return { nextAt };
   });
+}
+
+/**
+ * `herald.replay.completed`, in the transaction that completed the replay: to its application and the operator
+ * application (an admin's replay across applications: the operator application only). Never suppressed: a replay
+ * completes once.
+ */
+export async function publishReplayCompleted(db: Sql, row: ReplayRow, config: OperatorEventsConfig, now: Date): Promise<void> {
+  await publishOperatorEvents(
+    db,
+    [
+      {
+        type: OperatorEventType.replayCompleted,
+        applicationId: row.application_id,
+        endpointId: null,
+        data: {
+          replayId: row.id,
+          applicationId: row.application_id,
+          endpointId: row.endpoint_id,
+          eventType: row.event_type,
+          matched: Number(row.matched),
+          requeued: Number(row.requeued),
+          startedAt: toDate(row.created_at).toISOString(),
+          occurredAt: (row.finished_at ? toDate(row.finished_at) : now).toISOString(),
+        },
+      },
+    ],
+    config,
+    now,
+  );
 }
 
 /** After its job failed for good: the replay ends FAILED with the reason. */

@@ -19,7 +19,7 @@ export class ReplayResolver {
     @Arg('dryRun', () => Boolean, { defaultValue: false }) dryRun: boolean,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return ReplayType.from(await new ReplayService(ctx.em, ctx.scope).start(filter, { dryRun }));
+    return ReplayType.from(await new ReplayService(ctx.em, ctx.scope, ctx.config.operatorEvents).start(filter, { dryRun }));
   }
 
   @Mutation(() => ReplayType, { description: 'Stops a running replay after its current batch; what was re-queued stays queued.' })

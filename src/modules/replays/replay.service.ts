@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { DEFAULT_OPERATOR_EVENTS, type OperatorEventsConfig } from '../../config';
 import { addJobs, execute, notify, toDate } from '../../db/sql';
 import { AttemptErrorKind } from '../../delivery/attempt-outcome';
 import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
@@ -7,7 +8,14 @@ import { IdPrefix, newId } from '../../lib/ids';
 import { ALL_APPLICATIONS, type TenantScope } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
 import { EndpointService } from '../endpoints/endpoint.service';
-import { type ReplayCriteria, type ReplayRow, ReplayStatus, matchingDeadLetters, replayMessage } from './replay-batch';
+import {
+  type ReplayCriteria,
+  type ReplayRow,
+  ReplayStatus,
+  matchingDeadLetters,
+  publishReplayCompleted,
+  replayMessage,
+} from './replay-batch';
 import { replayJob } from './replay-job';
 
 export { ReplayStatus } from './replay-batch';
@@ -48,6 +56,8 @@ export class ReplayService {
   constructor(
     private readonly em: EntityManager,
     private readonly scope: TenantScope = ALL_APPLICATIONS,
+    /** Where `herald.replay.completed` goes (the resolvers pass the configuration). */
+    private readonly operatorEvents: OperatorEventsConfig = DEFAULT_OPERATOR_EVENTS,
   ) {}
 
   async start(filter: ReplayFilter, options: { dryRun?: boolean | null } = {}): Promise<Replay> {
@@ -101,6 +111,7 @@ export class ReplayService {
       );
       if (status === ReplayStatus.RUNNING) await addJobs(em, [replayJob(row!.id)]);
       await notify(em, replayMessage(row!));
+      if (status === ReplayStatus.COMPLETED) await publishReplayCompleted(em, row!, this.operatorEvents, toDate(now));
       return toReplay(row!);
     });
   }

@@ -62,7 +62,7 @@ export type IngestResult =
 export class SourceService {
   constructor(
     private readonly em: EntityManager,
-    private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict'>,
+    private readonly config: Pick<HeraldConfig, 'maxPayloadBytes' | 'catalogStrict' | 'maxDeliverAheadMs'>,
     /** Seals secrets at rest, as endpoints' are (AES-256-GCM, HERALD_ENCRYPTION_KEY). */
     private readonly secrets: SecretBox,
     private readonly scope: TenantScope = ALL_APPLICATIONS,

@@ -19,7 +19,11 @@ export function createReplayTask(deps: { orm: MikroORM; config: HeraldConfig; cl
     }
     const em = deps.orm.em.fork();
     try {
-      const next = await runReplayBatch(em, payload.replayId, { ratePerSecond: deps.config.replay.ratePerSecond, clock: deps.clock });
+      const next = await runReplayBatch(em, payload.replayId, {
+        ratePerSecond: deps.config.replay.ratePerSecond,
+        clock: deps.clock,
+        operatorEvents: deps.config.operatorEvents,
+      });
       if (next) deps.waker?.wakeIn(next.nextAt.getTime() - deps.clock.now().getTime());
       else deps.logger.info({ replayId: payload.replayId }, 'replay finished or stopped');
     } catch (error) {

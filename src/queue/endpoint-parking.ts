@@ -1,0 +1,48 @@
+import { type Sql, addJobs, execute } from '../db/sql';
+import { deliverJob } from './deliver-job';
+
+/**
+ * An endpoint's parked deliveries (`deliveries.parked_at`): waiting, with no job, for a free slot of their endpoint
+ * or for the endpoint to be resumed. Shared by the engine's gate (src/engine/endpoint-gate.ts) and pause / resume
+ * (the endpoints service), which take the same per-endpoint advisory lock, so a park and a wake never miss each other.
+ */
+
+/** Takes the endpoints' locks in one order for every caller, so two transactions cannot deadlock on them. */
+export async function lockEndpoints(db: Sql, endpointIds: string[]): Promise<void> {
+  const keys = [...new Set(endpointIds)].sort().map((id) => `herald:endpoint:${id}`);
+  await execute(
+    db,
+    `select pg_advisory_xact_lock(hashtext(k)) from (select k from json_array_elements_text(?::json) with ordinality as t(k, n) order by n) ordered`,
+    [JSON.stringify(keys)],
+  );
+}
+
+/**
+ * Enqueues as many parked deliveries of the endpoint as it has free slots, oldest first; none while it is paused.
+ * Needs the endpoint lock.
+ */
+export async function wakeParked(db: Sql, endpointId: string, defaultLimit: number): Promise<number> {
+  const woken = await execute<{ id: string; attempt_count: number }>(
+    db,
+    `with capacity as (
+       select case when ep.paused_at is not null then 0
+                   else greatest(0, coalesce(ep.max_concurrency, ?) - (select count(*) from endpoint_inflight i where i.endpoint_id = ep.id))
+              end as free
+       from endpoints ep where ep.id = ?
+     ), next as (
+       select d.id from deliveries d
+       where d.endpoint_id = ? and d.parked_at is not null
+       order by d.parked_at, d.id
+       limit (select free from capacity)
+     )
+     update deliveries d set parked_at = null, next_attempt_at = now(), updated_at = now()
+     from next where d.id = next.id
+     returning d.id, d.attempt_count`,
+    [defaultLimit, endpointId, endpointId],
+  );
+  await addJobs(
+    db,
+    woken.map((row) => deliverJob(row.id, row.attempt_count + 1)),
+  );
+  return woken.length;
+}
