@@ -17,6 +17,7 @@ import { ProcessGroupMonitor, childPids, postmasterPid, round, sampleProcess } f
 import { type PublishCapacityResult, measurePublishCapacity } from './lib/publish-capacity';
 import { BenchReceiver } from './lib/receiver';
 import { type ScenarioResult, type ScenarioSpec, type SystemUnderTest, runScenario } from './lib/scenario';
+import { type RetryLanesResult, benchRetryLanes } from './retry-lanes';
 import type { ArrivalProcess } from './lib/stats';
 
 type Mode = 'full' | 'quick' | 'smoke';
@@ -54,7 +55,9 @@ const USAGE = `npm run bench -- [options]
   --max-rate N            events/s offered in the fan-out 1 throughput scenario (full run only; default 2500)
   --fanout10-rate N       events/s offered in the fan-out 10 scenario (default 400; quick 40)
   --steady S              seconds of steady phase for every scenario (default 60 for latency, 20 for throughput)
-  --only IDS              run only these scenarios, comma-separated: f1-latency, f1-max, f10 (f1-max in full runs)
+  --only IDS              run only these scenarios, comma-separated: f1-latency, f1-max, f10 (f1-max in full runs);
+                          retry-lanes (only when named): fresh first attempts at 100 events/s (quick 50) alone, then
+                          with 10,000 retries due at once; p50/p99 of both and the ratio (--steady S, default 20)
   --out FILE              where to write the JSON (default bench/results/, quick and smoke runs in bench/results/tmp/)
   --postgres-bin DIR      run the bench's PostgreSQL from DIR/initdb and DIR/postgres (same settings, temporary data
                           directory) instead of the embedded one, whose npm binary is built -Os; for example Debian's
@@ -634,6 +637,7 @@ interface BenchResults {
   baselineSkipped: string | null;
   floor: { worker: WorkerFloorResult[]; post: PostFloorResult | null } | null;
   publish: PublishCapacityResult[] | null;
+  retryLanes?: RetryLanesResult | null;
   ratios: Array<{ name: string; value: number | string }>;
   void: boolean;
 }
@@ -708,6 +712,22 @@ async function main(): Promise<number> {
     );
     const herald = await benchHerald(options, context);
 
+    let retryLanes: RetryLanesResult | null = null;
+    if (options.only.includes('retry-lanes')) {
+      log('Retry lanes (fresh first attempts alone, then with 10,000 retries due at once)');
+      retryLanes = await benchRetryLanes({
+        databaseUrl: await recreateDatabase(adminUrl, 'retry_lanes_bench'),
+        receiver,
+        topology: options.topology,
+        logLevel: options.heraldLogLevel,
+        concurrency: options.concurrency,
+        rate: options.mode === 'full' ? 100 : 50,
+        steadyMs: (options.steadySeconds ?? 20) * 1000,
+        arrival: options.arrival,
+        log,
+      });
+    }
+
     let baseline: SystemReport | null = null;
     let baselineSkipped: string | null = null;
     if (!options.baseline) baselineSkipped = 'disabled (--no-baseline or --smoke)';
@@ -767,6 +787,7 @@ async function main(): Promise<number> {
       baselineSkipped,
       floor,
       publish,
+      retryLanes,
     };
     const results: BenchResults = {
       ...partial,
@@ -775,7 +796,8 @@ async function main(): Promise<number> {
       void:
         [...herald.scenarios, ...(baseline?.scenarios ?? [])].some((s) => s.void) ||
         (floor?.post ? !floor.post.ledger.balanced : false) ||
-        (publish ?? []).some((p) => !p.balanced),
+        (publish ?? []).some((p) => !p.balanced) ||
+        (retryLanes?.void ?? false),
     };
     log('');
     log(render(results));

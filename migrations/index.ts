@@ -20,6 +20,7 @@ const NAMES = [
   'Migration20261207100000_pause',
   'Migration20261207200000_portal',
   'Migration20261207300000_operator_events',
+  'Migration20261207400000_audit_log',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -29,6 +29,7 @@ const environmentSchema = z.object({
   WORKER_POLL_INTERVAL_MS: integer(50, 60_000).default(1000),
   WORKER_LOCAL_QUEUE_SIZE: integer(0, 10_000).default(64),
   WORKER_COMPLETE_BATCH_DELAY_MS: integer(0, 1000).default(2),
+  RETRY_CONCURRENCY_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   DELIVERY_TIMEOUT_MS: integer(100, 300_000).default(10_000),
   DELIVERY_RETRY_POLICY: z.enum(['standard', 'seed']).default('standard'),
   DELIVERY_RETRY_SCHEDULE: z.string().optional(),
@@ -134,6 +135,8 @@ export interface HeraldConfig {
     thread: boolean;
     /** Batch job completions (and failures) written within this many ms into one statement (0: one per job). */
     completeBatchDelayMs: number;
+    /** The retry lane: at most this many retry attempts (attempt 2 and later) run at once in a worker process. */
+    retryConcurrency: number;
   };
   delivery: {
     timeoutMs: number;
@@ -246,6 +249,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       localQueueSize: e.WORKER_LOCAL_QUEUE_SIZE,
       thread: e.WORKER_THREAD,
       completeBatchDelayMs: e.WORKER_COMPLETE_BATCH_DELAY_MS,
+      // At least one, so retries always move.
+      retryConcurrency: Math.max(1, Math.floor(e.WORKER_CONCURRENCY * e.RETRY_CONCURRENCY_SHARE)),
     },
     delivery: {
       timeoutMs: e.DELIVERY_TIMEOUT_MS,

@@ -135,6 +135,8 @@ export interface JobSpec {
   maxAttempts?: number;
   queueName?: string;
   priority?: number;
+  /** graphile-worker flags: a worker passing one in forbiddenFlags does not fetch the job. */
+  flags?: string[];
 }
 
 /**
@@ -163,7 +165,7 @@ export function jobSpecsJson(jobs: JobSpec[]): string {
       max_attempts: job.maxAttempts ?? null,
       job_key: job.jobKey ?? null,
       priority: job.priority ?? null,
-      flags: null,
+      flags: job.flags ?? null,
     })),
   );
 }

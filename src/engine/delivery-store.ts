@@ -19,7 +19,7 @@ import { Batcher } from '../lib/batcher';
 import { IdPrefix, newId } from '../lib/ids';
 import type { PreviousSecret } from '../modules/endpoints/endpoint.entity';
 import { type RolledUpOutcome, rollUpOutcome, rollUpWrites } from '../modules/metrics/delivery-rollup';
-import { deliverJob } from '../queue/deliver-job';
+import { deliverJob, isRetryAttempt } from '../queue/deliver-job';
 import { DeliveryStatus } from '../queue/delivery-status';
 import { admitInTransaction, releaseMany } from './endpoint-gate';
 import { type RateSlot, takeRateSlot } from './endpoint-rate-limit';
@@ -143,6 +143,12 @@ export interface AttemptRecord {
 export class DeliveryStore {
   private readonly starts = new Batcher<BatchStartRequest, Start | Waiting>((requests) => this.startBatch(requests));
   private readonly records = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
+  /**
+   * The retry lane's own batches (docs/delivery-policy.md): a first attempt never waits for a storm of retries'
+   * batch to commit before its own starts. Two batches at once are what two worker processes already run.
+   */
+  private readonly retryStarts = new Batcher<BatchStartRequest, Start | Waiting>((requests) => this.startBatch(requests));
+  private readonly retryRecords = new Batcher<AttemptRecord, DeliveryStatus | null>((records) => this.recordBatch(records));
   /** This process's deliveries waiting for slots it holds. */
   private readonly waiters: EndpointWaiters;
 
@@ -164,17 +170,18 @@ export class DeliveryStore {
    * their slots and asks once more (see EndpointWaiters): one of their slots, not a parking. `now` is read at each ask.
    */
   async start(request: StartRequest, now: () => Date): Promise<Start> {
-    const first = await this.starts.submit({ ...request, now: now(), mayWait: true });
+    const starts = isRetryAttempt(request.attempt) ? this.retryStarts : this.starts;
+    const first = await starts.submit({ ...request, now: now(), mayWait: true });
     if (first.kind !== 'waiting') return first;
     await this.waiters.wait(first.work.endpoint_id);
-    const second = await this.starts.submit({ ...request, now: now(), mayWait: false });
+    const second = await starts.submit({ ...request, now: now(), mayWait: false });
     if (second.kind === 'waiting') throw new Error('a delivery that may not wait was told to wait');
     return second;
   }
 
   /** Writes the attempt; null when another worker had already recorded this attempt (nothing changed). */
   record(record: AttemptRecord): Promise<DeliveryStatus | null> {
-    return this.records.submit(record);
+    return (isRetryAttempt(record.attempt) ? this.retryRecords : this.records).submit(record);
   }
 
   /** Schedules the attempt's job (replacing the waiting one) to run at `runAt` instead of now. */
@@ -190,7 +197,7 @@ export class DeliveryStore {
     return inTransaction(this.pool, async (sql) => {
       const slot = await takeRateSlot(sql, work.endpoint_id, perSecond, holdsRateSlot);
       if (slot.kind === 'later') {
-        await addJobs(sql, [deliverJob(work.id, attempt, slot.at, undefined, slot.at)]);
+        await addJobs(sql, [deliverJob(work.id, attempt, slot.at, slot.at)]);
         await releaseMany(sql, [{ endpointId: work.endpoint_id, deliveryId: work.id }], this.config.delivery.endpointConcurrency);
       }
       return slot;

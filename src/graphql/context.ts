@@ -4,7 +4,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import type { SecretBox } from '../lib/encryption';
 import type { Logger } from '../lib/logger';
-import { type Principal, type TenantScope, scopeOf } from '../modules/api-keys/principal';
+import { type Principal, type TenantScope, actorOf, scopeOf } from '../modules/api-keys/principal';
 import type { HeraldPubSub } from './pubsub';
 import { RequestLoaders } from './request-loaders';
 import type { VerifiedKeyCache } from '../modules/api-keys/verified-key-cache';
@@ -42,7 +42,8 @@ export type SharedContext = Omit<GraphQLContext, 'em' | 'requestId' | 'principal
 /** A request's context: its own entity manager fork, and log lines tagged with the request id and the key. */
 export function createRequestContext(shared: SharedContext, requestId: string, principal: Principal): GraphQLContext {
   const em = shared.orm.em.fork();
-  const scope = scopeOf(principal);
+  // The actor and request id travel with the scope, so every service's changes are audited under them.
+  const scope: TenantScope = { ...scopeOf(principal), actor: actorOf(principal), requestId };
   return {
     ...shared,
     em,

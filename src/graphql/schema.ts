@@ -3,6 +3,7 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
 import { ApplicationResolver } from '../modules/applications/application.resolver';
+import { AuditResolver } from '../modules/audit/audit.resolver';
 import { CatalogResolver } from '../modules/catalog/catalog.resolver';
 import { DeliveryResolver } from '../modules/deliveries/delivery.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
@@ -25,6 +26,7 @@ export const resolvers = [
   MetricsResolver,
   ReplayResolver,
   PortalResolver,
+  AuditResolver,
 ] as const;
 
 export async function buildHeraldSchema(pubSub: HeraldPubSub = createHeraldPubSub()): Promise<GraphQLSchema> {

@@ -15,6 +15,7 @@ export const IdPrefix = {
   apiKey: 'key',
   replay: 'rpl',
   portalSession: 'ps',
+  auditEntry: 'aud',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 

@@ -14,6 +14,7 @@ import { workerLogger } from '../db/graphile-worker-logger';
 import { WorkerHeartbeat } from './heartbeat';
 import { workerSizingNote } from './worker-sizing';
 import { JobWaker } from './job-waker';
+import { RetryLane } from './retry-lane';
 import { createDeliverTask } from './tasks/deliver.task';
 import { PURGE_TASK, createPurgeTask } from './tasks/purge.task';
 import { createReplayTask } from './tasks/replay.task';
@@ -55,8 +56,10 @@ export async function startWorker(deps: {
   const http = WebhookHttpClient.guarded(deps.config.ssrf, deps.network);
   const heartbeat = new WorkerHeartbeat(deps);
   const waker = new JobWaker();
+  const retryLane = new RetryLane(deps.config.worker.retryConcurrency);
   // The pool id is what graphile-worker writes into locked_by: the heartbeat vouches for it.
   const events: WorkerEvents = new EventEmitter();
+  retryLane.attach(events);
   let currentPoolId: string | null = null;
   events.on('pool:create', ({ workerPool }) => {
     currentPoolId = workerPool.id;
@@ -76,8 +79,9 @@ export async function startWorker(deps: {
     noHandleSignals: true,
     logger: workerLogger(deps.logger),
     events,
+    forbiddenFlags: retryLane.forbiddenFlags,
     taskList: {
-      [DELIVER_TASK]: createDeliverTask({ ...deps, http, waker, heartbeat }),
+      [DELIVER_TASK]: createDeliverTask({ ...deps, http, waker, heartbeat, retryLane }),
       [PURGE_TASK]: createPurgeTask(deps),
       [REPLAY_TASK]: createReplayTask({ ...deps, waker }),
     },
@@ -151,6 +155,7 @@ export async function startWorker(deps: {
   deps.logger.info(
     {
       concurrency: deps.config.worker.concurrency,
+      retryConcurrency: deps.config.worker.retryConcurrency,
       localQueueSize: deps.config.worker.localQueueSize,
       completeBatchDelayMs: deps.config.worker.completeBatchDelayMs,
     },

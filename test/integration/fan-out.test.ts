@@ -312,10 +312,11 @@ describe('the one fan-out', () => {
   it("writes a delivery's job in SQL as the engine writes it", async () => {
     const runAt = new Date('2030-01-02T03:04:05.678Z');
     const { rows } = await producer.query<{ now: unknown; later: { run_at: string } & Record<string, unknown> }>(
-      "select herald.deliver_job('dlv_x', 3) as now, herald.deliver_job('dlv_y', 4, $1) as later",
+      // SQL writes first attempts only; a retry's job (attempt 2 on) carries the retry lane's priority and flag.
+      "select herald.deliver_job('dlv_x', 1) as now, herald.deliver_job('dlv_y', 1, $1) as later",
       [runAt],
     );
-    const [now, later] = JSON.parse(jobSpecsJson([deliverJob('dlv_x', 3), deliverJob('dlv_y', 4, runAt)])) as Array<
+    const [now, later] = JSON.parse(jobSpecsJson([deliverJob('dlv_x', 1), deliverJob('dlv_y', 1, runAt)])) as Array<
       Record<string, unknown>
     >;
     expect(rows[0]!.now).toEqual(now);

@@ -49,6 +49,7 @@ const VALID_INPUTS: Record<string, Record<string, unknown>> = {
   ReplayDeadLettersInput: {},
   CreatePortalSessionInput: { applicationId: 'app_default', capabilities: ['ENDPOINTS_READ'] },
   PortalThemeInput: {},
+  AuditLogFilter: {},
 };
 
 /** Values that have the right GraphQL type but are wrong for the field: each must be refused with a code. */

@@ -52,9 +52,18 @@ describe('createRequestContext: what a request runs with', () => {
     const context = createRequestContext(services, 'req-3', applicationKey);
     expect(context.requestId).toBe('req-3');
     expect(context.principal).toBe(applicationKey);
-    expect(context.scope).toEqual({ applicationId: 'app_context' });
+    // The scope also says who acts and in which request: what the audit log records.
+    expect(context.scope).toEqual({
+      applicationId: 'app_context',
+      actor: { kind: 'APPLICATION', id: 'key_context_test' },
+      requestId: 'req-3',
+    });
     expect(context.pubSub).toBe(services.pubSub);
     expect(context.eventWriter).toBe(services.eventWriter);
-    expect(createRequestContext(services, 'req-4', adminKey).scope).toEqual({ applicationId: null });
+    expect(createRequestContext(services, 'req-4', adminKey).scope).toEqual({
+      applicationId: null,
+      actor: { kind: 'ADMIN', id: 'key_context_admin' },
+      requestId: 'req-4',
+    });
   });
 });

@@ -12,14 +12,14 @@ export class ApiKeyResolver {
   @AdminOnly('Creating API keys')
   @Mutation(() => ApiKeyWithSecret, { description: 'Creates an API key (admin keys only). The key is returned this once.' })
   async createApiKey(@Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput, @Ctx() ctx: GraphQLContext) {
-    const { apiKey, key } = await new ApiKeyService(ctx.em).create(input);
+    const { apiKey, key } = await new ApiKeyService(ctx.em, undefined, undefined, ctx.scope).create(input);
     return { apiKey: ApiKeyType.from(apiKey), key };
   }
 
   @AdminOnly('Revoking API keys')
   @Mutation(() => ApiKeyType, { description: 'Revokes an API key by id or prefix (admin keys only); it stops working at once.' })
   async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return ApiKeyType.from(await new ApiKeyService(ctx.em, ctx.verifiedKeys).revoke(id));
+    return ApiKeyType.from(await new ApiKeyService(ctx.em, ctx.verifiedKeys, undefined, ctx.scope).revoke(id));
   }
 
   @AdminOnly('Listing API keys')

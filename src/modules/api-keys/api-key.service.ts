@@ -6,6 +6,7 @@ import { ErrorCode, HeraldError, badInput, notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { ApplicationService } from '../applications/application.service';
 import { ApiKeyEntity, ApiKeyKind } from './api-key.entity';
+import { type AuditOrigin, apiKeySnapshot, recordAudit } from '../audit/audit.service';
 import type { Principal } from './principal';
 import type { VerifiedKey, VerifiedKeyCache } from './verified-key-cache';
 
@@ -48,6 +49,8 @@ export class ApiKeyService {
     /** This process's recently verified keys: consulted by authenticate, evicted by revoke. */
     private readonly verifiedKeys?: VerifiedKeyCache,
     private readonly clock: Clock = systemClock,
+    /** Who creates and revokes keys, for the audit log (the resolvers pass their scope); unset: Herald itself. */
+    private readonly origin: AuditOrigin = {},
   ) {}
 
   private get em(): EntityManager {
@@ -75,7 +78,12 @@ export class ApiKeyService {
       keyHash: hashApiKey(key),
       expiresAt: input.expiresAt ?? null,
     });
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      // A transaction's fork carries the loaded entities, not the ones waiting to be inserted.
+      em.persist(apiKey);
+      await em.flush();
+      await this.audit(em, 'api_key.created', apiKey, undefined);
+    });
     return { apiKey, key };
   }
 
@@ -97,11 +105,26 @@ export class ApiKeyService {
   async revoke(idOrPrefix: string, now: Date = this.clock.now()): Promise<ApiKeyEntity> {
     const apiKey = await this.em.findOne(ApiKeyEntity, idOrPrefix.startsWith('hk_') ? { prefix: idOrPrefix } : { id: idOrPrefix });
     if (!apiKey) throw notFound('API key', idOrPrefix);
+    const before = apiKeySnapshot(apiKey);
     apiKey.revokedAt ??= now;
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      await em.flush();
+      await this.audit(em, 'api_key.revoked', apiKey, before);
+    });
     // Other processes hear of it from the table's trigger; this one forgets the key now.
     this.verifiedKeys?.evict(apiKey.id);
     return apiKey;
+  }
+
+  private async audit(em: EntityManager, action: string, apiKey: ApiKeyEntity, before: Record<string, unknown> | undefined): Promise<void> {
+    await recordAudit(em, this.origin, {
+      action,
+      targetType: 'api_key',
+      targetId: apiKey.id,
+      applicationId: apiKey.application?.id ?? null,
+      before,
+      after: apiKeySnapshot(apiKey),
+    });
   }
 
   /** The principal a presented key stands for; UNAUTHENTICATED, saying what to do, otherwise. */

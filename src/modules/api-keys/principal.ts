@@ -1,6 +1,7 @@
 import { forbidden } from '../../lib/errors';
 import { ApiKeyKind } from './api-key.entity';
 import type { PortalCapability } from '../portal/portal-capability';
+import type { AuditActor, AuditOrigin } from '../audit/audit.service';
 
 /** Who is calling: the API key an operation was authenticated with, or a customer portal session. */
 export interface Principal {
@@ -18,7 +19,7 @@ export interface Principal {
  * What data a service may touch: one application, or all of them (admin keys and Herald's own
  * internals). Services apply it to every lookup, so another tenant's id is simply not found.
  */
-export interface TenantScope {
+export interface TenantScope extends AuditOrigin {
   applicationId: string | null;
 }
 
@@ -26,6 +27,11 @@ export const ALL_APPLICATIONS: TenantScope = Object.freeze({ applicationId: null
 
 export function scopeOf(principal: Principal): TenantScope {
   return { applicationId: principal.kind === ApiKeyKind.ADMIN ? null : principal.applicationId };
+}
+
+/** Who the audit log names for a principal's changes: the key (with its kind) or the portal session. */
+export function actorOf(principal: Principal): AuditActor {
+  return principal.portal ? { id: principal.portal.sessionId, kind: 'PORTAL' } : { id: principal.keyId, kind: principal.kind };
 }
 
 /** The `where` fragment restricting a query to the scope, or null when a requested application is out of it. */

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, notFound } from '../../lib/errors';
 import { type Connection, type PageRequest, toConnection } from '../../lib/pagination';
 import { ALL_APPLICATIONS, type TenantScope } from '../api-keys/principal';
+import { applicationSnapshot, recordAudit } from '../audit/audit.service';
 import { ApplicationEntity, DEFAULT_APPLICATION_ID } from './application.entity';
 
 export class ApplicationService {
@@ -14,7 +15,18 @@ export class ApplicationService {
     const name = input.name.trim();
     if (name.length < 1 || name.length > 200) throw badInput('An application name must be 1 to 200 characters.', { field: 'name' });
     const application = this.em.create(ApplicationEntity, { name, metadata: input.metadata ?? null });
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      // A transaction's fork carries the loaded entities, not the ones waiting to be inserted.
+      em.persist(application);
+      await em.flush();
+      await recordAudit(em, this.scope, {
+        action: 'application.created',
+        targetType: 'application',
+        targetId: application.id,
+        applicationId: application.id,
+        after: applicationSnapshot(application),
+      });
+    });
     return application;
   }
 

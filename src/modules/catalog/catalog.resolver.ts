@@ -24,7 +24,7 @@ export class CatalogResolver {
   @AdminOnly('Changing the event type catalog')
   @Mutation(() => EventTypeDefinitionType, { description: 'Adds an event type to the catalog, with its first version.' })
   async registerEventType(@Arg('input', () => RegisterEventTypeInput) input: RegisterEventTypeInput, @Ctx() ctx: GraphQLContext) {
-    return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).register(input));
+    return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config, ctx.scope).register(input));
   }
 
   @AdminOnly('Changing the event type catalog')
@@ -32,7 +32,7 @@ export class CatalogResolver {
     description: 'Adds a version with its own schema; endpoints pinned to an older version keep receiving only that one.',
   })
   async addEventTypeVersion(@Arg('input', () => AddEventTypeVersionInput) input: AddEventTypeVersionInput, @Ctx() ctx: GraphQLContext) {
-    return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).addVersion(input));
+    return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config, ctx.scope).addVersion(input));
   }
 
   @AdminOnly('Changing the event type catalog')
@@ -44,6 +44,6 @@ export class CatalogResolver {
     @Arg('note', () => String, { nullable: true }) note: string | undefined,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config).deprecate(name, note));
+    return EventTypeDefinitionType.from(await new CatalogService(ctx.em, ctx.config, ctx.scope).deprecate(name, note));
   }
 }

@@ -3,6 +3,7 @@ import type { HeraldConfig } from '../../config';
 import { execute, toDate } from '../../db/sql';
 import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
+import { type AuditOrigin, recordAudit } from '../audit/audit.service';
 import { EVENT_VERSION, assertEventType, matchesEventType } from '../events/event-type-pattern';
 import { compileSchema, describeViolations, validatorFor, violationsOf } from './schema-validator';
 
@@ -51,6 +52,8 @@ export class CatalogService {
   constructor(
     private readonly em: EntityManager,
     private readonly config: CatalogConfig,
+    /** Who changes the catalog, for the audit log (the resolvers pass their scope); unset: Herald itself. */
+    private readonly origin: AuditOrigin = {},
   ) {}
 
   async list(options: { includeDeprecated?: boolean | null } = {}): Promise<CatalogEntry[]> {
@@ -96,7 +99,9 @@ export class CatalogService {
         });
       }
       await insertVersion(em, input.name, version, input.schema ?? null, input.example);
-      return new CatalogService(em, this.config).get(input.name);
+      const entry = await new CatalogService(em, this.config).get(input.name);
+      await this.audit(em, 'event_type.registered', undefined, entry);
+      return entry;
     });
   }
 
@@ -110,18 +115,31 @@ export class CatalogService {
       });
     }
     validateExample(input.example, input.schema ?? null);
-    await insertVersion(this.em, input.name, version, input.schema ?? null, input.example);
-    return this.get(input.name);
+    return this.em.transactional(async (em) => {
+      await insertVersion(em, input.name, version, input.schema ?? null, input.example);
+      const after = await new CatalogService(em, this.config).get(input.name);
+      await this.audit(em, 'event_type.version_added', entry, after);
+      return after;
+    });
   }
 
   async deprecate(name: string, note?: string | null): Promise<CatalogEntry> {
-    await this.get(name);
-    await execute(
-      this.em,
-      'update event_types set deprecated_at = coalesce(deprecated_at, now()), deprecation_note = ?, updated_at = now() where name = ?',
-      [note?.trim().slice(0, 1000) || null, name],
-    );
-    return this.get(name);
+    const before = await this.get(name);
+    return this.em.transactional(async (em) => {
+      await execute(
+        em,
+        'update event_types set deprecated_at = coalesce(deprecated_at, now()), deprecation_note = ?, updated_at = now() where name = ?',
+        [note?.trim().slice(0, 1000) || null, name],
+      );
+      const after = await new CatalogService(em, this.config).get(name);
+      await this.audit(em, 'event_type.deprecated', before, after);
+      return after;
+    });
+  }
+
+  /** A catalog change in the audit log, in its transaction (`em`); catalog entries belong to no application. */
+  private async audit(em: EntityManager, action: string, before: CatalogEntry | undefined, after: CatalogEntry): Promise<void> {
+    await recordAudit(em, this.origin, { action, targetType: 'event_type', targetId: after.name, applicationId: null, before, after });
   }
 
   /**

@@ -29,6 +29,7 @@ import {
 import type { SsrfPolicy } from '../../delivery/ssrf-guard';
 import { validateReceiverUrl } from './endpoint-url';
 import { validateRateLimit } from './rate-limit-input';
+import { endpointSnapshot, recordAudit } from '../audit/audit.service';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_GRACE_SECONDS, secretContext } from './endpoint-secrets';
 
 export interface RegisterEndpoint {
@@ -107,12 +108,18 @@ export class EndpointService {
     });
     endpoint.secret = secrets.encrypt(secret, secretContext(endpoint.id));
     if (input.asymmetricSignatures) setSigningKey(endpoint, secrets, true);
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      // A transaction's fork carries the loaded entities, not the ones waiting to be inserted.
+      em.persist(endpoint);
+      await em.flush();
+      await this.audit(em, 'endpoint.created', endpoint, undefined);
+    });
     return { endpoint, secret };
   }
 
   async update(id: string, input: UpdateEndpoint): Promise<EndpointEntity> {
     const endpoint = await this.get(id);
+    const before = endpointSnapshot(endpoint);
     if (input.url != null) endpoint.url = validateReceiverUrl(input.url, this.ssrf);
     if (input.description !== undefined) endpoint.description = normaliseDescription(input.description);
     if (input.eventTypes != null || input.eventVersions != null) {
@@ -136,21 +143,34 @@ export class EndpointService {
     if (input.retryPolicy != null) endpoint.retryPolicy = retryPolicyFromInput(input.retryPolicy);
     if (input.clearRetryPolicy) endpoint.retryPolicy = null;
     if (input.ordered != null) endpoint.ordered = input.ordered;
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      await em.flush();
+      await this.audit(em, 'endpoint.updated', endpoint, before);
+    });
     return endpoint;
   }
 
   /** Turns ed25519 (`v1a`) signatures on (a new key pair) or off. */
   async setAsymmetricSignatures(id: string, enabled: boolean, secrets: SecretBox): Promise<EndpointEntity> {
     const endpoint = await this.get(id);
+    const before = endpointSnapshot(endpoint);
     setSigningKey(endpoint, secrets, enabled);
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      await em.flush();
+      await this.audit(
+        em,
+        enabled ? 'endpoint.asymmetric_signatures_enabled' : 'endpoint.asymmetric_signatures_disabled',
+        endpoint,
+        before,
+      );
+    });
     return endpoint;
   }
 
   async disable(id: string, reason?: string | null): Promise<EndpointEntity> {
     const endpoint = await this.get(id);
     const wasEnabled = endpoint.enabled;
+    const before = endpointSnapshot(endpoint);
     await this.em.transactional(async (em) => {
       endpoint.enabled = false;
       endpoint.disabledReason = reason?.trim().slice(0, 500) || 'Disabled by a user';
@@ -163,6 +183,7 @@ export class EndpointService {
         change: 'DISABLED',
         reason: endpoint.disabledReason,
       });
+      await this.audit(em, 'endpoint.disabled', endpoint, before);
       if (wasEnabled) {
         await this.publishOperatorEvent(em, endpoint, OperatorEventType.endpointDisabled, {
           cause: 'MANUAL',
@@ -185,6 +206,7 @@ export class EndpointService {
     const endpoint = await this.get(id);
     const missedSince = endpoint.failingSince ?? endpoint.disabledAt;
     const wasDisabled = !endpoint.enabled;
+    const before = endpointSnapshot(endpoint);
     let redelivered = 0;
     await this.em.transactional(async (em) => {
       endpoint.enabled = true;
@@ -196,6 +218,7 @@ export class EndpointService {
       endpoint.throttledUntil = null;
       await em.flush();
       if (options.redeliverMissed && missedSince) redelivered = await redeliverMissed(em, endpoint, missedSince);
+      await this.audit(em, 'endpoint.enabled', endpoint, before);
       if (wasDisabled) {
         await notify(em, {
           kind: 'endpoint',
@@ -237,10 +260,12 @@ export class EndpointService {
   async pause(id: string): Promise<EndpointEntity> {
     const endpoint = await this.get(id);
     if (endpoint.pausedAt) return endpoint;
+    const before = endpointSnapshot(endpoint);
     await this.em.transactional(async (em) => {
       await lockEndpoints(em, [endpoint.id]);
       endpoint.pausedAt = this.clock.now();
       await em.flush();
+      await this.audit(em, 'endpoint.paused', endpoint, before);
     });
     return endpoint;
   }
@@ -255,6 +280,7 @@ export class EndpointService {
     const endpoint = await this.get(id);
     const pausedAt = endpoint.pausedAt;
     if (!pausedAt) return { endpoint, woken: 0 };
+    const before = endpointSnapshot(endpoint);
     let woken = 0;
     await this.em.transactional(async (em) => {
       // The endpoint's lock first, as an admission takes it before parking; deliveries in flight are left alone,
@@ -271,6 +297,7 @@ export class EndpointService {
         [this.clock.now(), pausedAt, endpoint.application.id, endpoint.id],
       );
       woken = await wakeParked(em, endpoint.id, this.catalog.delivery?.endpointConcurrency ?? DEFAULT_ENDPOINT_CONCURRENCY);
+      await this.audit(em, 'endpoint.resumed', endpoint, before);
     });
     return { endpoint, woken };
   }
@@ -350,7 +377,8 @@ export class EndpointService {
    * then its unfinished deliveries', so no attempt being recorded adds a job after they are removed.
    */
   async delete(id: string): Promise<void> {
-    await this.get(id);
+    const endpoint = await this.get(id);
+    const before = endpointSnapshot(endpoint);
     await this.em.transactional(async (em) => {
       await execute(em, 'select 1 from endpoints where id = ? for update', [id]);
       await execute(
@@ -363,6 +391,13 @@ export class EndpointService {
       );
       await execute(em, `delete from ordering_sequences where ordering_group = ? or starts_with(ordering_group, ? || ':')`, [id, id]);
       await execute(em, 'delete from endpoints where id = ?', [id]);
+      await recordAudit(em, this.scope, {
+        action: 'endpoint.deleted',
+        targetType: 'endpoint',
+        targetId: id,
+        applicationId: endpoint.application.id,
+        before,
+      });
     });
   }
 
@@ -383,6 +418,7 @@ export class EndpointService {
       });
     }
     const endpoint = await this.get(id);
+    const before = endpointSnapshot(endpoint);
     const stillValid = endpoint.previousSecrets.filter((previous) => Date.parse(previous.expiresAt) > now.getTime());
     if (gracePeriodSeconds > 0) {
       stillValid.unshift({ secret: endpoint.secret, expiresAt: new Date(now.getTime() + gracePeriodSeconds * 1000).toISOString() });
@@ -390,8 +426,28 @@ export class EndpointService {
     const secret = generateSecret();
     endpoint.previousSecrets = stillValid.slice(0, MAX_PREVIOUS_SECRETS);
     endpoint.secret = secrets.encrypt(secret, secretContext(endpoint.id));
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      await em.flush();
+      await this.audit(em, 'endpoint.secret_rotated', endpoint, before);
+    });
     return { endpoint, secret };
+  }
+
+  /** The endpoint's change in the audit log, in the change's transaction (`em`): before (if any) and after. */
+  private async audit(
+    em: EntityManager,
+    action: string,
+    endpoint: EndpointEntity,
+    before: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    await recordAudit(em, this.scope, {
+      action,
+      targetType: 'endpoint',
+      targetId: endpoint.id,
+      applicationId: endpoint.application.id,
+      before,
+      after: endpointSnapshot(endpoint),
+    });
   }
 
   async get(id: string): Promise<EndpointEntity> {

@@ -13,7 +13,7 @@ export class PortalResolver {
     description: 'Creates a customer portal session for one application (admin keys only); its one-time link is returned this once.',
   })
   async createPortalSession(@Arg('input', () => CreatePortalSessionInput) input: CreatePortalSessionInput, @Ctx() ctx: GraphQLContext) {
-    const { session, token } = await new PortalService(ctx.em).create({
+    const { session, token } = await new PortalService(ctx.em, undefined, ctx.scope).create({
       applicationId: input.applicationId,
       capabilities: input.capabilities,
       expiresInSeconds: input.expiresIn,
@@ -32,7 +32,7 @@ export class PortalResolver {
   @AdminOnly('Revoking customer portal sessions')
   @Mutation(() => Int, { description: 'Ends every portal session of the application at once (admin keys only); returns how many.' })
   async revokePortalSessions(@Arg('applicationId', () => ID) applicationId: string, @Ctx() ctx: GraphQLContext) {
-    return new PortalService(ctx.em).revokeAll(applicationId);
+    return new PortalService(ctx.em, undefined, ctx.scope).revokeAll(applicationId);
   }
 
   @Query(() => PortalSessionType, { description: 'The portal session this request was made with (portal sessions only).' })

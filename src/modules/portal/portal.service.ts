@@ -6,6 +6,7 @@ import { ErrorCode, HeraldError, badInput } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ApplicationService } from '../applications/application.service';
 import type { Principal } from '../api-keys/principal';
+import { type AuditOrigin, recordAudit } from '../audit/audit.service';
 import { PORTAL_CAPABILITIES, type PortalCapability } from './portal-capability';
 
 /** Session lifetimes an admin may ask for: a minute to a day (default an hour). */
@@ -83,6 +84,8 @@ export class PortalService {
   constructor(
     private readonly em: EntityManager,
     private readonly clock: Clock = systemClock,
+    /** Who creates and revokes sessions, for the audit log (the resolvers pass their scope); unset: Herald itself. */
+    private readonly origin: AuditOrigin = {},
   ) {}
 
   async create(input: CreatePortalSession): Promise<{ session: PortalSession; token: string }> {
@@ -98,32 +101,58 @@ export class PortalService {
     const theme = checkTheme(input.theme ?? {});
     const application = await new ApplicationService(this.em).resolve(input.applicationId);
     const token = `hpt_${randomBytes(32).toString('base64url')}`;
-    const [row] = await execute<SessionRow>(
-      this.em,
-      `insert into portal_sessions (id, application_id, token_hash, capabilities, theme, expires_at, created_at)
+    return this.em.transactional(async (em) => {
+      const [row] = await execute<SessionRow>(
+        em,
+        `insert into portal_sessions (id, application_id, token_hash, capabilities, theme, expires_at, created_at)
        values (?, ?, ?, ?::text[], ?::jsonb, ?, ?) returning ${COLUMNS}`,
-      [
-        newId(IdPrefix.portalSession, now.getTime()),
-        application.id,
-        sha256(token),
-        `{${capabilities.join(',')}}`,
-        JSON.stringify(theme),
-        new Date(now.getTime() + expiresIn * 1000),
-        now,
-      ],
-    );
-    return { session: toSession(row!), token };
+        [
+          newId(IdPrefix.portalSession, now.getTime()),
+          application.id,
+          sha256(token),
+          `{${capabilities.join(',')}}`,
+          JSON.stringify(theme),
+          new Date(now.getTime() + expiresIn * 1000),
+          now,
+        ],
+      );
+      const session = toSession(row!);
+      await recordAudit(em, this.origin, {
+        action: 'portal_session.created',
+        targetType: 'portal_session',
+        targetId: session.id,
+        applicationId: session.applicationId,
+        after: session,
+      });
+      return { session, token };
+    });
   }
 
   /** Ends every session of the application that has not ended yet; returns how many. */
   async revokeAll(applicationId: string): Promise<number> {
     const application = await new ApplicationService(this.em).resolve(applicationId);
-    const rows = await execute(
-      this.em,
-      'update portal_sessions set revoked_at = ? where application_id = ? and revoked_at is null and expires_at > ? returning id',
-      [this.clock.now(), application.id, this.clock.now()],
-    );
-    return rows.length;
+    const now = this.clock.now();
+    return this.em.transactional(async (em) => {
+      const rows = await execute<{ id: string }>(
+        em,
+        'update portal_sessions set revoked_at = ? where application_id = ? and revoked_at is null and expires_at > ? returning id',
+        [now, application.id, now],
+      );
+      // One entry per session ended, so each session's history is found by its id.
+      await recordAudit(
+        em,
+        this.origin,
+        rows.map((row) => ({
+          action: 'portal_session.revoked',
+          targetType: 'portal_session',
+          targetId: row.id,
+          applicationId: application.id,
+          before: { revokedAt: null },
+          after: { revokedAt: now },
+        })),
+      );
+      return rows.length;
+    });
   }
 
   /**

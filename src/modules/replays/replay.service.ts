@@ -7,6 +7,7 @@ import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ALL_APPLICATIONS, type TenantScope } from '../api-keys/principal';
 import { ApplicationService } from '../applications/application.service';
+import { recordAudit } from '../audit/audit.service';
 import { EndpointService } from '../endpoints/endpoint.service';
 import {
   type ReplayCriteria,
@@ -112,7 +113,9 @@ export class ReplayService {
       if (status === ReplayStatus.RUNNING) await addJobs(em, [replayJob(row!.id)]);
       await notify(em, replayMessage(row!));
       if (status === ReplayStatus.COMPLETED) await publishReplayCompleted(em, row!, this.operatorEvents, toDate(now));
-      return toReplay(row!);
+      const replay = toReplay(row!);
+      await this.audit(em, 'replay.started', undefined, replay);
+      return replay;
     });
   }
 
@@ -134,7 +137,7 @@ export class ReplayService {
 
   /** Stops a running replay after the batch in progress; what was re-queued stays queued. */
   async cancel(id: string): Promise<Replay> {
-    await this.get(id);
+    const before = await this.get(id);
     return this.em.transactional(async (em) => {
       const [row] = await execute<ReplayRow>(
         em,
@@ -147,7 +150,21 @@ export class ReplayService {
         throw badInput(`Replay ${id} is ${current.status}: only a RUNNING replay can be cancelled.`, { id });
       }
       await notify(em, replayMessage(row));
-      return toReplay(row);
+      const replay = toReplay(row);
+      await this.audit(em, 'replay.cancelled', before, replay);
+      return replay;
+    });
+  }
+
+  /** A replay's start or cancellation in the audit log, in its transaction (`em`). */
+  private async audit(em: EntityManager, action: string, before: Replay | undefined, after: Replay): Promise<void> {
+    await recordAudit(em, this.scope, {
+      action,
+      targetType: 'replay',
+      targetId: after.id!,
+      applicationId: after.applicationId,
+      before,
+      after,
     });
   }
 

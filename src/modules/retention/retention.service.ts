@@ -4,7 +4,8 @@ import { execute } from '../../db/sql';
 /**
  * Purges events older than the retention age, with their deliveries and attempts (cascading foreign
  * keys), in small batches so no statement holds locks for long. Events with a delivery still pending
- * or scheduled for a retry are kept until it finishes.
+ * or scheduled for a retry are kept until it finishes. Audit log entries are kept as long as events, then purged
+ * the same way.
  */
 export class RetentionService {
   constructor(private readonly em: EntityManager) {}
@@ -30,6 +31,24 @@ export class RetentionService {
       events += deleted.length;
       if (deleted.length < options.batchSize) break;
     }
+    await this.purgeAuditLog(options.olderThan, options.batchSize, maxBatches);
     return { events, batches };
+  }
+
+  /** Audit log entries older than `olderThan`, in batches as events are; returns how many. */
+  async purgeAuditLog(olderThan: Date, batchSize: number, maxBatches = 10_000): Promise<number> {
+    let purged = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const deleted = await execute<{ id: string }>(
+        this.em,
+        `delete from audit_log where id in (
+           select id from audit_log where created_at < ? order by created_at limit ? for update skip locked)
+         returning id`,
+        [olderThan, batchSize],
+      );
+      purged += deleted.length;
+      if (deleted.length < batchSize) break;
+    }
+    return purged;
   }
 }

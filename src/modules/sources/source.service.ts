@@ -10,6 +10,7 @@ import type { SecretBox } from '../../lib/encryption';
 import { badInput, notFound } from '../../lib/errors';
 import { IdPrefix, newId } from '../../lib/ids';
 import { ApplicationService } from '../applications/application.service';
+import { recordAudit } from '../audit/audit.service';
 import { assertEventType } from '../events/event-type-pattern';
 import { EventService } from '../events/event.service';
 import { EVENT_TYPE } from '../events/event-type-pattern';
@@ -100,24 +101,34 @@ export class SourceService {
       throw badInput('"eventTypePrefix" may hold up to 64 letters, digits, ".", "_", ":" or "-".', { field: 'eventTypePrefix' });
     }
     const id = newId(IdPrefix.source);
-    await execute(
-      this.em,
-      `insert into sources (id, application_id, name, scheme, secret, hmac_header, event_type_header, event_type_path, event_type_prefix, default_event_type)
+    return this.em.transactional(async (em) => {
+      await execute(
+        em,
+        `insert into sources (id, application_id, name, scheme, secret, hmac_header, event_type_header, event_type_path, event_type_prefix, default_event_type)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        id,
-        application.id,
-        name,
-        input.scheme,
-        this.secrets.encrypt(secret, sourceSecretContext(id)),
-        input.hmacHeader?.toLowerCase() ?? null,
-        eventTypeHeader,
-        eventTypePath,
-        eventTypePrefix,
-        input.defaultEventType ?? null,
-      ],
-    );
-    return { source: await this.get(id), secret };
+        [
+          id,
+          application.id,
+          name,
+          input.scheme,
+          this.secrets.encrypt(secret, sourceSecretContext(id)),
+          input.hmacHeader?.toLowerCase() ?? null,
+          eventTypeHeader,
+          eventTypePath,
+          eventTypePrefix,
+          input.defaultEventType ?? null,
+        ],
+      );
+      const source = await new SourceService(em, this.config, this.secrets, this.scope).get(id);
+      await recordAudit(em, this.scope, {
+        action: 'source.created',
+        targetType: 'source',
+        targetId: id,
+        applicationId: source.applicationId,
+        after: source,
+      });
+      return { source, secret };
+    });
   }
 
   async get(id: string): Promise<Source> {
@@ -138,8 +149,17 @@ export class SourceService {
   }
 
   async delete(id: string): Promise<void> {
-    await this.get(id);
-    await execute(this.em, 'delete from sources where id = ?', [id]);
+    const before = await this.get(id);
+    await this.em.transactional(async (em) => {
+      await execute(em, 'delete from sources where id = ?', [id]);
+      await recordAudit(em, this.scope, {
+        action: 'source.deleted',
+        targetType: 'source',
+        targetId: id,
+        applicationId: before.applicationId,
+        before,
+      });
+    });
   }
 
   /**

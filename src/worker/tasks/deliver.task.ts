@@ -5,11 +5,12 @@ import type { WebhookHttpClient } from '../../delivery/http-client';
 import type { Clock } from '../../lib/clock';
 import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
-import { isDeliverPayload } from '../../queue/deliver-job';
+import { isDeliverPayload, isRetryAttempt } from '../../queue/deliver-job';
 import { DeliveryExecutor } from '../../engine/delivery-executor';
 import { DeliveryStore } from '../../engine/delivery-store';
 import type { WorkerHeartbeat } from '../heartbeat';
 import type { JobWaker } from '../job-waker';
+import type { RetryLane } from '../retry-lane';
 
 export interface DeliverTaskDependencies {
   /** The worker's connections: the delivery pipeline runs on them, apart from the ORM's. */
@@ -22,6 +23,8 @@ export interface DeliverTaskDependencies {
   waker?: JobWaker;
   /** Keeps a pool beating while its tasks run, even after it was released. */
   heartbeat?: Pick<WorkerHeartbeat, 'taskStarted'>;
+  /** Bounds the retry attempts running at once (none: unbounded). */
+  retryLane?: Pick<RetryLane, 'enter' | 'leave'>;
 }
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
@@ -33,6 +36,9 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
       return;
     }
+    const lane = isRetryAttempt(payload.attempt) ? deps.retryLane : undefined;
+    // Rarely waits: only a retry taken while the lane was filling (see RetryLane).
+    await lane?.enter();
     const executor = new DeliveryExecutor(store, deps);
     const poolId = helpers.job.locked_by ?? 'unknown';
     const ended = deps.heartbeat?.taskStarted(poolId);
@@ -41,6 +47,7 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       result = await executor.run(payload, { poolId, jobId: helpers.job.id });
     } finally {
       ended?.();
+      lane?.leave();
     }
     if (result.kind === 'skipped' && result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
     // A child logger per delivery only when its line will be written (pino builds each child's redaction).
