@@ -116,7 +116,6 @@ set plan_cache_mode = force_generic_plan as $$
 #variable_conflict use_column
 declare
   targets herald.fan_out_row[];
-  grouped boolean;
   grp text;
   -- A fan-out's delivery ids share their milliseconds and 50 random bits, and count up in the last 6 characters
   -- (hexadecimal digits are base32 ones): ids in fan-out order, one random draw per fan-out.
@@ -138,37 +137,12 @@ begin
                        case when not filtered then null
                             when e.ordering_key is not null then tk.endpoint_id || ':' || e.ordering_key
                             when tk.ordered then tk.endpoint_id end, e.deliver_at)::herald.fan_out_row
-                   order by e.ord, tk.endpoint_id),
-         coalesce(bool_or(filtered and (e.ordering_key is not null or tk.ordered)), false)
-    into targets, grouped
+                   order by e.ord, tk.endpoint_id)
+    into targets
     from unnest(events) e
     join takers tk on tk.application_id = e.application_id and tk.type = e.type and tk.version = e.version
                   and (e.endpoint_ids is null or tk.endpoint_id = any(e.endpoint_ids));
   if targets is null then return; end if;
-
-  if not grouped then
-    return query
-    with placed as (
-      select t.ord, t.event_id, t.application_id, t.event_type, t.endpoint_id, id_base || lpad(to_hex(t.k), 6, '0') as delivery_id,
-             greatest(t.deliver_at, now()) as due
-        from unnest(targets) with ordinality as t(ord, event_id, application_id, event_type, endpoint_id, ordering_group, deliver_at, k)
-    ), inserted as (
-      insert into public.deliveries (id, event_id, endpoint_id, application_id, event_type, status, attempt_count,
-                                     next_attempt_at, created_at, updated_at)
-      select p.delivery_id, p.event_id, p.endpoint_id, p.application_id, p.event_type, 'PENDING', 0, p.due, now(), now()
-        from placed p
-      returning 1
-    ), jobs as (
-      select graphile_worker.add_jobs(array(
-               select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1, p.due)) from placed p)) as added
-    )
-    select p.ord, p.event_id, array_agg(p.delivery_id order by p.endpoint_id)
-      from placed p
-     where (select count(*) from inserted) >= 0 and (select count(*) from jobs) >= 0
-     group by p.ord, p.event_id
-     order by p.ord;
-    return;
-  end if;
 
   for grp in select distinct t.ordering_group from unnest(targets) t where t.ordering_group is not null order by 1 loop
     if current_setting('transaction_isolation') <> 'read committed' then

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { afterAll } from 'vitest';
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedRequest {
@@ -104,4 +105,20 @@ export class WebhookReceiver {
       this.inFlight--;
     }
   }
+}
+
+/**
+ * Starts receivers for a test file's suite and closes them all when it ends: call once in a `describe` body, then
+ * `const receiver = await start(behaviour)` in its tests.
+ */
+export function receiversOfSuite(): (behaviour?: ReceiverBehaviour) => Promise<WebhookReceiver> {
+  const started: WebhookReceiver[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((receiver) => receiver.close()));
+  });
+  return async (behaviour) => {
+    const receiver = await WebhookReceiver.start(behaviour);
+    started.push(receiver);
+    return receiver;
+  };
 }

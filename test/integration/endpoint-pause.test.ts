@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CancelPendingDeliveriesDocument,
   CreateApplicationDocument,
@@ -12,28 +12,19 @@ import {
 import { attemptStartTimes, query } from '../helpers/database';
 import { heraldTestWith } from '../helpers/fixtures';
 import { type TestHerald, waitUntil } from '../helpers/herald';
-import { type ReceiverBehaviour, WebhookReceiver } from '../helpers/receiver';
+import { receiversOfSuite } from '../helpers/receiver';
 
 const heraldFile = heraldTestWith();
 
 describe('pauseEndpoint, resumeEndpoint and cancelPendingDeliveries', { timeout: 180_000 }, () => {
   let database: { url: string };
   let herald: TestHerald;
-  const receivers: WebhookReceiver[] = [];
+  const receiver = receiversOfSuite();
 
   heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
     database = fileDatabase;
     herald = fileHerald;
   });
-  afterAll(async () => {
-    await Promise.all(receivers.map((receiver) => receiver.close()));
-  });
-
-  async function receiver(behaviour?: ReceiverBehaviour): Promise<WebhookReceiver> {
-    const started = await WebhookReceiver.start(behaviour);
-    receivers.push(started);
-    return started;
-  }
 
   async function newApplication(name: string): Promise<string> {
     return (await herald.call(CreateApplicationDocument, { input: { name } })).createApplication.id;

@@ -14,7 +14,7 @@ import {
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
 import { type TestHerald, startTestHerald, testConfig, waitUntil } from '../helpers/herald';
-import { type ReceiverBehaviour, WebhookReceiver } from '../helpers/receiver';
+import { type WebhookReceiver, receiversOfSuite } from '../helpers/receiver';
 
 const OPERATOR_APPLICATION = 'app_default';
 
@@ -32,7 +32,7 @@ interface Envelope {
 describe('operator events (herald.*)', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let herald: TestHerald;
-  const receivers: WebhookReceiver[] = [];
+  const receiver = receiversOfSuite();
   let operator: { receiver: WebhookReceiver; secret: string };
   const schemas = new Map<string, Record<string, unknown>>();
 
@@ -52,7 +52,6 @@ describe('operator events (herald.*)', () => {
   });
   afterAll(async () => {
     await herald?.stop();
-    await Promise.all(receivers.map((one) => one.close()));
     await database?.drop();
   });
   afterEach(async () => {
@@ -60,11 +59,6 @@ describe('operator events (herald.*)', () => {
     await settled();
   });
 
-  async function receiver(behaviour?: ReceiverBehaviour): Promise<WebhookReceiver> {
-    const started = await WebhookReceiver.start(behaviour);
-    receivers.push(started);
-    return started;
-  }
   async function application(): Promise<string> {
     const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'operator events' } });
     return createApplication.id;

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AddEventTypeVersionDocument,
   CreateApplicationDocument,
@@ -12,7 +12,7 @@ import {
 import { query } from '../helpers/database';
 import { heraldTestWith } from '../helpers/fixtures';
 import type { TestHerald } from '../helpers/herald';
-import { WebhookReceiver } from '../helpers/receiver';
+import { receiversOfSuite } from '../helpers/receiver';
 
 const heraldFile = heraldTestWith();
 
@@ -23,7 +23,7 @@ const heraldFile = heraldTestWith();
 describe('deliverAt, endpointIds, matchedEndpoints and eventListeners', { timeout: 60_000 }, () => {
   let database: { url: string };
   let herald: TestHerald;
-  const receivers: WebhookReceiver[] = [];
+  const startReceiver = receiversOfSuite();
 
   heraldFile.beforeAll(async ({ database: fileDatabase, herald: fileHerald }) => {
     database = fileDatabase;
@@ -31,9 +31,6 @@ describe('deliverAt, endpointIds, matchedEndpoints and eventListeners', { timeou
     // Version pins name catalog versions.
     await herald.call(RegisterEventTypeDocument, { input: { name: 'refund.made', description: 'A refund was made.', example: { n: 0 } } });
     await herald.call(AddEventTypeVersionDocument, { input: { name: 'refund.made', version: '2.0', example: { n: 0 } } });
-  });
-  afterAll(async () => {
-    await Promise.all(receivers.map((receiver) => receiver.close()));
   });
 
   async function newApplication(name: string): Promise<string> {
@@ -143,8 +140,7 @@ describe('deliverAt, endpointIds, matchedEndpoints and eventListeners', { timeou
   });
 
   it('delivers a scheduled event once it is due, not before', async () => {
-    const receiver = await WebhookReceiver.start();
-    receivers.push(receiver);
+    const receiver = await startReceiver();
     const applicationId = await newApplication('due');
     await register({ applicationId, url: receiver.url });
     const deliverAt = new Date(Date.now() + 1_500);
