@@ -156,6 +156,8 @@ export class DeliveryStore {
     /** The worker's own connections (not the ORM's, which the API shares in `herald start`). */
     private readonly pool: pg.Pool,
     private readonly config: Pick<HeraldConfig, 'delivery' | 'worker'> & Partial<Pick<HeraldConfig, 'operatorEvents'>>,
+    /** Told how long each first attempt's start took, in ms (the retry lane's measure of retries' cost). */
+    private readonly observeFirstAttemptStart?: (ms: number) => void,
   ) {
     this.waiters = new EndpointWaiters(config.delivery.slotWaitMs);
   }
@@ -170,8 +172,11 @@ export class DeliveryStore {
    * their slots and asks once more (see EndpointWaiters): one of their slots, not a parking. `now` is read at each ask.
    */
   async start(request: StartRequest, now: () => Date): Promise<Start> {
-    const starts = isRetryAttempt(request.attempt) ? this.retryStarts : this.starts;
+    const retry = isRetryAttempt(request.attempt);
+    const starts = retry ? this.retryStarts : this.starts;
+    const startedAt = performance.now();
     const first = await starts.submit({ ...request, now: now(), mayWait: true });
+    if (!retry) this.observeFirstAttemptStart?.(performance.now() - startedAt);
     if (first.kind !== 'waiting') return first;
     await this.waiters.wait(first.work.endpoint_id);
     const second = await starts.submit({ ...request, now: now(), mayWait: false });

@@ -56,7 +56,7 @@ export async function startWorker(deps: {
   const http = WebhookHttpClient.guarded(deps.config.ssrf, deps.network);
   const heartbeat = new WorkerHeartbeat(deps);
   const waker = new JobWaker();
-  const retryLane = new RetryLane(deps.config.worker.retryConcurrency);
+  const retryLane = new RetryLane(deps.config.worker.retryConcurrency, deps.config.worker.pollIntervalMs, deps.config.worker.concurrency);
   // The pool id is what graphile-worker writes into locked_by: the heartbeat vouches for it.
   const events: WorkerEvents = new EventEmitter();
   retryLane.attach(events);

@@ -24,21 +24,22 @@ export interface DeliverTaskDependencies {
   /** Keeps a pool beating while its tasks run, even after it was released. */
   heartbeat?: Pick<WorkerHeartbeat, 'taskStarted'>;
   /** Bounds the retry attempts running at once (none: unbounded). */
-  retryLane?: Pick<RetryLane, 'enter' | 'leave'>;
+  retryLane?: Pick<RetryLane, 'enter' | 'leave' | 'observeFirstAttemptStart'>;
 }
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
 export function createDeliverTask(deps: DeliverTaskDependencies): Task {
   // One store per worker process: the deliveries it runs at once share its batches.
-  const store = new DeliveryStore(deps.pool, deps.config);
+  const lane = deps.retryLane;
+  const store = new DeliveryStore(deps.pool, deps.config, lane && ((ms) => lane.observeFirstAttemptStart(ms)));
   return async (payload, helpers) => {
     if (!isDeliverPayload(payload)) {
       deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
       return;
     }
-    const lane = isRetryAttempt(payload.attempt) ? deps.retryLane : undefined;
+    const retryLane = isRetryAttempt(payload.attempt) ? lane : undefined;
     // Rarely waits: only a retry taken while the lane was filling (see RetryLane).
-    await lane?.enter();
+    await retryLane?.enter();
     const executor = new DeliveryExecutor(store, deps);
     const poolId = helpers.job.locked_by ?? 'unknown';
     const ended = deps.heartbeat?.taskStarted(poolId);
@@ -47,7 +48,7 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       result = await executor.run(payload, { poolId, jobId: helpers.job.id });
     } finally {
       ended?.();
-      lane?.leave();
+      retryLane?.leave();
     }
     if (result.kind === 'skipped' && result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
     // A child logger per delivery only when its line will be written (pino builds each child's redaction).
