@@ -15,12 +15,15 @@ import { round } from './lib/proc';
  * `--only retry-lanes`: fresh first attempts' latency alone, then with RETRIES retries due at once (the issue's
  * must-show: p99 within 2x). Phase 1 publishes fresh events at `rate` to one endpoint. Then RETRIES events go to a
  * storm endpoint that fails every first attempt and answers retries after STORM_RETRY_DELAY_MS; their retries
- * (DELIVERY_RETRY_SCHEDULE=1h) are made due at once with graphile-worker's reschedule_jobs, and phase 2 publishes
+ * (DELIVERY_RETRY_SCHEDULE=1h) are made due at once with graphile-worker's reschedule_jobs once PostgreSQL has settled
+ * after that setup (see settleSeconds), and phase 2 publishes
  * fresh events at the same rate to another endpoint. Phase 2's figure counts the fresh events sent while retries
  * were still arriving (the storm), so a storm shorter than the phase does not dilute it.
  */
 export const RETRIES = 10_000;
 const STORM_RETRY_DELAY_MS = 50;
+/** A quiet pause after the storm's setup, like the one before phase 1. */
+const SETTLE_MS = 2000;
 
 export interface RetryLanesResult {
   rate: number;
@@ -37,6 +40,8 @@ export interface RetryLanesResult {
   p99Ratio: number | null;
   /** From the retries made due to the last one received. */
   stormSeconds: number;
+  /** From the setup's last failed first attempt to the retries made due: autovacuum done, then SETTLE_MS. */
+  settleSeconds: number;
   /** The most retries the storm receiver answered at once. */
   maxRetriesInFlight: number;
   /** Herald's own split of a fresh first attempt (ms, p50/p99): created to attempt started, and the attempt's duration. */
@@ -166,10 +171,22 @@ export async function benchRetryLanes(options: {
     const setupDeadline = monotonicMs() + 300_000;
     while ((storm.firstAttempts < RETRIES || (await waitingRetries()) < RETRIES) && monotonicMs() < setupDeadline) await sleep(200);
     if (storm.firstAttempts < RETRIES) throw new Error(`only ${storm.firstAttempts} of ${RETRIES} first attempts failed in 5 minutes`);
+    // An outage's failed first attempts come over its length, not in one burst: let PostgreSQL finish with the
+    // setup's burst (autovacuum of the tables it wrote) before the retries fall due, as it had before phase 1.
+    const settleStarted = monotonicMs();
+    const autovacuumRunning = async () =>
+      Number(
+        (await db.query<{ n: string }>(`select count(*) as n from pg_stat_activity where backend_type = 'autovacuum worker'`)).rows[0]!.n,
+      ) > 0;
+    while ((await autovacuumRunning()) && monotonicMs() - settleStarted < 60_000) await sleep(200);
+    await sleep(SETTLE_MS);
+    const settleSeconds = round((monotonicMs() - settleStarted) / 1000, 1);
 
     const stormSpec = spec('herald-retry-lanes-storm', 1000);
     const freshApp = await application('retry lanes: fresh', options.receiver.url(stormSpec.id, 0));
-    options.log(`  ${stormSpec.id}: ${RETRIES} retries made due at once, then ${options.rate} events/s of first attempts`);
+    options.log(
+      `  ${stormSpec.id}: after ${settleSeconds} s to settle, ${RETRIES} retries made due at once, then ${options.rate} events/s of first attempts`,
+    );
     const dueAt = monotonicMs();
     await db.query(
       `select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key like 'deliver:%'), run_at := now())`,
@@ -217,6 +234,7 @@ export async function benchRetryLanes(options: {
       p50Ratio: ratio(duringStorm?.p50, alone.latencyMs?.p50),
       p99Ratio: ratio(duringStorm?.p99, alone.latencyMs?.p99),
       stormSeconds: round((stormEnd - dueAt) / 1000, 2),
+      settleSeconds,
       maxRetriesInFlight: storm.maxInFlight,
       stages,
       scenarios: [alone, phase2],
