@@ -1,3 +1,5 @@
+import { retry } from '../lib/retry';
+
 /**
  * Whether an error means the database cannot be reached or cannot serve right now (refused, reset or dropped
  * connections, SQLSTATE class 08, 57P01-57P03: shut down, crashed, starting up): a fault of ours that passes, not of
@@ -28,6 +30,23 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT
 
 /** Serialization failure and deadlock: the transaction was rolled back and may simply run again. */
 const RETRYABLE_TRANSACTION_CODES = new Set(['40001', '40P01']);
+
+/** The transaction lost a deadlock or a serialization check: PostgreSQL rolled it back, and it may simply run again. */
+export function isTransactionConflict(error: unknown): boolean {
+  const { code } = codeAndMessage(error);
+  return code !== undefined && RETRYABLE_TRANSACTION_CODES.has(code);
+}
+
+/**
+ * Runs a unit of work (a statement outside any transaction, or a whole transaction) again when it lost a deadlock
+ * or a serialization check, up to CONFLICT_ATTEMPTS times in all; any other error, or a conflict that persists, is
+ * thrown. Never inside a transaction: after the conflict it is aborted and only the whole transaction can run again.
+ */
+export function rerunOnConflict<T>(work: () => Promise<T>): Promise<T> {
+  return retry(work, { initialDelayMs: 10, maxDelayMs: 100, maxAttempts: CONFLICT_ATTEMPTS, retryIf: isTransactionConflict });
+}
+
+const CONFLICT_ATTEMPTS = 4;
 
 /**
  * Worth running the same work again after a short wait: the database is unavailable, the transaction lost a deadlock

@@ -1,6 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { databaseErrorSummary, isDatabaseUnavailable, isUnstorableTextError } from '../db/database-errors';
+import { databaseErrorSummary, isDatabaseUnavailable, isTransactionConflict, isUnstorableTextError } from '../db/database-errors';
 import { ErrorCode, HeraldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { redactCredentials } from '../lib/redaction';
@@ -79,6 +79,16 @@ export function createErrorFormatter(logger: Logger) {
         locations: formatted.locations,
         path: formatted.path,
         extensions: { ...unavailable.details, code: unavailable.code },
+      };
+    }
+    if (isTransactionConflict(underlyingError(error))) {
+      // Ours, not the client's: a concurrent write won a deadlock or a serialization check, and nothing was written.
+      return {
+        message:
+          'A concurrent change conflicted with this operation and nothing of it was written: retry it (a publish with an idempotency key is not duplicated by a retry).',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfterSeconds: 1 },
       };
     }
     if (isGraphQLInputError(original, formatted)) {

@@ -9,6 +9,8 @@ export interface RetryOptions {
   delayFirstAttempt?: boolean;
   /** No attempt starts after this instant (ms, as `now` tells it); the last error is thrown instead. */
   deadline?: number;
+  /** At most this many attempts; the last one's error is thrown. */
+  maxAttempts?: number;
   /** What is thrown when the deadline stops the retries (default: the last error). */
   deadlineError?: (lastError: unknown) => unknown;
   /** Errors worth another attempt; any other is thrown at once. Default: every error. */
@@ -46,6 +48,7 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
       return await work(attempt);
     } catch (error) {
       if (options.retryIf && !options.retryIf(error)) throw error;
+      if (options.maxAttempts !== undefined && attempt >= options.maxAttempts) throw error;
       if (options.deadline !== undefined && now() + delayMs > options.deadline) {
         throw options.deadlineError ? options.deadlineError(error) : error;
       }

@@ -1,7 +1,12 @@
 import 'reflect-metadata';
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { databaseFailureToldOnlyInText, isTransientDatabaseError, isUnstorableTextError } from '../../src/db/database-errors';
+import {
+  databaseFailureToldOnlyInText,
+  isTransientDatabaseError,
+  isUnstorableTextError,
+  rerunOnConflict,
+} from '../../src/db/database-errors';
 import { createErrorFormatter, isDatabaseOutage } from '../../src/graphql/errors';
 import { HeraldError } from '../../src/lib/errors';
 import { createLogger } from '../../src/lib/logger';
@@ -88,5 +93,35 @@ describe('the database failures libraries report only in text', () => {
     expect(isUnstorableTextError(dbError('invalid message format', '08P01'))).toBe(true);
     expect(isUnstorableTextError(dbError('unsupported Unicode escape sequence', '22P05'))).toBe(true);
     expect(isUnstorableTextError(dbError('connection failure', '08006'))).toBe(false);
+  });
+});
+
+describe('a deadlock or a serialization failure: run again, and if it persists, ours and retryable, not INTERNAL', () => {
+  it('reruns a unit of work that lost a deadlock or a serialization check, and nothing else', async () => {
+    let calls = 0;
+    const conflicted = await rerunOnConflict(async () => {
+      calls += 1;
+      if (calls === 1) throw dbError('deadlock detected', '40P01');
+      if (calls === 2) throw dbError('could not serialize access due to concurrent update', '40001');
+      return 'written';
+    });
+    expect({ conflicted, calls }).toEqual({ conflicted: 'written', calls: 3 });
+
+    let uniqueCalls = 0;
+    const unique = rerunOnConflict(async () => {
+      uniqueCalls += 1;
+      throw dbError('duplicate key value violates unique constraint', '23505');
+    });
+    await expect(unique).rejects.toMatchObject({ code: '23505' });
+    expect(uniqueCalls).toBe(1);
+  });
+
+  it('answers a conflict that escaped with SERVICE_UNAVAILABLE and a retry hint, logging nothing as unexpected', () => {
+    for (const error of [dbError('deadlock detected', '40P01'), dbError('could not serialize access', '40001')]) {
+      const { formatted, lines } = format(error, { path: ['publishEvent'] });
+      expect(formatted.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 });
+      expect(formatted.message).toMatch(/nothing of it was written: retry it/);
+      expect(lines.filter((line) => line.includes('unexpected error'))).toEqual([]);
+    }
   });
 });

@@ -53,6 +53,16 @@ describe('retry: exponential backoff with a cap, a deadline and an abort signal'
     ]);
   });
 
+  it('makes at most maxAttempts attempts and throws the last error, whatever the time left', async () => {
+    const time = fakeTime();
+    const { work, attempts } = failingTimes(5, 'never');
+    await expect(retry(work, { initialDelayMs: 10, maxDelayMs: 100, maxAttempts: 3, ...time })).rejects.toThrow('failure 3');
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(time.waits).toEqual([10, 20]);
+    const twice = failingTimes(1, 'second');
+    expect(await retry(twice.work, { initialDelayMs: 10, maxDelayMs: 100, maxAttempts: 2, ...time })).toBe('second');
+  });
+
   it('does not wait at all when the first attempt succeeds, unless told to wait before it', async () => {
     const time = fakeTime();
     expect(await retry(async () => 1, { initialDelayMs: 100, maxDelayMs: 1000, ...time })).toBe(1);

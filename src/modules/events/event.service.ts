@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../../config';
+import { rerunOnConflict } from '../../db/database-errors';
 import { type Sql, execute } from '../../db/sql';
 import { type EventToPublish, type StoredEvent, publishEvents } from '../../queue/publish';
 import { type Clock, systemClock } from '../../lib/clock';
@@ -76,7 +77,7 @@ export class EventService {
     const checked = this.check(input, null);
     if (this.writer) return this.writer.write(checked);
     const events = await resolveEvents(this.em, this.config, [checked], true);
-    const [result] = await publishPrepared(this.em, events);
+    const [result] = await rerunOnConflict(() => publishPrepared(this.em, events));
     if (result instanceof HeraldError) throw result;
     return result!;
   }
@@ -101,8 +102,8 @@ export class EventService {
     };
     // A key may turn out to name a different event only once the events are written (an earlier call's, or a
     // concurrent one's that commits first): the batch then runs in a transaction, so that refusal rolls it all back.
-    if (events.some((event) => event.idempotencyKey !== null)) return this.em.transactional(write);
-    return write(this.em);
+    if (events.some((event) => event.idempotencyKey !== null)) return rerunOnConflict(() => this.em.transactional(write));
+    return rerunOnConflict(() => write(this.em));
   }
 
   /** Every check of one input that needs no database: names, sizes, and the key's application scope. */
@@ -179,7 +180,7 @@ export class EventService {
       orderingKey: null,
     };
     // No idempotency key, so never refused.
-    const [written] = await publishPrepared(this.em, [test], endpoint.id);
+    const [written] = await rerunOnConflict(() => publishPrepared(this.em, [test], endpoint.id));
     if (!written || written instanceof HeraldError || written.deliveryIds.length !== 1) throw new Error('a test event was not published');
     return { event: written.event, deliveryId: written.deliveryIds[0]! };
   }
@@ -389,7 +390,7 @@ export class EventWriter {
       const em = newEntityManager();
       const resolved = await resolveEvents(em, config, checked, false);
       const valid = resolved.filter((event): event is PreparedEvent => !(event instanceof Error));
-      const written = await publishPrepared(em, valid);
+      const written = await rerunOnConflict(() => publishPrepared(em, valid));
       let next = 0;
       // A refusal (an invalid event, or a key that names a different event) fails its own call; the others stand.
       return resolved.map((event) => {
