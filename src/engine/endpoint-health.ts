@@ -3,6 +3,7 @@ import { type Sql, type SqlFragment, execute, executeWrites, toDate } from '../d
 import { disableDecision } from '../delivery/endpoint-health-policy';
 import type { AttemptVerdict } from '../delivery/response-classifier';
 import { type OperatorEvent, OperatorEventType } from '../queue/operator-events';
+import { recordAudit } from '../modules/audit/audit.service';
 
 export interface EndpointHealthChange {
   kind: 'DISABLED';
@@ -134,6 +135,19 @@ export async function recordEndpointHealth(
     [reason, now, input.endpointId],
   );
   if (disabled.length === 0) return { change: null, operatorEvents };
+  // Herald's own change (no actor): in the audit log with the operator's, in this attempt's transaction.
+  await recordAudit(
+    db,
+    {},
+    {
+      action: 'endpoint.disabled',
+      targetType: 'endpoint',
+      targetId: input.endpointId,
+      applicationId: state.application_id,
+      before: { enabled: true, disabledReason: null },
+      after: { enabled: false, disabledReason: reason, cause: decision.cause },
+    },
+  );
   operatorEvents.push({
     type: OperatorEventType.endpointDisabled,
     applicationId: state.application_id,

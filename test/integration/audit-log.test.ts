@@ -177,6 +177,15 @@ describe('audit log', { timeout: 120_000 }, () => {
           },
         ],
         [
+          'endpoint.deliveries_cancelled',
+          'mutation($id: ID!, $before: DateTimeISO) { cancelPendingDeliveries(endpointId: $id, before: $before) }',
+          { before: '2030-01-01T00:00:00.000Z' },
+          (before, after) => {
+            expect(before).toBeNull();
+            expect(after).toEqual({ createdBefore: '2030-01-01T00:00:00.000Z', cancelled: 0 });
+          },
+        ],
+        [
           'endpoint.disabled',
           'mutation($id: ID!) { disableEndpoint(id: $id, reason: "maintenance") { id } }',
           {},

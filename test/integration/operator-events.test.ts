@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compileSchema } from '../../src/modules/catalog/schema-validator';
 import { OperatorEventType, publishOperatorEvents } from '../../src/queue/operator-events';
 import {
+  AuditLogDocument,
   CreateApplicationDocument,
   DisableEndpointDocument,
   EnableEndpointDocument,
@@ -131,6 +132,16 @@ describe('operator events (herald.*)', () => {
     const event = await publish(applicationId);
     await finished(event.deliveries[0]!.id);
     expect(await enabled(goneEndpoint.id)).toBe(false);
+    // Herald's own change is in the audit log, by the system actor, with the reason.
+    const { auditLog } = await herald.call(AuditLogDocument, { filter: { targetId: goneEndpoint.id, action: 'endpoint.disabled' } });
+    expect(auditLog.nodes).toHaveLength(1);
+    expect(auditLog.nodes[0]).toMatchObject({
+      actor: { id: 'system', kind: 'SYSTEM' },
+      applicationId,
+      before: { enabled: true },
+      after: { enabled: false, cause: 'GONE' },
+    });
+    expect(auditLog.nodes[0]!.after!.disabledReason).toMatch(/410 Gone/);
     await settled();
 
     const got = received(subscriber, goneEndpoint.id);

@@ -351,6 +351,13 @@ export class EndpointService {
           attempt: null,
         })),
       );
+      await recordAudit(em, this.scope, {
+        action: 'endpoint.deliveries_cancelled',
+        targetType: 'endpoint',
+        targetId: endpoint.id,
+        applicationId: endpoint.application.id,
+        after: { createdBefore: cutoff.toISOString(), cancelled: cancelled.length },
+      });
       return cancelled.length;
     });
   }
