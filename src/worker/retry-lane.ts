@@ -117,7 +117,9 @@ export class RetryLane {
     }
     if (this.full) return true;
     if (this.held.length === 0) return false;
-    while (!this.full && this.held.length > 0) this.releaseHeld(1);
+    // As many as there are free slots: a worker sent takes a retry only once it has fetched one, so the lane is not
+    // full again before then, and sending every held worker would fetch a retry for each.
+    this.releaseHeld(this.governor.limit - this.running - this.waiting.length, () => null);
     return true;
   }
 
@@ -142,7 +144,8 @@ export class RetryLane {
     events.on('pool:listen:notification', ({ message }) => {
       if (message.channel !== 'jobs:insert') return;
       let count = insertedCount(message.payload);
-      count -= this.releaseHeld(count);
+      // Sent for first attempts: a slot of the lane is fillRoom's to give.
+      count -= this.releaseHeld(count, () => RETRIES_FORBIDDEN);
       if (count > 0) count -= this.nudgeIdle(count);
       if (count > 0) this.unclaimedInserts = Math.min(this.workers, this.unclaimedInserts + count);
     });
@@ -151,15 +154,15 @@ export class RetryLane {
   /** Stops holding workers (the pool is shutting down): the held go now, later askers are not held. */
   close(): void {
     this.closed = true;
-    this.releaseHeld(this.held.length);
+    this.releaseHeld(this.held.length, () => RETRIES_FORBIDDEN);
     this.stopScout();
   }
 
-  /** Sends up to `count` held workers to fetch, with the flags the lane calls for now; returns how many went. */
-  private releaseHeld(count: number): number {
+  /** Sends up to `count` held workers to fetch, each with `flags()`; returns how many went. */
+  private releaseHeld(count: number, flags: () => FetchFlags): number {
     let sent = 0;
     while (sent < count && this.held.length > 0) {
-      this.held.shift()!(this.full ? RETRIES_FORBIDDEN : null);
+      this.held.shift()!(flags());
       sent += 1;
     }
     if (this.held.length === 0) this.stopScout();
@@ -168,7 +171,7 @@ export class RetryLane {
 
   private startScout(): void {
     if (this.scout || this.closed) return;
-    this.scout = setInterval(() => this.releaseHeld(1), this.pollIntervalMs);
+    this.scout = setInterval(() => this.releaseHeld(1, () => (this.full ? RETRIES_FORBIDDEN : null)), this.pollIntervalMs);
     this.scout.unref();
   }
 

@@ -71,6 +71,16 @@ describe('the retry lane', () => {
     expect(lane.heldWorkers).toBe(0);
   });
 
+  it('sends as many held workers as slots were freed, not all of them (each could fetch a retry)', async () => {
+    const { lane } = laneWithEvents(2);
+    await lane.enter();
+    await lane.enter();
+    const held = [lane.forbiddenFlags(), lane.forbiddenFlags(), lane.forbiddenFlags()];
+    lane.leave();
+    expect(await Promise.all(held.map((flags) => state(flags)))).toEqual([null, 'pending', 'pending']);
+    expect(lane.heldWorkers).toBe(2);
+  });
+
   it('hands a freed slot to a retry already waiting for one before any held worker', async () => {
     const { lane } = laneWithEvents(1);
     await lane.enter();
