@@ -28,7 +28,11 @@ export class RetryLane {
   private readonly idle = new Set<Worker>();
   /** Workers held in forbiddenFlags while the lane is full, in arrival order. */
   private readonly held: Array<(flags: FetchFlags) => void> = [];
-  /** Jobs inserted that no held or idle worker was sent for: the next workers to ask fetch at once. */
+  /**
+   * Jobs inserted while the lane was full that no held or idle worker was sent for: the next workers to ask fetch at
+   * once. Kept only while the lane stays full: with room, workers fetch through the local queue anyway, and a count
+   * left from then would send workers to read every due retry when a storm falls due.
+   */
   private unclaimedInserts = 0;
   private scout: NodeJS.Timeout | null = null;
   private closed = false;
@@ -74,10 +78,10 @@ export class RetryLane {
    * once it is full, after holding the worker until a fetch may find a first attempt.
    */
   readonly forbiddenFlags = (): FetchFlags | Promise<FetchFlags> => {
-    if (!this.full) return null;
+    if (!this.full) return this.withRoom();
     // A worker would take a retry if it could: the governor may let more run.
     this.governor.retryActivity(true);
-    if (!this.full) return null;
+    if (!this.full) return this.withRoom();
     if (this.closed) return RETRIES_FORBIDDEN;
     if (this.unclaimedInserts > 0) {
       this.unclaimedInserts -= 1;
@@ -88,6 +92,12 @@ export class RetryLane {
       this.startScout();
     });
   };
+
+  /** The lane has room: the local queue's batched fetch, which finds what was inserted. */
+  private withRoom(): FetchFlags {
+    this.unclaimedInserts = 0;
+    return null;
+  }
 
   /** Resolves once the retry holds a slot of the lane. */
   enter(): Promise<void> {
@@ -147,7 +157,7 @@ export class RetryLane {
       // Sent for first attempts: a slot of the lane is fillRoom's to give.
       count -= this.releaseHeld(count, () => RETRIES_FORBIDDEN);
       if (count > 0) count -= this.nudgeIdle(count);
-      if (count > 0) this.unclaimedInserts = Math.min(this.workers, this.unclaimedInserts + count);
+      if (count > 0 && this.full) this.unclaimedInserts = Math.min(this.workers, this.unclaimedInserts + count);
     });
   }
 

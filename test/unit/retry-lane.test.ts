@@ -105,6 +105,22 @@ describe('the retry lane', () => {
     expect(await state(lane.forbiddenFlags())).toBe('pending');
   });
 
+  it('banks inserts only while the lane is full, and forgets them once it has room', async () => {
+    const { lane, inserted } = laneWithEvents(1);
+    // Room: workers fetch through the local queue, which finds these jobs; nothing is banked.
+    inserted(5);
+    await lane.enter();
+    expect(await state(lane.forbiddenFlags())).toBe('pending');
+    const { lane: other, inserted: insertedToOther } = laneWithEvents(1);
+    await other.enter();
+    insertedToOther(3);
+    other.leave();
+    // A worker asking with room fetches through the local queue: the three inserts are no longer owed a fetch.
+    expect(other.forbiddenFlags()).toBeNull();
+    await other.enter();
+    expect(await state(other.forbiddenFlags())).toBe('pending');
+  });
+
   it('banks no more inserts than there are workers', async () => {
     const { lane, inserted } = laneWithEvents(1, 1000, 3);
     await lane.enter();
