@@ -1,8 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
-import { createTestDatabase, query } from '../helpers/database';
-import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
+import { query } from '../helpers/database';
+import { heraldTest } from '../helpers/fixtures';
+import { waitUntil } from '../helpers/herald';
 
 /**
  * A publish that loses a deadlock to another transaction is rolled back by PostgreSQL; Herald runs it again, so the
@@ -10,26 +11,13 @@ import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
  * lock the publish needs, then waits for the application row the publish's foreign-key check holds.
  */
 describe('a publish that loses a deadlock', { timeout: 60_000 }, () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let herald: TestHerald;
-  const other = () => new pg.Client({ connectionString: database.url });
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    herald = await startTestHerald(database.url);
-  });
-  afterAll(async () => {
-    await herald?.stop();
-    await database?.drop();
-  });
-
-  it('is run again and published once, instead of failing with an internal error', async () => {
+  heraldTest('is run again and published once, instead of failing with an internal error', async ({ herald, database }) => {
     const applicationId = (await herald.call(CreateApplicationDocument, { input: { name: 'deadlocks' } })).createApplication.id;
     const endpointId = (
       await herald.call(RegisterEndpointDocument, { input: { applicationId, url: 'http://127.0.0.1:9/unused', eventTypes: ['ledger.*'] } })
     ).registerEndpoint.endpoint.id;
 
-    const blocker = other();
+    const blocker = new pg.Client({ connectionString: database.url });
     await blocker.connect();
     try {
       // The publish, waiting second, finds the deadlock and is the one rolled back.
