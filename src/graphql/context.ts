@@ -36,10 +36,13 @@ export interface GraphQLContext {
   loaders: RequestLoaders;
 }
 
-/** What every request's context shares: this process's services, and the logger its request's logger is a child of. */
+/** What every request's context shares: this process's services and its logger. */
 export type SharedContext = Omit<GraphQLContext, 'em' | 'requestId' | 'principal' | 'scope' | 'loaders'>;
 
-/** A request's context: its own entity manager fork, and log lines tagged with the request id and the key. */
+/**
+ * A request's context: its own entity manager fork. Its logger is the process's: a line logged for a request names
+ * its request id and key itself (a child logger per request cost each publish call about 3 µs, for lines rarely written).
+ */
 export function createRequestContext(shared: SharedContext, requestId: string, principal: Principal): GraphQLContext {
   const em = shared.orm.em.fork();
   // The actor and request id travel with the scope, so every service's changes are audited under them.
@@ -47,7 +50,6 @@ export function createRequestContext(shared: SharedContext, requestId: string, p
   return {
     ...shared,
     em,
-    logger: shared.logger.child({ requestId, apiKey: principal.keyId }),
     requestId,
     principal,
     scope,

@@ -195,7 +195,11 @@ function databaseOutagePlugin(): ApolloServerPlugin<GraphQLContext> {
       if (!outage) return;
       response.http.status = 503;
       response.http.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
-      logDatabaseUnavailable(contextValue.logger, outage, { path: outage.path });
+      logDatabaseUnavailable(contextValue.logger, outage, {
+        path: outage.path,
+        requestId: contextValue.requestId,
+        apiKey: contextValue.principal.keyId,
+      });
     },
   };
   // One listener for every request: nothing is allocated per publish.

@@ -17,8 +17,13 @@ export class EventType {
   @Field()
   version!: string;
 
+  /** The payload's JSON text as stored; `data` is read from it only when a query selects it. */
+  payload!: string;
+
   @Field(() => GraphQLJSON)
-  data!: unknown;
+  get data(): unknown {
+    return JSON.parse(this.payload) as unknown;
+  }
 
   @Field(() => String, { nullable: true })
   idempotencyKey!: string | null;
@@ -51,7 +56,7 @@ export class EventType {
     event.applicationId = entity.applicationId;
     event.type = entity.type;
     event.version = entity.version;
-    event.data = JSON.parse(entity.payload) as unknown;
+    event.payload = entity.payload;
     event.idempotencyKey = entity.idempotencyKey;
     event.orderingKey = entity.orderingKey;
     event.createdAt = entity.createdAt;
