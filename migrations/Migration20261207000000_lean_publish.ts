@@ -53,7 +53,7 @@ export class Migration20261207000000_lean_publish extends Migration {
   }
 }
 
-const DELIVER_JOB = `
+export const DELIVER_JOB = `
 create or replace function herald.deliver_job(delivery_id text, attempt integer, run_at timestamptz default null)
 returns json
 language sql immutable parallel safe as $$
@@ -63,7 +63,7 @@ language sql immutable parallel safe as $$
 $$;
 `;
 
-const IDS = `
+export const IDS = `
 -- An id is its prefix, "_", 10 base32 characters of the milliseconds it was made in (herald.id_stamp) and 16 of 80
 -- random bits (herald.id_random: the low 5 bits of each base64 digit of 12 random bytes).
 create or replace function herald.id_stamp() returns text
