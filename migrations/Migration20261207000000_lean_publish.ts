@@ -108,7 +108,7 @@ create type herald.fan_out_row as (
   deliver_at timestamptz);
 `;
 
-const FAN_OUT_EVENTS = `
+export const FAN_OUT_EVENTS = `
 create or replace function herald.fan_out_events(events herald.fan_out_event[], only_endpoint text default null, filtered boolean default true)
 returns table (ord bigint, event_id text, delivery_ids text[])
 language plpgsql volatile

@@ -21,7 +21,7 @@ const NAMES = [
   'Migration20261207200000_portal',
   'Migration20261207300000_operator_events',
   'Migration20261207400000_audit_log',
-  'Migration20261207500000_inlined_publish_helpers',
+  'Migration20261207500000_publish_job_rows',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

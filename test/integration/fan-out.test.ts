@@ -310,19 +310,40 @@ describe('the one fan-out', () => {
   });
 
   it("writes a delivery's job in SQL as the engine writes it", async () => {
-    const runAt = new Date('2030-01-02T03:04:05.678Z');
-    const { rows } = await producer.query<{ now: unknown; later: { run_at: string } & Record<string, unknown> }>(
-      // SQL writes first attempts only; a retry's job (attempt 2 on) carries the retry lane's priority and flag.
-      "select herald.deliver_job('dlv_x', 1) as now, herald.deliver_job('dlv_y', 1, $1) as later",
-      [runAt],
+    const { applicationId } = await applicationWithEndpoints('jobs as the engine writes them');
+    const runAt = new Date(Date.now() + 3_600_000);
+    // SQL writes first attempts only; a retry's job (attempt 2 on) carries the retry lane's priority and flag.
+    const { rows: published } = await producer.query<{ delivery_ids: string[] }>(
+      'select delivery_ids from herald.publish_events($1::json) order by ord',
+      [
+        JSON.stringify([
+          { application_id: applicationId, type: 'shape.drawn', data: { n: 1 } },
+          { application_id: applicationId, type: 'shape.drawn', data: { n: 2 }, deliver_at: runAt.toISOString() },
+        ]),
+      ],
     );
-    const [now, later] = JSON.parse(jobSpecsJson([deliverJob('dlv_x', 1), deliverJob('dlv_y', 1, runAt)])) as Array<
-      Record<string, unknown>
-    >;
-    expect(rows[0]!.now).toEqual(now);
-    const { run_at: sqlRunAt, ...sqlRest } = rows[0]!.later;
-    const { run_at: tsRunAt, ...tsRest } = later!;
-    expect(sqlRest).toEqual(tsRest);
-    expect(new Date(sqlRunAt).getTime()).toBe(new Date(tsRunAt as string).getTime());
+    const [now, later] = published.map((row) => row.delivery_ids[0]!);
+    const { rows } = await producer.query<{ key: string; spec: Record<string, unknown> }>(
+      `select pj.key, json_build_object('identifier', t.identifier, 'payload', pj.payload, 'queue_name', q.queue_name,
+                                        'run_at', pj.run_at, 'max_attempts', pj.max_attempts, 'job_key', pj.key,
+                                        'priority', nullif(pj.priority, 0), 'flags', pj.flags) as spec
+         from graphile_worker._private_jobs pj
+         join graphile_worker._private_tasks t on t.id = pj.task_id
+         left join graphile_worker._private_job_queues q on q.id = pj.job_queue_id
+        where pj.key in ($1, $2)`,
+      [`deliver:${now}`, `deliver:${later}`],
+    );
+    const written = new Map(rows.map((row) => [row.key, row.spec]));
+    const engine = JSON.parse(jobSpecsJson([deliverJob(now!, 1), deliverJob(later!, 1, runAt)])) as Array<Record<string, unknown>>;
+    const { run_at: nowRunAt, ...nowSpec } = written.get(`deliver:${now}`)!;
+    const { run_at: engineNowRunAt, ...engineNowSpec } = engine[0]!;
+    expect(nowSpec).toEqual(engineNowSpec);
+    // The engine leaves a first attempt's run_at to graphile-worker (now); SQL writes the publish's now().
+    expect(engineNowRunAt).toBeNull();
+    expect(Math.abs(new Date(nowRunAt as string).getTime() - Date.now())).toBeLessThan(60_000);
+    const { run_at: laterRunAt, ...laterSpec } = written.get(`deliver:${later}`)!;
+    const { run_at: engineLaterRunAt, ...engineLaterSpec } = engine[1]!;
+    expect(laterSpec).toEqual(engineLaterSpec);
+    expect(new Date(laterRunAt as string).getTime()).toBe(new Date(engineLaterRunAt as string).getTime());
   });
 });
