@@ -11,6 +11,7 @@ import { type TestHerald, startTestHerald, waitUntil } from '../helpers/herald';
 interface HttpAnswer {
   status: number;
   retryAfter: string | null;
+  requestId: string | null;
   text: string;
   body: FormattedExecutionResult<Record<string, unknown>>;
 }
@@ -78,7 +79,13 @@ describe('database outage: SERVICE_UNAVAILABLE, not the client fault', () => {
       body: JSON.stringify({ query: print(document), variables }),
     });
     const text = await response.text();
-    return { status: response.status, retryAfter: response.headers.get('retry-after'), text, body: JSON.parse(text) } as HttpAnswer;
+    return {
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      requestId: response.headers.get('x-request-id'),
+      text,
+      body: JSON.parse(text),
+    } as HttpAnswer;
   }
 
   const publish = (key: string, orderId: string) =>
@@ -164,8 +171,14 @@ describe('database outage: SERVICE_UNAVAILABLE, not the client fault', () => {
     await cutOff({ spareChangeFeed: true });
     try {
       const from = herald.logs.length;
-      expectUnavailable(await publish(key, 'W-2'));
-      expect(expectOneOutageLine(from).path).toEqual(['publishEvent']);
+      const answer = await publish(key, 'W-2');
+      expectUnavailable(answer);
+      const line = expectOneOutageLine(from);
+      expect(line.path).toEqual(['publishEvent']);
+      // The line names the request (the id echoed to the client) and the key's id, never the key.
+      expect(answer.requestId).toBeTruthy();
+      expect(line).toMatchObject({ requestId: answer.requestId, apiKey: expect.stringMatching(/^key_/) });
+      expect(JSON.stringify(line)).not.toContain(key);
     } finally {
       await restore();
     }

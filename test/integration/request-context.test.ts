@@ -41,9 +41,11 @@ describe('createRequestContext: what a request runs with', () => {
     expect(rows[0]!.one).toBe(1);
   });
 
-  it("logs with the request id and the key's id", () => {
+  it("logs through the process's logger: a request's line names its request id and key itself", () => {
     const context = createRequestContext(shared(), 'req-1', applicationKey);
-    context.logger.info('from the request');
+    expect(context.logger).toBe(logger);
+    // What the one request-scoped line (a database outage, see database-outage.test.ts) writes.
+    context.logger.info({ requestId: context.requestId, apiKey: context.principal.keyId }, 'from the request');
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ requestId: 'req-1', apiKey: 'key_context_test', msg: 'from the request' });
   });
 
