@@ -50,6 +50,26 @@ export async function unlockTaskJobsHeldLongerThan(sql: Sql, taskIdentifier: str
   return unlocked.map((row) => row.id);
 }
 
+/**
+ * Takes `flag` off the task's jobs the pools lock, with the priority that came with it (back to 0), and returns how
+ * many: what a dead worker had taken is run as soon as a worker is free, not queued behind the flag's bound again.
+ */
+export async function clearFlagOfJobsLockedBy(sql: Sql, poolIds: string[], taskIdentifier: string, flag: string): Promise<number> {
+  if (poolIds.length === 0) return 0;
+  const [cleared] = await execute<{ count: number }>(
+    sql,
+    `with cleared as (
+       update graphile_worker._private_jobs j set flags = nullif(j.flags - ?, '{}'::jsonb), priority = 0
+        where j.locked_by = any(array(select json_array_elements_text(?::json)))
+          and j.task_id = (select id from graphile_worker._private_tasks where identifier = ?)
+          and jsonb_exists(j.flags, ?)
+       returning 1)
+     select count(*)::int as count from cleared`,
+    [flag, JSON.stringify(poolIds), taskIdentifier, flag],
+  );
+  return cleared?.count ?? 0;
+}
+
 /** The job table's storage parameters (`name=value`), or null before graphile-worker's migrations created it. */
 export async function jobTableStorageParameters(db: pg.Pool | pg.PoolClient): Promise<string[] | null> {
   const { rows } = await db.query<{ reloptions: string[] | null }>(

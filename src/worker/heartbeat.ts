@@ -3,8 +3,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import { type Clock, systemClock } from '../lib/clock';
 import { execute } from '../db/sql';
-import { poolsHoldingLocksQuery, unlockTaskJobsHeldLongerThan } from '../db/job-queue-internals';
-import { DELIVER_JOB_KEY_PREFIX, DELIVER_TASK } from '../queue/deliver-job';
+import { clearFlagOfJobsLockedBy, poolsHoldingLocksQuery, unlockTaskJobsHeldLongerThan } from '../db/job-queue-internals';
+import { DELIVER_JOB_KEY_PREFIX, DELIVER_TASK, RETRY_JOB_FLAG } from '../queue/deliver-job';
 import type { Logger } from '../lib/logger';
 import { wakeAllParked } from '../engine/endpoint-gate';
 
@@ -124,6 +124,8 @@ export class WorkerHeartbeat {
     if (deadIds.length > 0) {
       await em.transactional(async (tx) => {
         const ids = JSON.stringify(deadIds);
+        // A retry the dead worker held had its turn in the retry lane: it runs as soon as a worker is free.
+        await clearFlagOfJobsLockedBy(tx, deadIds, DELIVER_TASK, RETRY_JOB_FLAG);
         await execute(tx, 'select graphile_worker.force_unlock_workers(array(select json_array_elements_text(?::json)))', [ids]);
         await execute(tx, 'delete from endpoint_inflight where pool_id in (select json_array_elements_text(?::json))', [ids]);
         await execute(tx, 'delete from worker_heartbeats where pool_id in (select json_array_elements_text(?::json))', [ids]);

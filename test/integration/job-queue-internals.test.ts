@@ -9,6 +9,7 @@ import {
   jobTableStorageParameters,
   poolsHoldingLocksQuery,
   unlockTaskJobsHeldLongerThan,
+  clearFlagOfJobsLockedBy,
 } from '../../src/db/job-queue-internals';
 import { execute } from '../../src/db/sql';
 import { createEmptyDatabase, createTestDatabase } from '../helpers/database';
@@ -129,6 +130,38 @@ describe('job-queue internals', () => {
       ['lease-pool', false],
       ['lease-pool', false],
     ]);
+  });
+
+  it("clearFlagOfJobsLockedBy takes the flag and its priority off the task's jobs the pools lock, and no others", async ({ pool }) => {
+    const add = async (task: string, flags: string[] | null) => {
+      const { rows } = await pool.query<{ id: string }>('select id::text from graphile_worker.add_job($1, priority => $2, flags => $3)', [
+        task,
+        flags ? 10 : 0,
+        flags,
+      ]);
+      return rows[0]!.id;
+    };
+    const held = await add('internals_flag', ['retry', 'other']);
+    const heldAlone = await add('internals_flag', ['retry']);
+    const unflagged = await add('internals_flag', null);
+    const livePool = await add('internals_flag', ['retry']);
+    const otherTask = await add('internals_flag_other', ['retry']);
+    for (const id of [held, heldAlone, unflagged, otherTask]) await lockJob(pool, id, 'dead-pool');
+    await lockJob(pool, livePool, 'live-pool');
+
+    expect(await clearFlagOfJobsLockedBy(pool, ['dead-pool'], 'internals_flag', 'retry')).toBe(2);
+
+    const { rows } = await pool.query<{ id: string; flags: Record<string, boolean> | null; priority: number }>(
+      'select id::text, flags, priority from graphile_worker._private_jobs where id = any($1::bigint[])',
+      [[held, heldAlone, unflagged, livePool, otherTask]],
+    );
+    const byId = new Map(rows.map((row) => [row.id, { flags: row.flags, priority: row.priority }]));
+    expect(byId.get(held)).toEqual({ flags: { other: true }, priority: 0 });
+    expect(byId.get(heldAlone)).toEqual({ flags: null, priority: 0 });
+    expect(byId.get(unflagged)).toEqual({ flags: null, priority: 0 });
+    expect(byId.get(livePool)).toEqual({ flags: { retry: true }, priority: 10 });
+    expect(byId.get(otherTask)).toEqual({ flags: { retry: true }, priority: 10 });
+    expect(await clearFlagOfJobsLockedBy(pool, [], 'internals_flag', 'retry')).toBe(0);
   });
 
   it('tuneJobQueueAutovacuum gives the job table its autovacuum settings, and does nothing before the table exists', async ({ pool }) => {

@@ -5,7 +5,7 @@ import type { WebhookHttpClient } from '../../delivery/http-client';
 import type { Clock } from '../../lib/clock';
 import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
-import { isDeliverPayload, isRetryAttempt } from '../../queue/deliver-job';
+import { RETRY_JOB_FLAG, isDeliverPayload } from '../../queue/deliver-job';
 import { DeliveryExecutor } from '../../engine/delivery-executor';
 import { DeliveryStore } from '../../engine/delivery-store';
 import type { WorkerHeartbeat } from '../heartbeat';
@@ -37,7 +37,8 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
       return;
     }
-    const retryLane = isRetryAttempt(payload.attempt) ? lane : undefined;
+    // A retry job carries the lane's flag; one a dead worker held had it taken off (see WorkerHeartbeat's sweep).
+    const retryLane = helpers.job.flags?.[RETRY_JOB_FLAG] ? lane : undefined;
     // Rarely waits: only a retry taken while the lane was filling (see RetryLane).
     await retryLane?.enter();
     const executor = new DeliveryExecutor(store, deps);
