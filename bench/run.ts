@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,7 +14,8 @@ import { type PostFloorResult, type WorkerFloorResult, measurePostFloor, measure
 import { BenchGraphqlClient } from './lib/graphql-client';
 import { startPostgresServer } from './lib/postgres-server';
 import { type HeraldTopology, type ManagedProcess, resolveApiKey, startHerald, startProcess, waitForHealthy } from './lib/herald-process';
-import { ProcessGroupMonitor, childPids, postmasterPid, round, sampleProcess } from './lib/proc';
+import { ProcessGroupMonitor, childPids, pidsNamed, postmasterPid, round, sampleProcess } from './lib/proc';
+import { CostMeter, type CostSources, type PerDeliveryCosts } from './lib/costs';
 import { type PublishCapacityResult, measurePublishCapacity } from './lib/publish-capacity';
 import { BenchReceiver } from './lib/receiver';
 import { type ScenarioResult, type ScenarioSpec, type SystemUnderTest, runScenario } from './lib/scenario';
@@ -40,6 +42,8 @@ interface Options {
   concurrency: number;
   /** A folder with `initdb` and `postgres` to run the bench's PostgreSQL from instead of the embedded one. */
   postgresBin: string | null;
+  /** Another built checkout of Herald to run the same scenarios against, in the same run. */
+  compare: string | null;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -62,6 +66,8 @@ const USAGE = `npm run bench -- [options]
   --postgres-bin DIR      run the bench's PostgreSQL from DIR/initdb and DIR/postgres (same settings, temporary data
                           directory) instead of the embedded one, whose npm binary is built -Os; for example Debian's
                           -O2 build: --postgres-bin /usr/lib/postgresql/15/bin
+  --compare DIR           also run the scenarios against the Herald built in DIR (another checkout, after npm install
+                          and npm run build), right after this one's, and give this one's figures over its
 
 Environment: HERALD_BENCH_API_KEY (sent as Authorization: Bearer), HERALD_BENCH_DATABASE_URL (an admin URL of a
 PostgreSQL to use instead of the embedded one), HERALD_BENCH_POSTGRES_BIN (as --postgres-bin),
@@ -85,6 +91,7 @@ function parseOptions(argv: string[]): Options {
     heraldLogLevel: process.env.HERALD_BENCH_LOG_LEVEL ?? 'warn',
     concurrency: Number(process.env.WORKER_CONCURRENCY ?? 128),
     postgresBin: process.env.HERALD_BENCH_POSTGRES_BIN ? path.resolve(process.env.HERALD_BENCH_POSTGRES_BIN) : null,
+    compare: null,
   };
   const value = (i: number) => {
     const v = argv[i + 1];
@@ -115,6 +122,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--only') options.only = value(i++).split(',');
     else if (arg === '--out') options.out = path.resolve(value(i++));
     else if (arg === '--postgres-bin') options.postgresBin = path.resolve(value(i++));
+    else if (arg === '--compare') options.compare = path.resolve(value(i++));
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -135,23 +143,24 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** The scenarios one system runs, in order. */
-function plan(options: Options, system: 'herald' | 'baseline'): ScenarioSpec[] {
+/** `label` prefixes the scenarios' ids (the receivers' paths): the system's name, or a compared build's. */
+function plan(options: Options, system: 'herald' | 'baseline', label: string = system): ScenarioSpec[] {
   const base = { system, arrival: options.arrival, payloadBytes: 1024 };
   const steady = (full: number, quick: number, smoke: number) => (options.steadySeconds ?? { full, quick, smoke }[options.mode]) * 1000;
   const warmupMs = { full: 5000, quick: 1000, smoke: 500 }[options.mode];
   const drainTimeoutMs = { full: 300_000, quick: 15_000, smoke: 20_000 }[options.mode];
   const common = { ...base, warmupMs, drainTimeoutMs };
   if (options.mode === 'smoke') {
-    return [{ ...common, id: `${system}-smoke`, fanout: 2, rate: options.latencyRate, steadyMs: steady(0, 0, 2) }];
+    return [{ ...common, id: `${label}-smoke`, fanout: 2, rate: options.latencyRate, steadyMs: steady(0, 0, 2) }];
   }
   const all = [
-    { ...common, id: `${system}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 3, 0) },
+    { ...common, id: `${label}-f1-latency`, fanout: 1, rate: options.latencyRate, steadyMs: steady(60, 3, 0) },
     ...(options.mode === 'full'
-      ? [{ ...common, id: `${system}-f1-max`, fanout: 1, rate: options.maxRate, steadyMs: steady(20, 5, 0) }]
+      ? [{ ...common, id: `${label}-f1-max`, fanout: 1, rate: options.maxRate, steadyMs: steady(20, 5, 0) }]
       : []),
-    { ...common, id: `${system}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 2, 0) },
+    { ...common, id: `${label}-f10`, fanout: 10, rate: options.fanout10Rate, steadyMs: steady(20, 2, 0) },
   ];
-  return options.only.length === 0 ? all : all.filter((spec) => options.only.includes(spec.id.slice(system.length + 1)));
+  return options.only.length === 0 ? all : all.filter((spec) => options.only.includes(spec.id.slice(label.length + 1)));
 }
 
 async function redisReachable(host: string, port: number): Promise<boolean> {
@@ -287,6 +296,8 @@ async function startPostgres(
 
 interface SystemReport {
   system: 'herald' | 'baseline';
+  /** What its scenarios' ids start with: the system, or `herald-<commit>` for a compared build. */
+  label: string;
   topology?: string;
   idleRssBytes: Record<string, number>;
   lifetimePeakRssBytes: Record<string, number>;
@@ -294,8 +305,9 @@ interface SystemReport {
 }
 
 /** Idle RSS (2 s after it answers) of a `herald start` whose worker shares the API's event loop. */
-async function idleRssOfSingleLoopStart(databaseUrl: string, port: number, options: Options): Promise<number> {
+async function idleRssOfSingleLoopStart(databaseUrl: string, port: number, options: Options, bin?: string): Promise<number> {
   const cluster = await startHerald({
+    bin,
     databaseUrl,
     port,
     topology: { kind: 'start' },
@@ -310,19 +322,37 @@ async function idleRssOfSingleLoopStart(databaseUrl: string, port: number, optio
   }
 }
 
+interface BenchContext {
+  adminUrl: string;
+  receiver: BenchReceiver;
+  postgresPids: () => number[];
+  /** The postmaster and its live children, when readable here (for the whole scenario's CPU). */
+  postgresTree: CostSources['postgres'];
+  log: (line: string) => void;
+}
+
+/** Herald as built here, or another build (`--compare`). */
+interface HeraldBuild {
+  label: string;
+  bin?: string;
+}
+
 async function benchHerald(
   options: Options,
-  context: { adminUrl: string; receiver: BenchReceiver; postgresPids: () => number[]; log: (line: string) => void },
+  context: BenchContext,
+  build: HeraldBuild = { label: 'herald' },
 ): Promise<SystemReport & { apiKeySource: string }> {
   const databaseUrl = await recreateDatabase(context.adminUrl, 'herald_bench');
   const port = await freePort();
-  const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY });
+  const { bin } = build;
+  const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY, bin });
   context.log(`Herald: API key ${apiKey.key ? `from ${apiKey.source}` : 'none (none configured)'}`);
   // `herald start` runs its worker on a thread by default; its idle memory with one event loop is measured too, in
   // full runs (one more start would take a quick run past its minute).
   const singleLoopIdleRss =
-    options.topology.kind === 'start' && options.mode === 'full' ? await idleRssOfSingleLoopStart(databaseUrl, port, options) : null;
+    options.topology.kind === 'start' && options.mode === 'full' ? await idleRssOfSingleLoopStart(databaseUrl, port, options, bin) : null;
   const cluster = await startHerald({
+    bin,
     databaseUrl,
     port,
     topology: options.topology,
@@ -332,6 +362,7 @@ async function benchHerald(
   const client = new BenchGraphqlClient(cluster.url, apiKey.key, 128);
   const report: SystemReport & { apiKeySource: string } = {
     system: 'herald',
+    label: build.label,
     topology: options.topology.kind === 'start' ? 'herald start' : `herald api + ${options.topology.workers} herald worker`,
     apiKeySource: apiKey.source,
     idleRssBytes: {},
@@ -343,7 +374,12 @@ async function benchHerald(
     for (const member of cluster.processes) report.idleRssBytes[member.name] = sampleProcess(member.child.pid!)?.rssBytes ?? 0;
     if (singleLoopIdleRss !== null) report.idleRssBytes['herald start, WORKER_THREAD=false'] = singleLoopIdleRss;
     const monitors = monitorsFor(cluster.processes, context.postgresPids);
-    for (const spec of plan(options, 'herald')) {
+    const costs = new CostMeter({
+      systemPids: () => cluster.processes.map((member) => member.child.pid!),
+      postgres: context.postgresTree,
+      databaseUrl,
+    });
+    for (const spec of plan(options, 'herald', build.label)) {
       const { createApplication } = await client.request<{ createApplication: { id: string } }>(
         'mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }',
         { i: { name: `bench ${spec.id}` } },
@@ -355,6 +391,7 @@ async function benchHerald(
       }
       const system: SystemUnderTest = {
         monitors,
+        costs,
         publish: async (_seq, data) => {
           await client.request('mutation($i: PublishEventInput!) { publishEvent(input: $i) { id } }', {
             i: { applicationId: createApplication.id, type: 'bench.event', data },
@@ -427,10 +464,7 @@ async function benchPublishCapacity(
   return results;
 }
 
-async function benchBaseline(
-  options: Options,
-  context: { adminUrl: string; receiver: BenchReceiver; postgresPids: () => number[]; log: (line: string) => void },
-): Promise<SystemReport> {
+async function benchBaseline(options: Options, context: BenchContext): Promise<SystemReport> {
   const databaseUrl = await recreateDatabase(context.adminUrl, 'baseline_bench');
   const port = await freePort();
   const baseline: ManagedProcess = startProcess('baseline (express+bull+axios)', [path.join(__dirname, 'baseline/main.js')], {
@@ -452,12 +486,18 @@ async function benchBaseline(
     if (response.statusCode >= 300) throw new Error(`baseline ${pathName}: HTTP ${response.statusCode} ${text.slice(0, 120)}`);
     return text;
   };
-  const report: SystemReport = { system: 'baseline', idleRssBytes: {}, lifetimePeakRssBytes: {}, scenarios: [] };
+  const report: SystemReport = { system: 'baseline', label: 'baseline', idleRssBytes: {}, lifetimePeakRssBytes: {}, scenarios: [] };
   try {
     await waitForHealthy(url, baseline);
     await sleep(2000);
     report.idleRssBytes[baseline.name] = sampleProcess(baseline.child.pid!)?.rssBytes ?? 0;
     const monitors = monitorsFor([baseline], context.postgresPids);
+    const costs = new CostMeter({
+      systemPids: () => [baseline.child.pid!],
+      postgres: context.postgresTree,
+      otherPids: () => pidsNamed('redis-server'),
+      databaseUrl,
+    });
     for (const spec of plan(options, 'baseline')) {
       const eventType = `bench.${spec.id}`;
       for (let endpoint = 0; endpoint < spec.fanout; endpoint++) {
@@ -465,6 +505,7 @@ async function benchBaseline(
       }
       const system: SystemUnderTest = {
         monitors,
+        costs,
         publish: async (_seq, data) => {
           await post('/api/events', { type: eventType, data });
           return { ok: true };
@@ -518,7 +559,7 @@ function table(headers: string[], rows: Array<Array<string | number>>): string {
 }
 
 function render(results: BenchResults): string {
-  const scenarios = [...results.herald.scenarios, ...(results.baseline?.scenarios ?? [])];
+  const scenarios = [...results.herald.scenarios, ...(results.compared?.scenarios ?? []), ...(results.baseline?.scenarios ?? [])];
   const parts: string[] = [];
   parts.push(
     table(
@@ -574,12 +615,46 @@ function render(results: BenchResults): string {
     }
   }
   parts.push(table(['scenario (steady phase)', 'process', 'user s', 'system s', 'CPU', 'peak RSS MB', 'peak PSS MB'], processRows));
+  const metered = scenarios.filter((s) => s.costs);
+  if (metered.length > 0) {
+    const ms = (value: number | null) => (value === null ? 'n/a' : value);
+    parts.push(
+      table(
+        [
+          'per delivery (whole scenario)',
+          'deliveries',
+          'stack CPU ms',
+          'system CPU ms',
+          'PostgreSQL CPU ms',
+          'Redis CPU ms',
+          'WAL bytes',
+          'rows written',
+          'transactions',
+        ],
+        metered.map((s) => {
+          const c = s.costs!;
+          return [
+            s.spec.id,
+            c.deliveries,
+            ms(stackCpuMs(c)),
+            c.systemCpuMs,
+            ms(c.postgresCpuMs),
+            s.spec.system === 'baseline' ? ms(c.otherStoresCpuMs) : '-',
+            c.walBytes,
+            c.rowsWritten,
+            c.transactions,
+          ];
+        }),
+      ),
+    );
+  }
   const memoryRows: Array<Array<string | number>> = [];
-  for (const report of [results.herald, results.baseline]) {
+  for (const report of [results.herald, results.compared, results.baseline]) {
     if (!report) continue;
     for (const name of Object.keys(report.idleRssBytes)) {
       const peak = report.lifetimePeakRssBytes[name];
-      memoryRows.push([name, mb(report.idleRssBytes[name]!), peak === undefined ? 'not run under load' : mb(peak)]);
+      const label = report === results.compared ? `${report.label}: ${name}` : name;
+      memoryRows.push([label, mb(report.idleRssBytes[name]!), peak === undefined ? 'not run under load' : mb(peak)]);
     }
   }
   parts.push(table(['process', 'idle RSS MB', 'peak RSS MB (VmHWM, whole run)'], memoryRows));
@@ -633,6 +708,8 @@ interface BenchResults {
   settings: Record<string, unknown>;
   postgres: PostgresInfo;
   herald: SystemReport & { apiKeySource: string };
+  /** The same scenarios against another build (`--compare`). */
+  compared: (SystemReport & { apiKeySource: string }) | null;
   baseline: SystemReport | null;
   baselineSkipped: string | null;
   floor: { worker: WorkerFloorResult[]; post: PostFloorResult | null } | null;
@@ -645,9 +722,31 @@ interface BenchResults {
 function ratios(results: Omit<BenchResults, 'ratios' | 'void' | 'finishedAt'>): Array<{ name: string; value: number | string }> {
   const out: Array<{ name: string; value: number | string }> = [];
   const find = (report: SystemReport | null, suffix: string) => report?.scenarios.find((s) => s.spec.id.endsWith(suffix));
+  const costRatio = (name: string, over: ScenarioResult | undefined, under: ScenarioResult | undefined) => {
+    const pick: Array<[string, (c: PerDeliveryCosts) => number | null]> = [
+      ['stack CPU per delivery', stackCpuMs],
+      ['PostgreSQL CPU per delivery', (c) => c.postgresCpuMs],
+      ['WAL per delivery', (c) => c.walBytes],
+      ['rows written per delivery', (c) => c.rowsWritten],
+    ];
+    for (const [what, value] of pick) {
+      const a = over?.costs ? value(over.costs) : null;
+      const b = under?.costs ? value(under.costs) : null;
+      if (a !== null && b !== null && b > 0) out.push({ name: `${what} ${name}`, value: round(a / b, 2) });
+    }
+  };
   for (const suffix of ['-f1-latency', '-f1-max', '-f10']) {
     const h = find(results.herald, suffix);
+    const c = find(results.compared, suffix);
+    if (h && c && c.deliveriesPerSecond > 0) {
+      out.push({
+        name: `deliveries/s Herald / ${c.spec.id.slice(0, -suffix.length)} (${suffix.slice(1)})`,
+        value: round(h.deliveriesPerSecond / c.deliveriesPerSecond, 2),
+      });
+      costRatio(`Herald / ${c.spec.id.slice(0, -suffix.length)} (${suffix.slice(1)})`, h, c);
+    }
     const b = find(results.baseline, suffix);
+    costRatio(`Herald / baseline (${suffix.slice(1)})`, h, b);
     if (h && b && b.deliveriesPerSecond > 0)
       out.push({
         name: `deliveries/s Herald / baseline (${suffix.slice(1)})`,
@@ -668,6 +767,25 @@ function ratios(results: Omit<BenchResults, 'ratios' | 'void' | 'finishedAt'>): 
       value: round(best / results.floor.post.requestsPerSecond, 3),
     });
   return out;
+}
+
+/** Herald's, or the baseline's, CPU per delivery with its stores' (PostgreSQL, and Redis for the baseline). */
+function stackCpuMs(costs: PerDeliveryCosts): number | null {
+  if (costs.postgresCpuMs === null || costs.otherStoresCpuMs === null) return null;
+  return round(costs.systemCpuMs + costs.postgresCpuMs + costs.otherStoresCpuMs, 3);
+}
+
+/** Another checkout's build, labelled by its commit when it is a git checkout. */
+function comparedBuild(dir: string): HeraldBuild {
+  const bin = path.join(dir, 'dist/src/bin/herald.js');
+  if (!existsSync(bin)) throw new Error(`--compare: no ${bin}; run npm install and npm run build in ${dir} first`);
+  let label = path.basename(dir);
+  try {
+    label = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() || label;
+  } catch {
+    // not a git checkout: its folder's name
+  }
+  return { label: `herald-${label.replace(/[^A-Za-z0-9_.-]/g, '_')}`, bin };
 }
 
 async function main(): Promise<number> {
@@ -701,16 +819,23 @@ async function main(): Promise<number> {
   const postgresDir = server?.dataDir ?? inspected.dataDir;
   const pgMaster = postgresDir ? postmasterPid(postgresDir) : null;
   const postgresPids = () => (pgMaster ? [pgMaster, ...childPids(pgMaster)] : []);
+  const postgresTree = pgMaster ? { postmaster: pgMaster, children: () => childPids(pgMaster) } : null;
   const receiver = await BenchReceiver.start().catch(async (error: unknown) => {
     await server?.stop();
     throw error;
   });
-  const context = { adminUrl, receiver, postgresPids, log };
+  const context: BenchContext = { adminUrl, receiver, postgresPids, postgresTree, log };
   try {
     log(
       `Herald (${options.topology.kind === 'start' ? 'herald start' : `herald api + ${options.topology.workers} worker`}, LOG_LEVEL=${options.heraldLogLevel}, WORKER_CONCURRENCY=${options.concurrency})`,
     );
     const herald = await benchHerald(options, context);
+    let compared: (SystemReport & { apiKeySource: string }) | null = null;
+    if (options.compare) {
+      const build = comparedBuild(options.compare);
+      log(`Herald built in ${options.compare} (${build.label}), the same scenarios`);
+      compared = await benchHerald(options, context, build);
+    }
 
     let retryLanes: RetryLanesResult | null = null;
     if (options.only.includes('retry-lanes')) {
@@ -783,6 +908,7 @@ async function main(): Promise<number> {
       },
       postgres,
       herald,
+      compared,
       baseline,
       baselineSkipped,
       floor,
@@ -794,7 +920,7 @@ async function main(): Promise<number> {
       finishedAt: new Date().toISOString(),
       ratios: ratios(partial),
       void:
-        [...herald.scenarios, ...(baseline?.scenarios ?? [])].some((s) => s.void) ||
+        [...herald.scenarios, ...(compared?.scenarios ?? []), ...(baseline?.scenarios ?? [])].some((s) => s.void) ||
         (floor?.post ? !floor.post.ledger.balanced : false) ||
         (publish ?? []).some((p) => !p.balanced) ||
         (retryLanes?.void ?? false),

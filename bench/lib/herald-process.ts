@@ -98,9 +98,9 @@ function findKeyField(value: unknown): string | null {
  * Extra node flags for Herald's processes only, from HERALD_BENCH_NODE_ARGS: for example
  * `--cpu-prof --cpu-prof-dir=/tmp/herald-prof` profiles Herald during a run (flags NODE_OPTIONS refuses).
  */
-function heraldArgs(command: string): string[] {
+function heraldArgs(command: string, bin: string): string[] {
   const extra = (process.env.HERALD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return [...extra, HERALD_BIN, command];
+  return [...extra, bin, command];
 }
 
 export type HeraldTopology = { kind: 'start' } | { kind: 'split'; workers: number };
@@ -136,7 +136,10 @@ export async function startHerald(options: {
   topology: HeraldTopology;
   logLevel: string;
   env?: Record<string, string>;
+  /** The CLI to run (another build's, to compare with): this build's by default. */
+  bin?: string;
 }): Promise<HeraldCluster> {
+  const bin = options.bin ?? HERALD_BIN;
   const env = { ...heraldEnvironment(options.databaseUrl, options.port, options.logLevel), ...options.env };
   const processes: ManagedProcess[] = [];
   const url = `http://127.0.0.1:${options.port}`;
@@ -146,13 +149,13 @@ export async function startHerald(options: {
   };
   try {
     if (options.topology.kind === 'start') {
-      processes.push(startProcess('herald start', heraldArgs('start'), env));
+      processes.push(startProcess('herald start', heraldArgs('start', bin), env));
       await waitForHealthy(url, processes[0]!);
     } else {
-      processes.push(startProcess('herald api', heraldArgs('api'), env));
+      processes.push(startProcess('herald api', heraldArgs('api', bin), env));
       await waitForHealthy(url, processes[0]!);
       for (let i = 0; i < options.topology.workers; i++) {
-        const worker = startProcess(`herald worker ${i + 1}`, heraldArgs('worker'), env);
+        const worker = startProcess(`herald worker ${i + 1}`, heraldArgs('worker', bin), env);
         processes.push(worker);
         // A worker has no HTTP probe (and at LOG_LEVEL=warn says nothing): give it time to connect; the
         // warm-up phase absorbs the rest.
@@ -171,13 +174,18 @@ export async function startHerald(options: {
  * The API key to send: HERALD_BENCH_API_KEY when set, otherwise the admin key a fresh Herald prints on its
  * first start (looked for in the output of a short `herald api` run at info level), otherwise none.
  */
-export async function resolveApiKey(options: { databaseUrl: string; port: number; fromEnvironment: string | undefined }): Promise<{
+export async function resolveApiKey(options: {
+  databaseUrl: string;
+  port: number;
+  fromEnvironment: string | undefined;
+  bin?: string;
+}): Promise<{
   key: string | null;
   source: 'HERALD_BENCH_API_KEY' | 'first-start output' | 'none';
 }> {
   if (options.fromEnvironment) return { key: options.fromEnvironment, source: 'HERALD_BENCH_API_KEY' };
   const env = heraldEnvironment(options.databaseUrl, options.port, 'info');
-  const api = startProcess('herald api (first start)', [HERALD_BIN, 'api'], env);
+  const api = startProcess('herald api (first start)', [options.bin ?? HERALD_BIN, 'api'], env);
   try {
     await waitForHealthy(`http://127.0.0.1:${options.port}`, api);
     await sleep(200);

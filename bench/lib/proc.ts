@@ -149,3 +149,17 @@ export function postmasterPid(dataDir: string): number | null {
     return null;
   }
 }
+
+/** Processes whose command name is `name` (e.g. the baseline's redis-server), or null when none is visible here. */
+export function pidsNamed(name: string): number[] | null {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids.length > 0 ? pids : null;
+}

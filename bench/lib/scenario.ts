@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monotonicMs } from './clock';
+import type { CostMeter, PerDeliveryCosts } from './costs';
 import { runOpenLoop, type SendOutcome } from './open-loop';
 import { type ProcessGroupMonitor, type ProcessUsage, round } from './proc';
 import type { BenchReceiver } from './receiver';
@@ -47,6 +48,8 @@ export interface ScenarioResult {
   unparsableDeliveries: number;
   maxSendLagMs: number;
   processes: ProcessUsage[];
+  /** The whole scenario's costs per delivery received (null: the system has no meter). */
+  costs: PerDeliveryCosts | null;
   void: boolean;
   voidReason: string | null;
 }
@@ -56,6 +59,7 @@ export interface SystemUnderTest {
   /** Publishes event `seq` with `data` (which carries its send time) and says whether it was accepted. */
   publish(seq: number, data: Record<string, unknown>): Promise<SendOutcome>;
   monitors: ProcessGroupMonitor[];
+  costs?: CostMeter;
 }
 
 /** The benchmark's event data: an order of about `payloadBytes` bytes of JSON, carrying its send time. */
@@ -84,6 +88,7 @@ export async function runScenario(spec: ScenarioSpec, receiver: BenchReceiver, s
     spec.warmupMs + spec.steadyMs + 5,
   );
 
+  await system.costs?.begin();
   const loop = await runOpenLoop(schedule, (seq, dueAt) => system.publish(seq, eventData(seq, dueAt, spec.id)));
   const steadyStart = loop.startedAt + spec.warmupMs;
   const steadyEnd = steadyStart + spec.steadyMs;
@@ -115,6 +120,7 @@ export async function runScenario(spec: ScenarioSpec, receiver: BenchReceiver, s
     lastReceipt = Math.max(lastReceipt, delivery.receivedAt);
     if (delivery.sentAt >= steadyStart && delivery.sentAt < steadyEnd) steadyLatencies.push(delivery.receivedAt - delivery.sentAt);
   }
+  const costs = system.costs ? await system.costs.end(seen.size) : null;
   const publishLatencies: number[] = [];
   const publishedTimes: number[] = [];
   for (let i = 0; i < loop.ok.length; i++) {
@@ -141,6 +147,7 @@ export async function runScenario(spec: ScenarioSpec, receiver: BenchReceiver, s
     unparsableDeliveries: unparsable,
     maxSendLagMs: round(loop.maxSendLagMs, 1),
     processes: usage,
+    costs,
     void: !ledger.balanced || reasons.length > 0,
     voidReason: reasons.length > 0 ? reasons.join('; ') : ledger.balanced ? null : 'ledger does not balance',
   };

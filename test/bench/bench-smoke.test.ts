@@ -38,6 +38,14 @@ describe('npm run bench -- --smoke', () => {
           ledger: { publishedEvents: number; expected: number; received: number; missing: number; strays: number; balanced: boolean };
           latencyMs: { count: number; p50: number; p99: number } | null;
           processes: Array<{ name: string; userSeconds: number; peakRssBytes: number }>;
+          costs: {
+            deliveries: number;
+            systemCpuMs: number;
+            postgresCpuMs: number | null;
+            walBytes: number;
+            rowsWritten: number;
+            transactions: number;
+          } | null;
         }>;
         idleRssBytes: Record<string, number>;
       };
@@ -73,6 +81,15 @@ describe('npm run bench -- --smoke', () => {
     const herald = scenario!.processes.find((p) => p.name === 'herald start');
     expect(herald!.peakRssBytes).toBeGreaterThan(20 * 2 ** 20);
     expect(results.herald.idleRssBytes['herald start']).toBeGreaterThan(20 * 2 ** 20);
+    // The whole scenario's costs per delivery. The test run's PostgreSQL serves other tests at the same time, so
+    // only its own database's counters are exact: each delivery is at least its row written and updated, and its
+    // job written and deleted, in at least one transaction for its publish and one for its attempt.
+    expect(scenario!.costs!.deliveries).toBe(200);
+    expect(scenario!.costs!.systemCpuMs).toBeGreaterThan(0);
+    expect(scenario!.costs!.walBytes).toBeGreaterThan(0);
+    expect(scenario!.costs!.rowsWritten).toBeGreaterThanOrEqual(4);
+    expect(scenario!.costs!.transactions).toBeGreaterThan(0.5);
+    expect(output.join('')).toMatch(/\| per delivery \(whole scenario\)\s+\| deliveries \|/);
 
     // Publish capacity: both mutations measured, and every acknowledged event is stored.
     expect(results.publish.map((p) => [p.mutation, p.eventsPerCall])).toEqual([
