@@ -22,6 +22,7 @@ const NAMES = [
   'Migration20261207300000_operator_events',
   'Migration20261207400000_audit_log',
   'Migration20261207500000_publish_job_rows',
+  'Migration20261207600000_fewer_checks_per_delivery',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -1,6 +1,11 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateApplicationDocument, PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
+import {
+  CreateApplicationDocument,
+  DeleteEndpointDocument,
+  PublishEventDocument,
+  RegisterEndpointDocument,
+} from '../../src/sdk/generated/graphql';
 import { type AttemptRecord, DeliveryStore, type DeliveryWork } from '../../src/engine/delivery-store';
 import { DeliveryStatus } from '../../src/queue/delivery-status';
 import { heraldTestWith } from '../helpers/fixtures';
@@ -101,6 +106,28 @@ describe('DeliveryStore: recording attempts', () => {
     expect(statuses).toEqual([null, DeliveryStatus.SUCCEEDED]);
     const after = await counts([recordedTwice.id, fresh.id]);
     expect(after).toEqual({ attempts: 2, inflight: 0, delivered: before + 2, succeeded: 2 });
+  });
+
+  it('an endpoint deleted while its attempt is in flight takes its deliveries at once; recording the attempt frees its slot', async () => {
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'deleted mid-attempt' } });
+    const { registerEndpoint } = await herald.call(RegisterEndpointDocument, {
+      input: { applicationId: createApplication.id, url: 'http://127.0.0.1:9/gone', eventTypes: ['*'] },
+    });
+    const { publishEvent } = await herald.call(PublishEventDocument, {
+      input: { applicationId: createApplication.id, type: 'store.gone', data: { n: 1 } },
+    });
+    const [row] = await query<{ id: string }>(database.url, 'select id from deliveries where event_id = $1', [publishEvent.id]);
+    const start = await store.start({ deliveryId: row!.id, attempt: 1, poolId: 'test-pool' }, () => new Date());
+    if (start.kind !== 'admitted') throw new Error(`expected an admission, got ${start.kind}`);
+
+    await herald.call(DeleteEndpointDocument, { id: registerEndpoint.endpoint.id });
+    expect(await query(database.url, 'select id from deliveries where id = $1', [row!.id])).toEqual([]);
+    // The attempt's lease outlives its delivery (it names an endpoint no other delivery counts against) until the
+    // worker records the attempt, which finds nothing left to record.
+    expect(await counts([row!.id])).toMatchObject({ inflight: 1, attempts: 0 });
+    expect(await store.record(success(start.work))).toBeNull();
+    start.release();
+    expect(await counts([row!.id])).toMatchObject({ inflight: 0, attempts: 0 });
   });
 
   it('parking a delivery deletes the job that parked it, in the same transaction; a job another pool holds is left', async () => {

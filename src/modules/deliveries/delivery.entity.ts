@@ -37,8 +37,8 @@ export class DeliveryEntity {
   @ManyToOne(() => EndpointEntity, { deleteRule: 'cascade' })
   endpoint!: EndpointEntity;
 
-  /** Copied from the event so tenant-scoped lists need no join. */
-  @ManyToOne(() => ApplicationEntity, { deleteRule: 'cascade' })
+  /** Copied from the event so tenant-scoped lists need no join (the event's key holds it: no key of its own). */
+  @ManyToOne(() => ApplicationEntity, { createForeignKeyConstraint: false })
   application!: ApplicationEntity;
 
   @Property({ type: 'text' })
