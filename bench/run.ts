@@ -418,16 +418,26 @@ async function benchHerald(
  * so deliveries queue up and no delivery work competes), one endpoint matching every event, closed loop,
  * one event per publishEvent call and 100 per publishEvents call.
  */
+/** A publish capacity figure, with what each stored event cost (`deliveries` counts events here) and its build. */
+type PublishFigure = PublishCapacityResult & { build: string; costs: PerDeliveryCosts };
+
 async function benchPublishCapacity(
   options: Options,
-  context: { adminUrl: string; receiver: BenchReceiver; log: (line: string) => void },
-): Promise<PublishCapacityResult[]> {
+  context: BenchContext,
+  build: HeraldBuild = { label: 'herald' },
+): Promise<PublishFigure[]> {
   const databaseUrl = await recreateDatabase(context.adminUrl, 'publish_bench');
   const port = await freePort();
-  const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY });
-  const cluster = await startHerald({ databaseUrl, port, topology: { kind: 'split', workers: 0 }, logLevel: options.heraldLogLevel });
+  const { bin } = build;
+  const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY, bin });
+  const cluster = await startHerald({ bin, databaseUrl, port, topology: { kind: 'split', workers: 0 }, logLevel: options.heraldLogLevel });
   const client = new BenchGraphqlClient(cluster.url, apiKey.key, 128);
-  const results: PublishCapacityResult[] = [];
+  const meter = new CostMeter({
+    systemPids: () => cluster.processes.map((member) => member.child.pid!),
+    postgres: context.postgresTree,
+    databaseUrl,
+  });
+  const results: PublishFigure[] = [];
   try {
     const seconds = { full: 10, quick: 2, smoke: 1 }[options.mode];
     for (const { eventsPerCall, concurrency } of [
@@ -441,6 +451,7 @@ async function benchPublishCapacity(
       await client.request('mutation($i: RegisterEndpointInput!) { registerEndpoint(input: $i) { endpoint { id } } }', {
         i: { applicationId: createApplication.id, url: context.receiver.url('publish-capacity', 0), eventTypes: ['bench.*'] },
       });
+      await meter.begin();
       const result = await measurePublishCapacity({
         client,
         databaseUrl,
@@ -451,11 +462,12 @@ async function benchPublishCapacity(
         seconds,
         payloadBytes: 1024,
       });
+      const costs = await meter.end(result.stored);
       context.log(
-        `  ${result.mutation} (${eventsPerCall} per call, ${concurrency} clients): ${result.eventsPerSecond} events/s, ${result.callsPerSecond} calls/s, ` +
+        `  ${build.label === 'herald' ? '' : `${build.label}: `}${result.mutation} (${eventsPerCall} per call, ${concurrency} clients): ${result.eventsPerSecond} events/s, ${result.callsPerSecond} calls/s, ` +
           `p50 ${round(result.latencyMs?.p50 ?? 0, 1)} ms, stored ${result.stored}/${result.acknowledged}${result.balanced ? '' : ` VOID (${result.errors} errors: ${result.firstError ?? 'count differs'})`}`,
       );
-      results.push(result);
+      results.push({ ...result, build: build.label, costs });
     }
   } finally {
     await client.close();
@@ -648,6 +660,14 @@ function render(results: BenchResults): string {
       ),
     );
   }
+  const writeRows: Array<Array<string | number>> = [];
+  for (const s of metered) {
+    const tables = Object.entries(s.costs!.rowsByTable).filter(([, w]) => w.inserted + w.updated + w.deleted >= 0.01);
+    tables.sort(([, a], [, b]) => b.inserted + b.updated + b.deleted - (a.inserted + a.updated + a.deleted));
+    for (const [name, w] of tables) writeRows.push([s.spec.id, name, w.inserted, `${w.updated} (${w.hotUpdated} HOT)`, w.deleted]);
+  }
+  if (writeRows.length > 0)
+    parts.push(table(['rows written per delivery (whole scenario)', 'table', 'inserted', 'updated', 'deleted'], writeRows));
   const memoryRows: Array<Array<string | number>> = [];
   for (const report of [results.herald, results.compared, results.baseline]) {
     if (!report) continue;
@@ -661,15 +681,27 @@ function render(results: BenchResults): string {
   if (results.publish?.length) {
     parts.push(
       table(
-        ['publish capacity (herald api alone)', 'clients', 'events/s', 'calls/s', 'call p50 ms', 'call p99 ms', 'stored / acknowledged'],
+        [
+          'publish capacity (herald api alone)',
+          'clients',
+          'events/s',
+          'calls/s',
+          'call p50 ms',
+          'call p99 ms',
+          'stored / acknowledged',
+          'stack CPU ms per event',
+          'WAL bytes per event',
+        ],
         results.publish.map((p) => [
-          `${p.mutation}, ${p.eventsPerCall} per call`,
+          `${p.build === 'herald' ? '' : `${p.build}: `}${p.mutation}, ${p.eventsPerCall} per call`,
           p.concurrency,
           p.eventsPerSecond,
           p.callsPerSecond,
           round(p.latencyMs?.p50 ?? 0, 1),
           round(p.latencyMs?.p99 ?? 0, 1),
           `${p.stored} / ${p.acknowledged}${p.balanced ? '' : ' VOID'}`,
+          stackCpuMs(p.costs) ?? 'n/a',
+          p.costs.walBytes,
         ]),
       ),
     );
@@ -713,7 +745,7 @@ interface BenchResults {
   baseline: SystemReport | null;
   baselineSkipped: string | null;
   floor: { worker: WorkerFloorResult[]; post: PostFloorResult | null } | null;
-  publish: PublishCapacityResult[] | null;
+  publish: PublishFigure[] | null;
   retryLanes?: RetryLanesResult | null;
   ratios: Array<{ name: string; value: number | string }>;
   void: boolean;
@@ -757,6 +789,22 @@ function ratios(results: Omit<BenchResults, 'ratios' | 'void' | 'finishedAt'>): 
         name: `p99 baseline / Herald (${suffix.slice(1)}; > 1 means Herald is faster)`,
         value: round(b.latencyMs.p99 / h.latencyMs.p99, 2),
       });
+  }
+  for (const mutation of ['publishEvent', 'publishEvents']) {
+    const figures = (build: string) => (results.publish ?? []).filter((p) => p.mutation === mutation && p.build === build);
+    const ours = figures('herald');
+    const theirs = figures(results.compared?.label ?? '');
+    const sum = (list: PublishFigure[], value: (p: PublishFigure) => number | null) =>
+      list.reduce((total, p) => total + (value(p) ?? Number.NaN), 0);
+    if (ours.length > 0 && theirs.length > 0) {
+      const name = `${mutation} Herald / ${theirs[0]!.build}`;
+      out.push({
+        name: `${name}, events/s`,
+        value: round(sum(ours, (p) => p.eventsPerSecond) / ours.length / (sum(theirs, (p) => p.eventsPerSecond) / theirs.length), 2),
+      });
+      const cpu = sum(ours, (p) => stackCpuMs(p.costs)) / ours.length / (sum(theirs, (p) => stackCpuMs(p.costs)) / theirs.length);
+      if (Number.isFinite(cpu)) out.push({ name: `${name}, stack CPU per event`, value: round(cpu, 2) });
+    }
   }
   const best = Math.max(0, ...results.herald.scenarios.map((s) => s.deliveriesPerSecond));
   const floorJobs = Math.max(0, ...(results.floor?.worker.map((w) => w.jobsPerSecond) ?? []));
@@ -863,10 +911,18 @@ async function main(): Promise<number> {
       baseline = await benchBaseline(options, context);
     }
 
-    let publish: PublishCapacityResult[] | null = null;
+    let publish: PublishFigure[] | null = null;
     if (options.publish) {
       log('Publish capacity (herald api alone, closed loop)');
       publish = await benchPublishCapacity(options, context);
+      // Publishing moves more than delivering from run to run: the compared build's figures are taken twice,
+      // alternating with this build's.
+      if (options.compare) {
+        const build = comparedBuild(options.compare);
+        publish.push(...(await benchPublishCapacity(options, context, build)));
+        publish.push(...(await benchPublishCapacity(options, context)));
+        publish.push(...(await benchPublishCapacity(options, context, build)));
+      }
     }
 
     let floor: BenchResults['floor'] = null;

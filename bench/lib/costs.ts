@@ -23,6 +23,15 @@ export interface PerDeliveryCosts {
   rowsWritten: number;
   /** Transactions committed or rolled back in the scenario's database. */
   transactions: number;
+  /** Where the rows written went: per table (schema-qualified), rows inserted, updated (of them HOT) and deleted. */
+  rowsByTable: Record<string, TableWrites>;
+}
+
+export interface TableWrites {
+  inserted: number;
+  updated: number;
+  hotUpdated: number;
+  deleted: number;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ, as in proc.ts
@@ -56,6 +65,7 @@ interface DatabaseCounters {
   walLsn: string;
   rows: number;
   transactions: number;
+  tables: Record<string, TableWrites>;
 }
 
 interface Snapshot {
@@ -103,8 +113,20 @@ export class CostMeter {
     const walBytes = await this.walBetween(start.database.walLsn, database.walLsn);
     const per = (value: number, digits: number) => (deliveries > 0 ? round(value / deliveries, digits) : 0);
     const cpuMs = (end: number | null, begin: number | null) => (end === null || begin === null ? null : per((end - begin) * 1000, 3));
+    const rowsByTable: Record<string, TableWrites> = {};
+    for (const [table, end] of Object.entries(database.tables)) {
+      const begin = start.database.tables[table] ?? { inserted: 0, updated: 0, hotUpdated: 0, deleted: 0 };
+      const writes = {
+        inserted: per(end.inserted - begin.inserted, 3),
+        updated: per(end.updated - begin.updated, 3),
+        hotUpdated: per(end.hotUpdated - begin.hotUpdated, 3),
+        deleted: per(end.deleted - begin.deleted, 3),
+      };
+      if (writes.inserted + writes.updated + writes.deleted >= 0.001) rowsByTable[table] = writes;
+    }
     return {
       deliveries,
+      rowsByTable,
       systemCpuMs: cpuMs(cpu.systemCpu, start.systemCpu) ?? 0,
       postgresCpuMs: cpuMs(cpu.postgresCpu, start.postgresCpu),
       otherStoresCpuMs: cpuMs(cpu.otherCpu, start.otherCpu),
@@ -141,7 +163,21 @@ export class CostMeter {
                 xact_commit + xact_rollback as transactions
            from pg_stat_database where datname = current_database()`,
       );
-      return { walLsn: rows[0]!.wal_lsn, rows: Number(rows[0]!.rows), transactions: Number(rows[0]!.transactions) };
+      const tables = await client.query<{ name: string; ins: string; upd: string; hot: string; del: string }>(
+        `select schemaname || '.' || relname as name, n_tup_ins as ins, n_tup_upd as upd, n_tup_hot_upd as hot, n_tup_del as del
+           from pg_stat_all_tables where schemaname not in ('pg_catalog', 'information_schema', 'pg_toast')`,
+      );
+      return {
+        walLsn: rows[0]!.wal_lsn,
+        rows: Number(rows[0]!.rows),
+        transactions: Number(rows[0]!.transactions),
+        tables: Object.fromEntries(
+          tables.rows.map((t) => [
+            t.name,
+            { inserted: Number(t.ins), updated: Number(t.upd), hotUpdated: Number(t.hot), deleted: Number(t.del) },
+          ]),
+        ),
+      };
     });
   }
 
