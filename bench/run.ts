@@ -13,7 +13,15 @@ import { createLogger } from '../src/lib/logger';
 import { type PostFloorResult, type WorkerFloorResult, measurePostFloor, measureWorkerFloor } from './lib/floor';
 import { BenchGraphqlClient } from './lib/graphql-client';
 import { startPostgresServer } from './lib/postgres-server';
-import { type HeraldTopology, type ManagedProcess, resolveApiKey, startHerald, startProcess, waitForHealthy } from './lib/herald-process';
+import {
+  type HeraldCluster,
+  type HeraldTopology,
+  type ManagedProcess,
+  resolveApiKey,
+  startHerald,
+  startProcess,
+  waitForHealthy,
+} from './lib/herald-process';
 import { ProcessGroupMonitor, childPids, pidsNamed, postmasterPid, round, sampleProcess } from './lib/proc';
 import { CostMeter, type CostSources, type PerDeliveryCosts } from './lib/costs';
 import { type PublishCapacityResult, measurePublishCapacity } from './lib/publish-capacity';
@@ -325,8 +333,7 @@ async function idleRssOfSingleLoopStart(databaseUrl: string, port: number, optio
 interface BenchContext {
   adminUrl: string;
   receiver: BenchReceiver;
-  postgresPids: () => number[];
-  /** The postmaster and its live children, when readable here (for the whole scenario's CPU). */
+  /** The postmaster and its live children, when readable here. */
   postgresTree: CostSources['postgres'];
   log: (line: string) => void;
 }
@@ -373,12 +380,8 @@ async function benchHerald(
     await sleep(2000);
     for (const member of cluster.processes) report.idleRssBytes[member.name] = sampleProcess(member.child.pid!)?.rssBytes ?? 0;
     if (singleLoopIdleRss !== null) report.idleRssBytes['herald start, WORKER_THREAD=false'] = singleLoopIdleRss;
-    const monitors = monitorsFor(cluster.processes, context.postgresPids);
-    const costs = new CostMeter({
-      systemPids: () => cluster.processes.map((member) => member.child.pid!),
-      postgres: context.postgresTree,
-      databaseUrl,
-    });
+    const monitors = monitorsFor(cluster.processes, context.postgresTree);
+    const costs = heraldCostMeter(cluster, context, databaseUrl);
     for (const spec of plan(options, 'herald', build.label)) {
       const { createApplication } = await client.request<{ createApplication: { id: string } }>(
         'mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }',
@@ -413,14 +416,14 @@ async function benchHerald(
   return report;
 }
 
+/** A publish capacity figure, with what each stored event cost (`deliveries` counts events here) and its build. */
+type PublishFigure = PublishCapacityResult & { build: string; costs: PerDeliveryCosts };
+
 /**
  * How fast the API takes events when nothing else runs: `herald api` alone on a fresh database (no worker,
  * so deliveries queue up and no delivery work competes), one endpoint matching every event, closed loop,
  * one event per publishEvent call and 100 per publishEvents call.
  */
-/** A publish capacity figure, with what each stored event cost (`deliveries` counts events here) and its build. */
-type PublishFigure = PublishCapacityResult & { build: string; costs: PerDeliveryCosts };
-
 async function benchPublishCapacity(
   options: Options,
   context: BenchContext,
@@ -432,11 +435,7 @@ async function benchPublishCapacity(
   const apiKey = await resolveApiKey({ databaseUrl, port, fromEnvironment: process.env.HERALD_BENCH_API_KEY, bin });
   const cluster = await startHerald({ bin, databaseUrl, port, topology: { kind: 'split', workers: 0 }, logLevel: options.heraldLogLevel });
   const client = new BenchGraphqlClient(cluster.url, apiKey.key, 128);
-  const meter = new CostMeter({
-    systemPids: () => cluster.processes.map((member) => member.child.pid!),
-    postgres: context.postgresTree,
-    databaseUrl,
-  });
+  const meter = heraldCostMeter(cluster, context, databaseUrl);
   const results: PublishFigure[] = [];
   try {
     const seconds = { full: 10, quick: 2, smoke: 1 }[options.mode];
@@ -476,6 +475,15 @@ async function benchPublishCapacity(
   return results;
 }
 
+/** What a Herald cluster's work costs: its processes, and the bench's PostgreSQL with `databaseUrl`'s counters. */
+function heraldCostMeter(cluster: HeraldCluster, context: BenchContext, databaseUrl: string): CostMeter {
+  return new CostMeter({
+    systemPids: () => cluster.processes.map((member) => member.child.pid!),
+    postgres: context.postgresTree,
+    databaseUrl,
+  });
+}
+
 async function benchBaseline(options: Options, context: BenchContext): Promise<SystemReport> {
   const databaseUrl = await recreateDatabase(context.adminUrl, 'baseline_bench');
   const port = await freePort();
@@ -503,7 +511,7 @@ async function benchBaseline(options: Options, context: BenchContext): Promise<S
     await waitForHealthy(url, baseline);
     await sleep(2000);
     report.idleRssBytes[baseline.name] = sampleProcess(baseline.child.pid!)?.rssBytes ?? 0;
-    const monitors = monitorsFor([baseline], context.postgresPids);
+    const monitors = monitorsFor([baseline], context.postgresTree);
     const costs = new CostMeter({
       systemPids: () => [baseline.child.pid!],
       postgres: context.postgresTree,
@@ -533,10 +541,10 @@ async function benchBaseline(options: Options, context: BenchContext): Promise<S
   return report;
 }
 
-function monitorsFor(processes: ManagedProcess[], postgresPids: () => number[]): ProcessGroupMonitor[] {
+function monitorsFor(processes: ManagedProcess[], postgres: BenchContext['postgresTree']): ProcessGroupMonitor[] {
   return [
     ...processes.map((member) => new ProcessGroupMonitor(member.name, () => [member.child.pid!])),
-    new ProcessGroupMonitor('postgresql (all backends)', postgresPids),
+    new ProcessGroupMonitor('postgresql (all backends)', () => (postgres ? [postgres.postmaster, ...postgres.children()] : [])),
     new ProcessGroupMonitor('bench harness (load generator + receivers)', () => [process.pid]),
   ];
 }
@@ -794,16 +802,21 @@ function ratios(results: Omit<BenchResults, 'ratios' | 'void' | 'finishedAt'>): 
     const figures = (build: string) => (results.publish ?? []).filter((p) => p.mutation === mutation && p.build === build);
     const ours = figures('herald');
     const theirs = figures(results.compared?.label ?? '');
-    const sum = (list: PublishFigure[], value: (p: PublishFigure) => number | null) =>
-      list.reduce((total, p) => total + (value(p) ?? Number.NaN), 0);
+    /** The mean of `value` over the figures; null when one has none. */
+    const mean = (list: PublishFigure[], value: (p: PublishFigure) => number | null) => {
+      const values = list.map(value);
+      return values.some((v) => v === null) ? null : values.reduce((total: number, v) => total + v!, 0) / values.length;
+    };
     if (ours.length > 0 && theirs.length > 0) {
       const name = `${mutation} Herald / ${theirs[0]!.build}`;
-      out.push({
-        name: `${name}, events/s`,
-        value: round(sum(ours, (p) => p.eventsPerSecond) / ours.length / (sum(theirs, (p) => p.eventsPerSecond) / theirs.length), 2),
-      });
-      const cpu = sum(ours, (p) => stackCpuMs(p.costs)) / ours.length / (sum(theirs, (p) => stackCpuMs(p.costs)) / theirs.length);
-      if (Number.isFinite(cpu)) out.push({ name: `${name}, stack CPU per event`, value: round(cpu, 2) });
+      for (const [what, value] of [
+        ['events/s', (p: PublishFigure) => p.eventsPerSecond],
+        ['stack CPU per event', (p: PublishFigure) => stackCpuMs(p.costs)],
+      ] as const) {
+        const a = mean(ours, value);
+        const b = mean(theirs, value);
+        if (a !== null && b !== null && b > 0) out.push({ name: `${name}, ${what}`, value: round(a / b, 2) });
+      }
     }
   }
   const best = Math.max(0, ...results.herald.scenarios.map((s) => s.deliveriesPerSecond));
@@ -866,23 +879,22 @@ async function main(): Promise<number> {
   // An external server on this machine is measured too when its data directory is readable here.
   const postgresDir = server?.dataDir ?? inspected.dataDir;
   const pgMaster = postgresDir ? postmasterPid(postgresDir) : null;
-  const postgresPids = () => (pgMaster ? [pgMaster, ...childPids(pgMaster)] : []);
   const postgresTree = pgMaster ? { postmaster: pgMaster, children: () => childPids(pgMaster) } : null;
   const receiver = await BenchReceiver.start().catch(async (error: unknown) => {
     await server?.stop();
     throw error;
   });
-  const context: BenchContext = { adminUrl, receiver, postgresPids, postgresTree, log };
+  const context: BenchContext = { adminUrl, receiver, postgresTree, log };
   try {
     log(
       `Herald (${options.topology.kind === 'start' ? 'herald start' : `herald api + ${options.topology.workers} worker`}, LOG_LEVEL=${options.heraldLogLevel}, WORKER_CONCURRENCY=${options.concurrency})`,
     );
     const herald = await benchHerald(options, context);
+    const comparedWith = options.compare ? comparedBuild(options.compare) : null;
     let compared: (SystemReport & { apiKeySource: string }) | null = null;
-    if (options.compare) {
-      const build = comparedBuild(options.compare);
-      log(`Herald built in ${options.compare} (${build.label}), the same scenarios`);
-      compared = await benchHerald(options, context, build);
+    if (comparedWith) {
+      log(`Herald built in ${options.compare} (${comparedWith.label}), the same scenarios`);
+      compared = await benchHerald(options, context, comparedWith);
     }
 
     let retryLanes: RetryLanesResult | null = null;
@@ -917,11 +929,10 @@ async function main(): Promise<number> {
       publish = await benchPublishCapacity(options, context);
       // Publishing moves more than delivering from run to run: the compared build's figures are taken twice,
       // alternating with this build's.
-      if (options.compare) {
-        const build = comparedBuild(options.compare);
-        publish.push(...(await benchPublishCapacity(options, context, build)));
+      if (comparedWith) {
+        publish.push(...(await benchPublishCapacity(options, context, comparedWith)));
         publish.push(...(await benchPublishCapacity(options, context)));
-        publish.push(...(await benchPublishCapacity(options, context, build)));
+        publish.push(...(await benchPublishCapacity(options, context, comparedWith)));
       }
     }
 

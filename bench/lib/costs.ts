@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { round } from './proc';
+import { cpuSecondsWithChildren, round } from './proc';
 
 /**
  * What a scenario cost, whole (from its first publish to its last delivery received), per delivery received: CPU of
@@ -34,31 +33,10 @@ export interface TableWrites {
   deleted: number;
 }
 
-const TICKS_PER_SECOND = 100; // USER_HZ, as in proc.ts
-
-/**
- * CPU seconds of a process and of its children that exited and were waited for (utime, stime, cutime, cstime), or
- * null once it is gone. The postmaster waits for every backend it forks, so its own figure plus its live children's
- * counts every backend, the short-lived (autovacuum workers) included.
- */
-export function treeCpuSeconds(pid: number, liveChildren: number[] = []): number | null {
-  const own = processCpuSeconds(pid, true);
-  if (own === null) return null;
-  return liveChildren.reduce((sum, child) => sum + (processCpuSeconds(child, false) ?? 0), own);
-}
-
-function processCpuSeconds(pid: number, withWaitedChildren: boolean): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    const ticks = fields[11]! + fields[12]! + (withWaitedChildren ? fields[13]! + fields[14]! : 0);
-    return ticks / TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
+/** An LSN ("16/B374D848") as a byte position in the WAL. */
+function lsnBytes(lsn: string): number {
+  const [high, low] = lsn.split('/');
+  return Number.parseInt(high!, 16) * 2 ** 32 + Number.parseInt(low!, 16);
 }
 
 interface DatabaseCounters {
@@ -106,11 +84,13 @@ export class CostMeter {
   async end(deliveries: number): Promise<PerDeliveryCosts> {
     if (!this.start) throw new Error('CostMeter.end() before begin()');
     const cpu = this.cpu();
-    const walLsn = (await this.counters()).walLsn;
+    const walLsn = await this.query(
+      async (client) => (await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn,
+    );
     await sleep(STATISTICS_SETTLE_MS);
-    const database = { ...(await this.counters()), walLsn };
+    const database = await this.counters();
     const start = this.start;
-    const walBytes = await this.walBetween(start.database.walLsn, database.walLsn);
+    const walBytes = lsnBytes(walLsn) - lsnBytes(start.database.walLsn);
     const per = (value: number, digits: number) => (deliveries > 0 ? round(value / deliveries, digits) : 0);
     const cpuMs = (end: number | null, begin: number | null) => (end === null || begin === null ? null : per((end - begin) * 1000, 3));
     const rowsByTable: Record<string, TableWrites> = {};
@@ -122,7 +102,7 @@ export class CostMeter {
         hotUpdated: per(end.hotUpdated - begin.hotUpdated, 3),
         deleted: per(end.deleted - begin.deleted, 3),
       };
-      if (writes.inserted + writes.updated + writes.deleted >= 0.001) rowsByTable[table] = writes;
+      if (writes.inserted + writes.updated + writes.deleted > 0) rowsByTable[table] = writes;
     }
     return {
       deliveries,
@@ -141,17 +121,12 @@ export class CostMeter {
   }
 
   private cpu(): Omit<Snapshot, 'database'> {
-    const sum = (pids: number[]) => pids.reduce((total, pid) => total + (treeCpuSeconds(pid) ?? 0), 0);
+    const sum = (pids: number[]) => pids.reduce((total, pid) => total + (cpuSecondsWithChildren(pid) ?? 0), 0);
     const postgres = this.sources.postgres;
     const other = this.sources.otherPids?.();
     return {
       systemCpu: sum(this.sources.systemPids()),
-      postgresCpu: postgres
-        ? treeCpuSeconds(
-            postgres.postmaster,
-            postgres.children().filter((pid) => pid !== postgres.postmaster),
-          )
-        : null,
+      postgresCpu: postgres ? cpuSecondsWithChildren(postgres.postmaster, postgres.children()) : null,
       otherCpu: other === undefined ? 0 : other === null ? null : sum(other),
     };
   }
@@ -178,13 +153,6 @@ export class CostMeter {
           ]),
         ),
       };
-    });
-  }
-
-  private async walBetween(from: string, to: string): Promise<number> {
-    return this.query(async (client) => {
-      const { rows } = await client.query<{ bytes: string }>('select pg_wal_lsn_diff($2::pg_lsn, $1::pg_lsn) as bytes', [from, to]);
-      return Number(rows[0]!.bytes);
     });
   }
 

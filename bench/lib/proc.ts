@@ -15,21 +15,61 @@ export interface ProcessSample {
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
 
+/**
+ * CPU seconds from /proc/<pid>/stat: the process's own user and system time, and its children's that exited and were
+ * waited for. Throws when the process is gone.
+ */
+function cpuTimes(pid: number): { user: number; system: number; waitedChildren: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces and parentheses: split after its closing one.
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  return {
+    user: fields[11]! / TICKS_PER_SECOND,
+    system: fields[12]! / TICKS_PER_SECOND,
+    waitedChildren: (fields[13]! + fields[14]!) / TICKS_PER_SECOND,
+  };
+}
+
 export function sampleProcess(pid: number): ProcessSample | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: split after its closing one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpu = cpuTimes(pid);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
     return {
       pid,
-      userSeconds: Number(fields[11]) / TICKS_PER_SECOND,
-      systemSeconds: Number(fields[12]) / TICKS_PER_SECOND,
+      userSeconds: cpu.user,
+      systemSeconds: cpu.system,
       rssBytes: kb('VmRSS'),
       peakRssBytes: kb('VmHWM'),
       pssBytes: readPss(pid),
     };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds of a process with its children's: the waited-for ones' from its own record, and `liveChildren`'s. The
+ * postmaster waits for every backend it forks, so with its live children this counts every backend, the short-lived
+ * (autovacuum workers) included. null once the process is gone; a child gone meanwhile counts nothing.
+ */
+export function cpuSecondsWithChildren(pid: number, liveChildren: number[] = []): number | null {
+  try {
+    const own = cpuTimes(pid);
+    return liveChildren.reduce(
+      (sum, child) => {
+        try {
+          const times = cpuTimes(child);
+          return sum + times.user + times.system;
+        } catch {
+          return sum;
+        }
+      },
+      own.user + own.system + own.waitedChildren,
+    );
   } catch {
     return null;
   }
