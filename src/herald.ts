@@ -10,7 +10,7 @@ import type { ChangeFeed } from './graphql/change-feed';
 import type { HttpServerHandle } from './graphql/server';
 import { ApiKeyService } from './modules/api-keys/api-key.service';
 import { type WorkerHandle, startWorker } from './worker/runner';
-import { startWorkerThread } from './worker/worker-thread';
+import { startWorkerThread, yieldToWorkerThread } from './worker/worker-thread';
 
 export interface HeraldRoles {
   api: boolean;
@@ -91,6 +91,7 @@ export async function startHerald(options: {
           void stop().finally(() => process.exit(1));
         },
       });
+      yieldToWorkerThread(config.worker.apiThreadNiceness, logger);
     } else if (roles.worker) {
       worker = await startWorker({ orm: database.orm, pool: database.pool, config, clock, logger, secrets, network: options.network });
     }

@@ -26,6 +26,7 @@ const environmentSchema = z.object({
   INTROSPECTION_ENABLED: boolean.default(true),
   WORKER_CONCURRENCY: integer(1, 1000).default(128),
   WORKER_THREAD: boolean.default(true),
+  API_THREAD_NICENESS: integer(0, 19).default(10),
   WORKER_POLL_INTERVAL_MS: integer(50, 60_000).default(1000),
   WORKER_LOCAL_QUEUE_SIZE: integer(0, 10_000).default(64),
   WORKER_COMPLETE_BATCH_DELAY_MS: integer(0, 1000).default(2),
@@ -133,6 +134,11 @@ export interface HeraldConfig {
     localQueueSize: number;
     /** `herald start` runs its worker on a thread of its own (a second core), not on the API's event loop. */
     thread: boolean;
+    /**
+     * With the worker on its thread, the API thread's niceness (Linux): under CPU contention, delivering what
+     * was accepted comes before accepting more. 0: both alike.
+     */
+    apiThreadNiceness: number;
     /** Batch job completions (and failures) written within this many ms into one statement (0: one per job). */
     completeBatchDelayMs: number;
     /** The retry lane: at most this many retry attempts (attempt 2 and later) run at once in a worker process. */
@@ -248,6 +254,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       deadAfterMs: e.WORKER_DEAD_AFTER_MS,
       localQueueSize: e.WORKER_LOCAL_QUEUE_SIZE,
       thread: e.WORKER_THREAD,
+      apiThreadNiceness: e.API_THREAD_NICENESS,
       completeBatchDelayMs: e.WORKER_COMPLETE_BATCH_DELAY_MS,
       // At least one, so retries always move.
       retryConcurrency: Math.max(1, Math.floor(e.WORKER_CONCURRENCY * e.RETRY_CONCURRENCY_SHARE)),

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/logger';
@@ -59,4 +60,19 @@ export async function startWorkerThread(options: {
       running = false;
     },
   };
+}
+
+/**
+ * Lowers the calling thread's priority (the API's, in `herald start`) to `niceness`, once the worker thread runs (a
+ * thread inherits its creator's niceness): under CPU contention, delivering what was accepted comes before
+ * accepting more. On Linux a niceness belongs to one thread; elsewhere it is the whole process's, so nothing
+ * changes there. A niceness already higher is kept.
+ */
+export function yieldToWorkerThread(niceness: number, logger: Logger): void {
+  if (niceness === 0 || process.platform !== 'linux') return;
+  try {
+    if (os.getPriority(0) < niceness) os.setPriority(0, niceness);
+  } catch (error) {
+    logger.warn({ err: error }, "could not lower the API thread's priority (API_THREAD_NICENESS)");
+  }
 }

@@ -1,3 +1,4 @@
+import { readFile, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
 import { graphqlRequest, spawnHerald, type HeraldProcess, exitOf } from '../helpers/cli';
@@ -34,6 +35,11 @@ describe('herald start: the API and the worker thread, and a clean stop', () => 
     }
     await receiver.waitForRequests(10, 60_000);
 
+    // The API's thread (the main one) yields to the worker thread under CPU contention; the others keep niceness 0.
+    const niceness = await threadNiceness(herald.child.pid!);
+    expect(niceness.get(herald.child.pid!)).toBe(10);
+    expect([...niceness.values()].filter((value) => value === 0).length).toBeGreaterThan(0);
+
     const readiness = await fetch(`${url}/readyz`);
     expect(await readiness.json()).toMatchObject({ status: 'ready', checks: { worker: 'ok' } });
 
@@ -44,3 +50,14 @@ describe('herald start: the API and the worker thread, and a clean stop', () => 
     expect(output).not.toMatch(/second signal/);
   });
 });
+
+/** Each thread's niceness by thread id, from /proc (field 19 of a task's stat, after the command in parentheses). */
+async function threadNiceness(pid: number): Promise<Map<number, number>> {
+  const niceness = new Map<number, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    niceness.set(Number(tid), Number(fields[16]));
+  }
+  return niceness;
+}

@@ -28,6 +28,7 @@ describe('configuration', () => {
       deadAfterMs: 10_000,
       concurrency: 128,
       thread: true,
+      apiThreadNiceness: 10,
     });
     expect(config.retention).toEqual({ maxAgeMs: 30 * 86_400_000, batchSize: 1000 });
     expect(config).toMatchObject({ host: '127.0.0.1', port: 4000, maxPayloadBytes: 256 * 1024, databaseUrl: undefined });
