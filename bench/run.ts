@@ -344,10 +344,17 @@ interface HeraldBuild {
   bin?: string;
 }
 
+const THIS_BUILD: HeraldBuild = { label: 'herald' };
+
+/** A line of a build's figures: a compared build's carry its label. */
+function ofBuild(label: string, text: string): string {
+  return label === THIS_BUILD.label ? text : `${label}: ${text}`;
+}
+
 async function benchHerald(
   options: Options,
   context: BenchContext,
-  build: HeraldBuild = { label: 'herald' },
+  build: HeraldBuild = THIS_BUILD,
 ): Promise<SystemReport & { apiKeySource: string }> {
   const databaseUrl = await recreateDatabase(context.adminUrl, 'herald_bench');
   const port = await freePort();
@@ -424,11 +431,7 @@ type PublishFigure = PublishCapacityResult & { build: string; costs: PerDelivery
  * so deliveries queue up and no delivery work competes), one endpoint matching every event, closed loop,
  * one event per publishEvent call and 100 per publishEvents call.
  */
-async function benchPublishCapacity(
-  options: Options,
-  context: BenchContext,
-  build: HeraldBuild = { label: 'herald' },
-): Promise<PublishFigure[]> {
+async function benchPublishCapacity(options: Options, context: BenchContext, build: HeraldBuild = THIS_BUILD): Promise<PublishFigure[]> {
   const databaseUrl = await recreateDatabase(context.adminUrl, 'publish_bench');
   const port = await freePort();
   const { bin } = build;
@@ -463,7 +466,7 @@ async function benchPublishCapacity(
       });
       const costs = await meter.end(result.stored);
       context.log(
-        `  ${build.label === 'herald' ? '' : `${build.label}: `}${result.mutation} (${eventsPerCall} per call, ${concurrency} clients): ${result.eventsPerSecond} events/s, ${result.callsPerSecond} calls/s, ` +
+        `  ${ofBuild(build.label, `${result.mutation} (${eventsPerCall} per call, ${concurrency} clients)`)}: ${result.eventsPerSecond} events/s, ${result.callsPerSecond} calls/s, ` +
           `p50 ${round(result.latencyMs?.p50 ?? 0, 1)} ms, stored ${result.stored}/${result.acknowledged}${result.balanced ? '' : ` VOID (${result.errors} errors: ${result.firstError ?? 'count differs'})`}`,
       );
       results.push({ ...result, build: build.label, costs });
@@ -681,7 +684,7 @@ function render(results: BenchResults): string {
     if (!report) continue;
     for (const name of Object.keys(report.idleRssBytes)) {
       const peak = report.lifetimePeakRssBytes[name];
-      const label = report === results.compared ? `${report.label}: ${name}` : name;
+      const label = report === results.compared ? ofBuild(report.label, name) : name;
       memoryRows.push([label, mb(report.idleRssBytes[name]!), peak === undefined ? 'not run under load' : mb(peak)]);
     }
   }
@@ -701,7 +704,7 @@ function render(results: BenchResults): string {
           'WAL bytes per event',
         ],
         results.publish.map((p) => [
-          `${p.build === 'herald' ? '' : `${p.build}: `}${p.mutation}, ${p.eventsPerCall} per call`,
+          ofBuild(p.build, `${p.mutation}, ${p.eventsPerCall} per call`),
           p.concurrency,
           p.eventsPerSecond,
           p.callsPerSecond,
@@ -779,11 +782,9 @@ function ratios(results: Omit<BenchResults, 'ratios' | 'void' | 'finishedAt'>): 
     const h = find(results.herald, suffix);
     const c = find(results.compared, suffix);
     if (h && c && c.deliveriesPerSecond > 0) {
-      out.push({
-        name: `deliveries/s Herald / ${c.spec.id.slice(0, -suffix.length)} (${suffix.slice(1)})`,
-        value: round(h.deliveriesPerSecond / c.deliveriesPerSecond, 2),
-      });
-      costRatio(`Herald / ${c.spec.id.slice(0, -suffix.length)} (${suffix.slice(1)})`, h, c);
+      const name = `Herald / ${results.compared!.label} (${suffix.slice(1)})`;
+      out.push({ name: `deliveries/s ${name}`, value: round(h.deliveriesPerSecond / c.deliveriesPerSecond, 2) });
+      costRatio(name, h, c);
     }
     const b = find(results.baseline, suffix);
     costRatio(`Herald / baseline (${suffix.slice(1)})`, h, b);
@@ -800,7 +801,7 @@ function ratios(results: Omit<BenchResults, 'ratios' | 'void' | 'finishedAt'>): 
   }
   for (const mutation of ['publishEvent', 'publishEvents']) {
     const figures = (build: string) => (results.publish ?? []).filter((p) => p.mutation === mutation && p.build === build);
-    const ours = figures('herald');
+    const ours = figures(THIS_BUILD.label);
     const theirs = figures(results.compared?.label ?? '');
     /** The mean of `value` over the figures; null when one has none. */
     const mean = (list: PublishFigure[], value: (p: PublishFigure) => number | null) => {
