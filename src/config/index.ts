@@ -141,7 +141,7 @@ export interface HeraldConfig {
     apiThreadNiceness: number;
     /** Batch job completions (and failures) written within this many ms into one statement (0: one per job). */
     completeBatchDelayMs: number;
-    /** The retry lane: at most this many retry attempts (attempt 2 and later) run at once in a worker process. */
+    /** The retry lane: the size of a worker process's pool for retry attempts (attempt 2 and later). */
     retryConcurrency: number;
   };
   delivery: {

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { runMigrations } from 'graphile-worker';
 import { tuneJobQueueAutovacuum } from './autovacuum';
+import { ensureJobTaskIndex } from './job-queue-internals';
 import pg from 'pg';
 import { setTimeout as delay } from 'node:timers/promises';
 import { databaseErrorSummary, isDatabaseUnavailable } from './database-errors';
@@ -200,6 +201,7 @@ export async function migrate(database: Pick<Database, 'orm' | 'pool'>, logger: 
     // Herald handles its signals itself (graphile-worker's handlers would re-raise them to the whole process).
     await runMigrations({ pgPool: database.pool, logger: workerLogger(logger), noHandleSignals: true });
     await tuneJobQueueAutovacuum(lockClient);
+    await ensureJobTaskIndex(lockClient);
     done?.();
     return pending.map((migration) => migration.name);
   } finally {

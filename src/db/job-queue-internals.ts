@@ -37,37 +37,28 @@ export function poolsHoldingLocksQuery(heldFor: string): SqlFragment {
   };
 }
 
-/** Unlocks the task's jobs locked longer than `heldFor` (an interval) ago, whoever holds them; returns their ids. */
-export async function unlockTaskJobsHeldLongerThan(sql: Sql, taskIdentifier: string, heldFor: string): Promise<string[]> {
+/** Unlocks these tasks' jobs locked longer than `heldFor` (an interval) ago, whoever holds them; returns their ids. */
+export async function unlockTaskJobsHeldLongerThan(sql: Sql, taskIdentifiers: string[], heldFor: string): Promise<string[]> {
   const unlocked = await execute<{ id: string }>(
     sql,
     `update graphile_worker._private_jobs set locked_at = null, locked_by = null
      where locked_at < now() - ?::interval
-       and task_id = (select id from graphile_worker._private_tasks where identifier = ?)
+       and task_id in (select id from graphile_worker._private_tasks where identifier = any(array(select json_array_elements_text(?::json))))
      returning id::text`,
-    [heldFor, taskIdentifier],
+    [heldFor, JSON.stringify(taskIdentifiers)],
   );
   return unlocked.map((row) => row.id);
 }
 
 /**
- * Takes `flag` off the task's jobs the pools lock, with the priority that came with it (back to 0), and returns how
- * many: what a dead worker had taken is run as soon as a worker is free, not queued behind the flag's bound again.
+ * The index a pool's fetch uses to read only its own tasks' due jobs (graphile-worker's own indexes order all tasks
+ * together): with it, a first-attempt pool's fetch does not read the retries due beside its jobs, nor the reverse.
+ * Idempotent.
  */
-export async function clearFlagOfJobsLockedBy(sql: Sql, poolIds: string[], taskIdentifier: string, flag: string): Promise<number> {
-  if (poolIds.length === 0) return 0;
-  const [cleared] = await execute<{ count: number }>(
-    sql,
-    `with cleared as (
-       update graphile_worker._private_jobs j set flags = nullif(j.flags - ?, '{}'::jsonb), priority = 0
-        where j.locked_by = any(array(select json_array_elements_text(?::json)))
-          and j.task_id = (select id from graphile_worker._private_tasks where identifier = ?)
-          and jsonb_exists(j.flags, ?)
-       returning 1)
-     select count(*)::int as count from cleared`,
-    [flag, JSON.stringify(poolIds), taskIdentifier, flag],
+export async function ensureJobTaskIndex(db: pg.Pool | pg.PoolClient): Promise<void> {
+  await db.query(
+    `create index if not exists jobs_task_index on graphile_worker._private_jobs (task_id, priority, run_at) where is_available = true`,
   );
-  return cleared?.count ?? 0;
 }
 
 /** The job table's storage parameters (`name=value`), or null before graphile-worker's migrations created it. */

@@ -14,12 +14,12 @@ export interface DeliverPayload {
 export const DELIVER_JOB_KEY_PREFIX = 'deliver:';
 
 /**
- * The retry lane (docs/delivery-policy.md): a retry's job (attempt 2 and later, whatever queued it) runs after every
- * due first attempt (graphile-worker takes lower priorities first; a first attempt's is null, 0), and carries this flag
- * so a worker whose retry lane is full does not fetch it (RunnerOptions.forbiddenFlags).
+ * The retry lane (docs/delivery-policy.md): a retry's job (attempt 2 and later, whatever queued it) has a task of its
+ * own, which only the worker's retry pool fetches, so first attempts' fetches never read a storm of due retries.
  */
-export const RETRY_JOB_PRIORITY = 10;
-export const RETRY_JOB_FLAG = 'retry';
+export const DELIVER_RETRY_TASK = 'deliver_retry';
+/** Every task that makes a delivery attempt. */
+export const DELIVER_TASKS = [DELIVER_TASK, DELIVER_RETRY_TASK];
 
 export function isRetryAttempt(attempt: number): boolean {
   return attempt >= 2;
@@ -28,9 +28,9 @@ export function isRetryAttempt(attempt: number): boolean {
 /** One job key per delivery: re-queueing replaces a waiting job instead of adding a second one. */
 export function deliverJob(deliveryId: string, attempt: number, runAt?: Date, rateSlot?: Date): JobSpec {
   const payload: DeliverPayload = rateSlot ? { deliveryId, attempt, rateSlot: rateSlot.toISOString() } : { deliveryId, attempt };
-  const job: JobSpec = { identifier: DELIVER_TASK, payload, runAt, jobKey: `${DELIVER_JOB_KEY_PREFIX}${deliveryId}`, maxAttempts: 25 };
-  // A first attempt keeps herald.deliver_job's spec (no priority, no flags).
-  return isRetryAttempt(attempt) ? { ...job, priority: RETRY_JOB_PRIORITY, flags: [RETRY_JOB_FLAG] } : job;
+  // A first attempt's is the spec the fan-out writes in SQL (herald.publish_events).
+  const identifier = isRetryAttempt(attempt) ? DELIVER_RETRY_TASK : DELIVER_TASK;
+  return { identifier, payload, runAt, jobKey: `${DELIVER_JOB_KEY_PREFIX}${deliveryId}`, maxAttempts: 25 };
 }
 
 export function isDeliverPayload(value: unknown): value is DeliverPayload {

@@ -3,8 +3,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import { type Clock, systemClock } from '../lib/clock';
 import { execute } from '../db/sql';
-import { clearFlagOfJobsLockedBy, poolsHoldingLocksQuery, unlockTaskJobsHeldLongerThan } from '../db/job-queue-internals';
-import { DELIVER_JOB_KEY_PREFIX, DELIVER_TASK, RETRY_JOB_FLAG } from '../queue/deliver-job';
+import { poolsHoldingLocksQuery, unlockTaskJobsHeldLongerThan } from '../db/job-queue-internals';
+import { DELIVER_JOB_KEY_PREFIX, DELIVER_TASKS } from '../queue/deliver-job';
 import type { Logger } from '../lib/logger';
 import { wakeAllParked } from '../engine/endpoint-gate';
 
@@ -124,15 +124,13 @@ export class WorkerHeartbeat {
     if (deadIds.length > 0) {
       await em.transactional(async (tx) => {
         const ids = JSON.stringify(deadIds);
-        // A retry the dead worker held had its turn in the retry lane: it runs as soon as a worker is free.
-        await clearFlagOfJobsLockedBy(tx, deadIds, DELIVER_TASK, RETRY_JOB_FLAG);
         await execute(tx, 'select graphile_worker.force_unlock_workers(array(select json_array_elements_text(?::json)))', [ids]);
         await execute(tx, 'delete from endpoint_inflight where pool_id in (select json_array_elements_text(?::json))', [ids]);
         await execute(tx, 'delete from worker_heartbeats where pool_id in (select json_array_elements_text(?::json))', [ids]);
       });
       this.deps.logger.warn({ pools: deadIds }, 'unlocked the jobs of dead workers; their deliveries will be attempted again');
     }
-    const stuck = await unlockTaskJobsHeldLongerThan(em, DELIVER_TASK, lease);
+    const stuck = await unlockTaskJobsHeldLongerThan(em, DELIVER_TASKS, lease);
     if (stuck.length > 0) this.deps.logger.warn({ jobs: stuck.length }, 'unlocked delivery jobs held past their lease');
     const woken = await wakeAllParked(em, this.deps.config.delivery.endpointConcurrency);
     if (woken > 0) this.deps.logger.debug({ woken }, 'woke parked deliveries');
@@ -156,10 +154,10 @@ export class WorkerHeartbeat {
       em,
       `select count(*)::int as removed from graphile_worker.complete_jobs(array(
          select j.id from graphile_worker.jobs j
-          where j.task_identifier = ? and j.locked_at is null and j.attempts >= j.max_attempts
+          where j.task_identifier = any(array(select json_array_elements_text(?::json))) and j.locked_at is null and j.attempts >= j.max_attempts
             and (j.key is null or not exists (
                   select 1 from deliveries d where d.id = substr(j.key, length(?) + 1) and d.status in ('PENDING', 'FAILED')))))`,
-      [DELIVER_TASK, DELIVER_JOB_KEY_PREFIX],
+      [JSON.stringify(DELIVER_TASKS), DELIVER_JOB_KEY_PREFIX],
     );
     if (spent && spent.removed > 0) this.deps.logger.info({ jobs: spent.removed }, 'removed spent delivery jobs');
   }

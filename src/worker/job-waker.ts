@@ -3,15 +3,19 @@ import type { WorkerPool } from 'graphile-worker';
 /**
  * graphile-worker finds a job scheduled for later only on its next poll (up to WORKER_POLL_INTERVAL_MS
  * late). A task that reschedules itself for a known moment (a rate-limit slot, the next replay batch)
- * asks for a nudge then: one timer per 10 ms bucket wakes as many idle workers as jobs fell due. If this
- * process dies first, the poll still finds the job.
+ * asks for a nudge then: one timer per 10 ms bucket wakes as many idle workers as jobs fell due, in each of the
+ * process's pools (the job may be a first attempt's or a retry's). If this process dies first, the poll still finds it.
  */
 export class JobWaker {
-  private pool: WorkerPool | null = null;
+  private readonly pools = new Set<WorkerPool>();
   private readonly buckets = new Map<number, { timer: NodeJS.Timeout; count: number }>();
 
   attach(pool: WorkerPool): void {
-    this.pool = pool;
+    this.pools.add(pool);
+  }
+
+  detach(pool: WorkerPool): void {
+    this.pools.delete(pool);
   }
 
   wakeIn(ms: number): void {
@@ -24,10 +28,13 @@ export class JobWaker {
     const timer = setTimeout(() => {
       const fired = this.buckets.get(due);
       this.buckets.delete(due);
-      try {
-        if (fired && this.pool) this.pool.nudge(fired.count);
-      } catch {
-        // The pool is shutting down: nothing to wake.
+      if (!fired) return;
+      for (const pool of this.pools) {
+        try {
+          pool.nudge(fired.count);
+        } catch {
+          // The pool is shutting down: nothing to wake.
+        }
       }
     }, due - Date.now());
     timer.unref();
@@ -37,6 +44,6 @@ export class JobWaker {
   stop(): void {
     for (const { timer } of this.buckets.values()) clearTimeout(timer);
     this.buckets.clear();
-    this.pool = null;
+    this.pools.clear();
   }
 }

@@ -9,7 +9,7 @@ import {
   jobTableStorageParameters,
   poolsHoldingLocksQuery,
   unlockTaskJobsHeldLongerThan,
-  clearFlagOfJobsLockedBy,
+  ensureJobTaskIndex,
 } from '../../src/db/job-queue-internals';
 import { execute } from '../../src/db/sql';
 import { createEmptyDatabase, createTestDatabase } from '../helpers/database';
@@ -113,55 +113,62 @@ describe('job-queue internals', () => {
     expect(pools.sort()).toEqual(['locks-old-job-pool', 'locks-old-queue-pool']);
   });
 
-  it("unlockTaskJobsHeldLongerThan unlocks the task's jobs held past the time given, and no others", async ({ pool }) => {
+  it("unlockTaskJobsHeldLongerThan unlocks the tasks' jobs held past the time given, and no others", async ({ pool }) => {
     const overdue = await addJob(pool, 'internals_lease');
+    const overdueOfSecond = await addJob(pool, 'internals_lease_2');
     const recent = await addJob(pool, 'internals_lease');
     const otherTask = await addJob(pool, 'internals_other');
     await lockJob(pool, overdue, 'lease-pool', '10 minutes');
+    await lockJob(pool, overdueOfSecond, 'lease-pool', '10 minutes');
     await lockJob(pool, recent, 'lease-pool');
     await lockJob(pool, otherTask, 'lease-pool', '10 minutes');
 
-    const unlocked = await unlockTaskJobsHeldLongerThan(pool, 'internals_lease', '5 minutes');
+    const unlocked = await unlockTaskJobsHeldLongerThan(pool, ['internals_lease', 'internals_lease_2'], '5 minutes');
 
-    expect(unlocked).toEqual([overdue]);
-    const rows = await jobRows(pool, [overdue, recent, otherTask]);
+    expect(unlocked.sort()).toEqual([overdue, overdueOfSecond].sort());
+    const rows = await jobRows(pool, [overdue, overdueOfSecond, recent, otherTask]);
     expect(rows.map((job) => [job.locked_by, job.locked_at === null])).toEqual([
+      [null, true],
       [null, true],
       ['lease-pool', false],
       ['lease-pool', false],
     ]);
   });
 
-  it("clearFlagOfJobsLockedBy takes the flag and its priority off the task's jobs the pools lock, and no others", async ({ pool }) => {
-    const add = async (task: string, flags: string[] | null) => {
-      const { rows } = await pool.query<{ id: string }>('select id::text from graphile_worker.add_job($1, priority => $2, flags => $3)', [
-        task,
-        flags ? 10 : 0,
-        flags,
-      ]);
-      return rows[0]!.id;
-    };
-    const held = await add('internals_flag', ['retry', 'other']);
-    const heldAlone = await add('internals_flag', ['retry']);
-    const unflagged = await add('internals_flag', null);
-    const livePool = await add('internals_flag', ['retry']);
-    const otherTask = await add('internals_flag_other', ['retry']);
-    for (const id of [held, heldAlone, unflagged, otherTask]) await lockJob(pool, id, 'dead-pool');
-    await lockJob(pool, livePool, 'live-pool');
-
-    expect(await clearFlagOfJobsLockedBy(pool, ['dead-pool'], 'internals_flag', 'retry')).toBe(2);
-
-    const { rows } = await pool.query<{ id: string; flags: Record<string, boolean> | null; priority: number }>(
-      'select id::text, flags, priority from graphile_worker._private_jobs where id = any($1::bigint[])',
-      [[held, heldAlone, unflagged, livePool, otherTask]],
+  it("ensureJobTaskIndex: the migration made it, it is idempotent, and a fetch of one task's jobs reads them through it, not another task's due jobs", async ({
+    pool,
+  }) => {
+    await ensureJobTaskIndex(pool);
+    const { rows: indexes } = await pool.query<{ indexname: string }>(
+      `select indexname from pg_indexes where schemaname = 'graphile_worker' and indexname = 'jobs_task_index'`,
     );
-    const byId = new Map(rows.map((row) => [row.id, { flags: row.flags, priority: row.priority }]));
-    expect(byId.get(held)).toEqual({ flags: { other: true }, priority: 0 });
-    expect(byId.get(heldAlone)).toEqual({ flags: null, priority: 0 });
-    expect(byId.get(unflagged)).toEqual({ flags: null, priority: 0 });
-    expect(byId.get(livePool)).toEqual({ flags: { retry: true }, priority: 10 });
-    expect(byId.get(otherTask)).toEqual({ flags: { retry: true }, priority: 10 });
-    expect(await clearFlagOfJobsLockedBy(pool, [], 'internals_flag', 'retry')).toBe(0);
+    expect(indexes).toHaveLength(1);
+
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`select graphile_worker.add_job('internals_storm', json_build_object('n', n)) from generate_series(1, 2000) n`);
+      await client.query(`select graphile_worker.add_job('internals_fresh', '{}')`);
+      await client.query('analyze graphile_worker._private_jobs');
+      const { rows: tasks } = await client.query<{ id: number }>(
+        `select id from graphile_worker._private_tasks where identifier = 'internals_fresh'`,
+      );
+      // graphile-worker's fetch (getJobs.ts) with its task ids as a parameter, unnamed as the worker sends it
+      // (preparedStatements: false), so planned for the ids given.
+      const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(
+        `explain (analyze, format json)
+         select jobs.id from graphile_worker._private_jobs as jobs
+          where jobs.is_available = true and run_at <= now() and task_id = any($1::int[])
+          order by priority asc, run_at asc limit 64 for update skip locked`,
+        [[tasks[0]!.id]],
+      );
+      const plan = JSON.stringify(rows[0]!['QUERY PLAN']);
+      expect(plan).toContain('"Index Name":"jobs_task_index"');
+      expect(plan).not.toContain('"Rows Removed by Filter":2000');
+      await client.query('rollback');
+    } finally {
+      client.release();
+    }
   });
 
   it('tuneJobQueueAutovacuum gives the job table its autovacuum settings, and does nothing before the table exists', async ({ pool }) => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute } from '../../src/db/sql';
 import { requeueDeliveries } from '../../src/queue/requeue';
-import { RETRY_JOB_PRIORITY } from '../../src/queue/deliver-job';
+import { DELIVER_RETRY_TASK, DELIVER_TASK } from '../../src/queue/deliver-job';
 import {
   CreateApplicationDocument,
   PublishEventDocument,
@@ -74,8 +74,8 @@ class LaneReceiver {
 }
 
 /**
- * The retry lane (docs/delivery-policy.md): retries' jobs come after first attempts (priority) and at most
- * `retryConcurrency` of them run at once in a worker process.
+ * The retry lane (docs/delivery-policy.md): retries' jobs have a task of their own, run by the worker's retry pool,
+ * and at most `retryConcurrency` of them run at once in a worker process.
  */
 describe('retry lanes', { timeout: 60_000 }, () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -108,13 +108,14 @@ describe('retry lanes', { timeout: 60_000 }, () => {
   const endpoint = async (applicationId: string, url: string) =>
     (await herald.call(RegisterEndpointDocument, { input: { applicationId, url } })).registerEndpoint.endpoint.id;
   const jobsOf = (deliveryIds: string[]) =>
-    query<{ key: string; priority: number; flags: Record<string, boolean> | null; payload: { attempt: number } }>(
+    query<{ key: string; task_identifier: string; payload: { attempt: number } }>(
       database.url,
-      `select key, priority, flags, payload from graphile_worker._private_jobs where key = any($1::text[])`,
+      `select j.key, t.identifier as task_identifier, j.payload
+         from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where j.key = any($1::text[])`,
       [deliveryIds.map((id) => `deliver:${id}`)],
     );
 
-  it("a first attempt's job has no priority or flag; a retry's (from the engine or a requeue) has the lane's", async () => {
+  it("a first attempt's job has the deliver task; a retry's (from the engine or a requeue) has the retry lane's", async () => {
     const applicationId = await application('specs');
     await endpoint(applicationId, `${base}/other`);
     const deliverAt = new Date(Date.now() + 3_600_000).toISOString();
@@ -123,20 +124,21 @@ describe('retry lanes', { timeout: 60_000 }, () => {
     });
     const deliveryId = publishEvent.deliveries[0]!.id;
     const [first] = await jobsOf([deliveryId]);
-    expect(first).toMatchObject({ priority: 0, flags: null, payload: { attempt: 1 } });
+    expect(first).toMatchObject({ task_identifier: DELIVER_TASK, payload: { attempt: 1 } });
 
     // A replay or retryDelivery of a delivery with an attempt made is a retry: it goes to the lane too.
     await query(database.url, `update deliveries set attempt_count = 1, status = 'DEAD' where id = $1`, [deliveryId]);
     // Read in the requeue's transaction: once committed, the worker may run the job at once.
     const requeued = await herald.handle.database.orm.em.fork().transactional(async (tx) => {
       await requeueDeliveries(tx, [deliveryId]);
-      return execute<{ priority: number; flags: Record<string, boolean> | null; payload: { attempt: number } }>(
+      return execute<{ task_identifier: string; payload: { attempt: number } }>(
         tx,
-        'select priority, flags, payload from graphile_worker._private_jobs where key = ?',
+        `select t.identifier as task_identifier, j.payload
+           from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where j.key = ?`,
         [`deliver:${deliveryId}`],
       );
     });
-    expect(requeued).toEqual([{ priority: RETRY_JOB_PRIORITY, flags: { retry: true }, payload: { deliveryId, attempt: 2 } }]);
+    expect(requeued).toEqual([{ task_identifier: DELIVER_RETRY_TASK, payload: { deliveryId, attempt: 2 } }]);
   });
 
   it('takes a fresh first attempt before a storm of due retries, and never runs more than the lane of retries at once', async () => {
@@ -157,8 +159,7 @@ describe('retry lanes', { timeout: 60_000 }, () => {
       () => jobsOf(stormIds),
       (jobs) => jobs.length === RETRIES && jobs.every((job) => job.payload.attempt === 2),
     );
-    expect(new Set(retryJobs.map((job) => job.priority))).toEqual(new Set([RETRY_JOB_PRIORITY]));
-    expect(retryJobs.every((job) => job.flags?.retry === true)).toBe(true);
+    expect(new Set(retryJobs.map((job) => job.task_identifier))).toEqual(new Set([DELIVER_RETRY_TASK]));
 
     // Every retry due at once (graphile-worker's public reschedule_jobs), then, once they are under way, a fresh event.
     await query(

@@ -51,18 +51,22 @@ describe('WorkerHeartbeat: dead pools', () => {
     const livePoolsJob = await otherTaskJob('live-pool', '1 hour');
     const overdue = await deliveryJob();
     await lock(overdue.job_id, 'live-pool', '1 hour');
-    // A retry (the lane's flag and priority) a dead pool held, and one a live pool holds.
+    // Retries (the retry lane's task) a dead pool held, a live pool holds, and a live pool holds past their lease.
     const retryJob = async (poolId: string, ago: string) => {
       const job = await deliveryJob();
-      await query(database.url, `update graphile_worker._private_jobs set flags = '{"retry": true}', priority = 10 where id = $1`, [
-        job.job_id,
-      ]);
-      await lock(job.job_id, poolId, ago);
-      return job.job_id;
+      const [retry] = await query<{ id: string }>(
+        database.url,
+        `select id::text from graphile_worker.add_job('deliver_retry', json_build_object('deliveryId', $1::text, 'attempt', 2),
+           job_key := 'deliver:' || $1)`,
+        [job.delivery_id],
+      );
+      await lock(retry!.id, poolId, ago);
+      return retry!.id;
     };
     const deadPoolsRetry = await retryJob('dead-pool', '1 minute');
     // Within its lease: the live pool keeps it as it is.
     const livePoolsRetry = await retryJob('live-pool', '0 seconds');
+    const overdueRetry = await retryJob('live-pool', '1 hour');
     await query(database.url, `select graphile_worker.add_job('dead_pools_other', queue_name => 'dead-pools-queue')`);
     await query(
       database.url,
@@ -102,16 +106,16 @@ describe('WorkerHeartbeat: dead pools', () => {
       { id: livePoolsJob, locked_by: 'live-pool' },
       { id: overdue.job_id, locked_by: null },
     ]);
-    // The dead pool's retry had its turn in the retry lane: it comes back as a first attempt's job would.
     expect(
       await query(
         database.url,
-        'select j.id::text as id, j.locked_by, j.flags, j.priority from graphile_worker._private_jobs j where j.id = any($1::bigint[]) order by j.id',
-        [[deadPoolsRetry, livePoolsRetry]],
+        'select j.id::text as id, j.locked_by from graphile_worker._private_jobs j where j.id = any($1::bigint[]) order by j.id',
+        [[deadPoolsRetry, livePoolsRetry, overdueRetry]],
       ),
     ).toEqual([
-      { id: deadPoolsRetry, locked_by: null, flags: null, priority: 0 },
-      { id: livePoolsRetry, locked_by: 'live-pool', flags: { retry: true }, priority: 10 },
+      { id: deadPoolsRetry, locked_by: null },
+      { id: livePoolsRetry, locked_by: 'live-pool' },
+      { id: overdueRetry, locked_by: null },
     ]);
     expect(
       await query(database.url, `select locked_by from graphile_worker._private_job_queues where queue_name = 'dead-pools-queue'`),

@@ -5,7 +5,7 @@ import type { WebhookHttpClient } from '../../delivery/http-client';
 import type { Clock } from '../../lib/clock';
 import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
-import { RETRY_JOB_FLAG, isDeliverPayload } from '../../queue/deliver-job';
+import { isDeliverPayload } from '../../queue/deliver-job';
 import { DeliveryExecutor } from '../../engine/delivery-executor';
 import { DeliveryStore } from '../../engine/delivery-store';
 import type { WorkerHeartbeat } from '../heartbeat';
@@ -23,8 +23,8 @@ export interface DeliverTaskDependencies {
   waker?: JobWaker;
   /** Keeps a pool beating while its tasks run, even after it was released. */
   heartbeat?: Pick<WorkerHeartbeat, 'taskStarted'>;
-  /** Bounds the retry attempts running at once (none: unbounded). */
-  retryLane?: Pick<RetryLane, 'enter' | 'leave' | 'observeFirstAttemptStart'>;
+  /** Told how long first attempts' starts take: what governs the retry pool (none: ungoverned). */
+  retryLane?: Pick<RetryLane, 'observeFirstAttemptStart'>;
 }
 
 /** Makes one attempt of one delivery. Only infrastructure faults throw (graphile-worker retries those). */
@@ -37,10 +37,6 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
       return;
     }
-    // A retry job carries the lane's flag; one a dead worker held had it taken off (see WorkerHeartbeat's sweep).
-    const retryLane = helpers.job.flags?.[RETRY_JOB_FLAG] ? lane : undefined;
-    // Rarely waits: only a retry taken while the lane was filling (see RetryLane).
-    await retryLane?.enter();
     const executor = new DeliveryExecutor(store, deps);
     const poolId = helpers.job.locked_by ?? 'unknown';
     const ended = deps.heartbeat?.taskStarted(poolId);
@@ -49,7 +45,6 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
       result = await executor.run(payload, { poolId, jobId: helpers.job.id });
     } finally {
       ended?.();
-      retryLane?.leave();
     }
     if (result.kind === 'skipped' && result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
     // A child logger per delivery only when its line will be written (pino builds each child's redaction).
