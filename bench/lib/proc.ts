@@ -16,16 +16,23 @@ export interface ProcessSample {
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
 
 /**
+ * The numeric fields of a /proc/<pid>/stat (or a thread's /proc/<pid>/task/<tid>/stat) text from field 3 (the state,
+ * NaN here) on: field N is at index N - 3. The command name (field 2) may contain spaces and parentheses: the text
+ * is split after its closing one.
+ */
+export function statFields(stat: string): number[] {
+  return stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+}
+
+/**
  * CPU seconds from /proc/<pid>/stat: the process's own user and system time, and its children's that exited and were
  * waited for. Throws when the process is gone.
  */
 function cpuTimes(pid: number): { user: number; system: number; waitedChildren: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may contain spaces and parentheses: split after its closing one.
-  const fields = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .split(' ')
-    .map(Number);
+  const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return {
     user: fields[11]! / TICKS_PER_SECOND,
     system: fields[12]! / TICKS_PER_SECOND,

@@ -25,11 +25,12 @@ export interface WorkerHandle {
 }
 
 /**
- * graphile-worker 0.17's throughput knobs: a local queue (one fetch for many jobs instead of one query
- * per job) and batched completion. A job waits in the local queue at most `deadAfterMs`, so waiting plus
- * running (two timeouts at most) stays within the lease after which the heartbeat sweeper unlocks it.
+ * A pool's graphile-worker preset. Its throughput knobs: a local queue (one fetch for many jobs instead of one query
+ * per job) and batched completion. A job waits in the local queue at most `deadAfterMs`, so waiting plus running (two
+ * timeouts at most) stays within the lease after which the heartbeat sweeper unlocks it. `refetchDelay`: after a fetch
+ * that found nothing, how long the local queue waits before the next, whatever jobs are announced meanwhile.
  */
-function throughputPreset(
+function poolPreset(
   worker: HeraldConfig['worker'],
   localQueueSize: number,
   refetchDelay?: { durationMs: number },
@@ -193,7 +194,7 @@ export async function startWorker(deps: {
         [REPLAY_TASK]: createReplayTask({ ...deps, waker }),
       },
       parsedCronItems: parseCronItems([{ task: PURGE_TASK, match: '7 * * * *', options: { backfillPeriod: 0 } }]),
-      ...throughputPreset(worker, worker.localQueueSize),
+      ...poolPreset(worker, worker.localQueueSize),
     },
     { ...supervision, name: 'first attempts' },
   );
@@ -220,7 +221,7 @@ export async function startWorker(deps: {
         },
         // Every inserted job is announced to both pools: after a fetch that found no retry, this one waits about a
         // poll interval before the next, instead of fetching again for each first attempt published.
-        ...throughputPreset(worker, Math.min(worker.localQueueSize, worker.retryConcurrency), { durationMs: worker.pollIntervalMs }),
+        ...poolPreset(worker, Math.min(worker.localQueueSize, worker.retryConcurrency), { durationMs: worker.pollIntervalMs }),
       },
       { ...supervision, name: 'retries' },
     );
@@ -231,16 +232,16 @@ export async function startWorker(deps: {
   heartbeat.start();
   deps.logger.info(
     {
-      concurrency: deps.config.worker.concurrency,
-      retryConcurrency: deps.config.worker.retryConcurrency,
-      localQueueSize: deps.config.worker.localQueueSize,
-      completeBatchDelayMs: deps.config.worker.completeBatchDelayMs,
+      concurrency: worker.concurrency,
+      retryConcurrency: worker.retryConcurrency,
+      localQueueSize: worker.localQueueSize,
+      completeBatchDelayMs: worker.completeBatchDelayMs,
     },
     'worker started',
   );
   const sizing = workerSizingNote({
-    concurrency: deps.config.worker.concurrency,
-    localQueueSize: deps.config.worker.localQueueSize,
+    concurrency: worker.concurrency,
+    localQueueSize: worker.localQueueSize,
     poolSize: deps.pool.options.max ?? 10,
   });
   if (sizing) deps.logger.info(sizing.fields, sizing.message);

@@ -1,5 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statFields } from '../../bench/lib/proc';
 import { PublishEventDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
 import { graphqlRequest, spawnHerald, type HeraldProcess, exitOf } from '../helpers/cli';
 import { createTestDatabase } from '../helpers/database';
@@ -51,13 +52,11 @@ describe('herald start: the API and the worker thread, and a clean stop', () => 
   });
 });
 
-/** Each thread's niceness by thread id, from /proc (field 19 of a task's stat, after the command in parentheses). */
+/** Each thread's niceness by thread id, from /proc (field 19 of a task's stat). */
 async function threadNiceness(pid: number): Promise<Map<number, number>> {
   const niceness = new Map<number, number>();
   for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    niceness.set(Number(tid), Number(fields[16]));
+    niceness.set(Number(tid), statFields(await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8'))[19 - 3]!);
   }
   return niceness;
 }
