@@ -52,6 +52,8 @@ interface Options {
   postgresBin: string | null;
   /** Another built checkout of Herald to run the same scenarios against, in the same run. */
   compare: string | null;
+  /** Attribute each scenario's WAL to tables and their indexes (pg_walinspect). */
+  walByTable: boolean;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -74,6 +76,8 @@ const USAGE = `npm run bench -- [options]
   --postgres-bin DIR      run the bench's PostgreSQL from DIR/initdb and DIR/postgres (same settings, temporary data
                           directory) instead of the embedded one, whose npm binary is built -Os; for example Debian's
                           -O2 build: --postgres-bin /usr/lib/postgresql/15/bin
+  --wal-by-table          also attribute each scenario's WAL to tables and their indexes, per delivery (pg_walinspect;
+                          a replication slot holds the scenario's WAL until it is read)
   --compare DIR           also run the scenarios against the Herald built in DIR (another checkout, after npm install
                           and npm run build), right after this one's, and give this one's figures over its
 
@@ -100,6 +104,7 @@ function parseOptions(argv: string[]): Options {
     concurrency: Number(process.env.WORKER_CONCURRENCY ?? 128),
     postgresBin: process.env.HERALD_BENCH_POSTGRES_BIN ? path.resolve(process.env.HERALD_BENCH_POSTGRES_BIN) : null,
     compare: null,
+    walByTable: false,
   };
   const value = (i: number) => {
     const v = argv[i + 1];
@@ -131,6 +136,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--out') options.out = path.resolve(value(i++));
     else if (arg === '--postgres-bin') options.postgresBin = path.resolve(value(i++));
     else if (arg === '--compare') options.compare = path.resolve(value(i++));
+    else if (arg === '--wal-by-table') options.walByTable = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -336,6 +342,7 @@ interface BenchContext {
   /** The postmaster and its live children, when readable here. */
   postgresTree: CostSources['postgres'];
   log: (line: string) => void;
+  walByTable: boolean;
 }
 
 /** Herald as built here, or another build (`--compare`). */
@@ -484,6 +491,7 @@ function heraldCostMeter(cluster: HeraldCluster, context: BenchContext, database
     systemPids: () => cluster.processes.map((member) => member.child.pid!),
     postgres: context.postgresTree,
     databaseUrl,
+    walByTable: context.walByTable,
   });
 }
 
@@ -520,6 +528,7 @@ async function benchBaseline(options: Options, context: BenchContext): Promise<S
       postgres: context.postgresTree,
       otherPids: () => pidsNamed('redis-server'),
       databaseUrl,
+      walByTable: context.walByTable,
     });
     for (const spec of plan(options, 'baseline')) {
       const eventType = `bench.${spec.id}`;
@@ -688,6 +697,14 @@ function render(results: BenchResults): string {
       memoryRows.push([label, mb(report.idleRssBytes[name]!), peak === undefined ? 'not run under load' : mb(peak)]);
     }
   }
+  const walRows: Array<Array<string | number>> = [];
+  for (const s of metered) {
+    const tables = Object.entries(s.costs!.walByTable ?? {}).filter(([, w]) => w.table + w.indexes >= 1);
+    tables.sort(([, a], [, b]) => b.table + b.indexes - (a.table + a.indexes));
+    for (const [name, w] of tables) walRows.push([s.spec.id, name, w.table + w.indexes, w.table, w.indexes]);
+  }
+  if (walRows.length > 0)
+    parts.push(table(['WAL bytes per delivery (whole scenario)', 'table', 'all', 'its own pages', 'its indexes'], walRows));
   parts.push(table(['process', 'idle RSS MB', 'peak RSS MB (VmHWM, whole run)'], memoryRows));
   if (results.publish?.length) {
     parts.push(
@@ -885,7 +902,7 @@ async function main(): Promise<number> {
     await server?.stop();
     throw error;
   });
-  const context: BenchContext = { adminUrl, receiver, postgresTree, log };
+  const context: BenchContext = { adminUrl, receiver, postgresTree, log, walByTable: options.walByTable };
   try {
     log(
       `Herald (${options.topology.kind === 'start' ? 'herald start' : `herald api + ${options.topology.workers} worker`}, LOG_LEVEL=${options.heraldLogLevel}, WORKER_CONCURRENCY=${options.concurrency})`,

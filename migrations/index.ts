@@ -23,6 +23,7 @@ const NAMES = [
   'Migration20261207400000_audit_log',
   'Migration20261207500000_publish_job_rows',
   'Migration20261207600000_fewer_checks_per_delivery',
+  'Migration20261207700000_fewer_index_writes_per_delivery',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -24,6 +24,13 @@ export interface PerDeliveryCosts {
   transactions: number;
   /** Where the rows written went: per table (schema-qualified), rows inserted, updated (of them HOT) and deleted. */
   rowsByTable: Record<string, TableWrites>;
+  /** Where the WAL went, bytes per delivery: per table, its own pages and its indexes' (`--wal-by-table` only). */
+  walByTable?: Record<string, TableWal>;
+}
+
+export interface TableWal {
+  table: number;
+  indexes: number;
 }
 
 export interface TableWrites {
@@ -63,6 +70,11 @@ export interface CostSources {
   otherPids?: () => number[] | null;
   /** The scenario's database. */
   databaseUrl: string;
+  /**
+   * Also attribute the scenario's WAL to tables (pg_walinspect; needs a superuser). A replication slot keeps the WAL
+   * from the scenario's start until it is read, so PostgreSQL makes new WAL files rather than recycling old ones.
+   */
+  walByTable?: boolean;
 }
 
 /**
@@ -77,6 +89,7 @@ export class CostMeter {
   constructor(private readonly sources: CostSources) {}
 
   async begin(): Promise<void> {
+    if (this.sources.walByTable) await this.holdWal();
     this.start = await this.snapshot();
   }
 
@@ -90,6 +103,7 @@ export class CostMeter {
     await sleep(STATISTICS_SETTLE_MS);
     const database = await this.counters();
     const start = this.start;
+    const walByTable = this.sources.walByTable ? await this.readWalByTable(start.database.walLsn, walLsn, deliveries) : undefined;
     const walBytes = lsnBytes(walLsn) - lsnBytes(start.database.walLsn);
     const per = (value: number, digits: number) => (deliveries > 0 ? round(value / deliveries, digits) : 0);
     const cpuMs = (end: number | null, begin: number | null) => (end === null || begin === null ? null : per((end - begin) * 1000, 3));
@@ -113,7 +127,59 @@ export class CostMeter {
       walBytes: per(walBytes, 0),
       rowsWritten: per(database.rows - start.database.rows, 2),
       transactions: per(database.transactions - start.database.transactions, 3),
+      ...(walByTable ? { walByTable } : {}),
     };
+  }
+
+  /** The session holding a temporary replication slot from begin() to end(): the slot goes when the session does. */
+  private walHolder: pg.Client | null = null;
+
+  private async holdWal(): Promise<void> {
+    await this.walHolder?.end();
+    const client = new pg.Client({ connectionString: this.sources.databaseUrl });
+    await client.connect();
+    this.walHolder = client;
+    await client.query('create extension if not exists pg_walinspect');
+    await client.query('select pg_create_physical_replication_slot($1, true, true)', [`herald_bench_wal_${process.pid}`]);
+  }
+
+  /**
+   * Each WAL record of the scenario counted against the relation of its first block: a table's own (heap, TOAST)
+   * or one of its indexes'. Records of no relation (commits) and of other databases are counted apart.
+   */
+  private async readWalByTable(from: string, to: string, deliveries: number): Promise<Record<string, TableWal>> {
+    const client = this.walHolder;
+    if (!client) throw new Error('CostMeter: the WAL was not held since begin()');
+    this.walHolder = null;
+    try {
+      const { rows } = await client.query<{ name: string; table_bytes: string; index_bytes: string }>(
+        `with records as (
+           select record_length, regexp_match(block_ref, 'rel \\d+/(\\d+)/(\\d+)') as rel
+           from pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn)
+         ), relations as (
+           select pg_relation_filenode(c.oid) as filenode, c.relkind = 'i' as is_index, coalesce(i.indrelid, c.oid) as base
+           from pg_class c left join pg_index i on i.indexrelid = c.oid
+         ), named as (
+           select r.filenode, r.is_index, n.nspname || '.' || owner.relname as name
+           from relations r
+           join pg_class base on base.oid = r.base
+           join pg_class owner on owner.oid = coalesce((select t.oid from pg_class t where t.reltoastrelid = base.oid), base.oid)
+           join pg_namespace n on n.oid = owner.relnamespace
+         )
+         select case when r.rel is null then '(no relation: commits and the like)'
+                     when r.rel[1]::oid <> (select oid from pg_database where datname = current_database()) then '(other databases)'
+                     else coalesce(named.name, '(dropped relations)') end as name,
+                coalesce(sum(r.record_length) filter (where named.is_index is not true), 0) as table_bytes,
+                coalesce(sum(r.record_length) filter (where named.is_index), 0) as index_bytes
+         from records r left join named on named.filenode = r.rel[2]::oid
+         group by 1`,
+        [from, to],
+      );
+      const per = (bytes: string) => (deliveries > 0 ? round(Number(bytes) / deliveries, 0) : 0);
+      return Object.fromEntries(rows.map((row) => [row.name, { table: per(row.table_bytes), indexes: per(row.index_bytes) }]));
+    } finally {
+      await client.end();
+    }
   }
 
   private async snapshot(): Promise<Snapshot> {

@@ -17,7 +17,7 @@ describe('npm run bench -- --smoke', () => {
     const out = path.join(dir, 'smoke.json');
     const output: string[] = [];
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [BENCH, '--smoke', '--arrival', 'fixed', '--out', out], {
+      const child = spawn(process.execPath, [BENCH, '--smoke', '--arrival', 'fixed', '--wal-by-table', '--out', out], {
         // The test run's PostgreSQL instead of a second embedded one: the harness makes its own database in it.
         env: { ...process.env, HERALD_BENCH_DATABASE_URL: inject('pgAdminUrl') },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,6 +45,7 @@ describe('npm run bench -- --smoke', () => {
             walBytes: number;
             rowsWritten: number;
             transactions: number;
+            walByTable: Record<string, { table: number; indexes: number }>;
           } | null;
         }>;
         idleRssBytes: Record<string, number>;
@@ -90,6 +91,12 @@ describe('npm run bench -- --smoke', () => {
     expect(scenario!.costs!.rowsWritten).toBeGreaterThanOrEqual(4);
     expect(scenario!.costs!.transactions).toBeGreaterThan(0.5);
     expect(output.join('')).toMatch(/\| per delivery \(whole scenario\)\s+\| deliveries \|/);
+    // --wal-by-table: the scenario's WAL, read back, found in the deliveries' table and indexes and in the job queue's.
+    const wal = scenario!.costs!.walByTable;
+    expect(wal['public.deliveries']!.table).toBeGreaterThan(0);
+    expect(wal['public.deliveries']!.indexes).toBeGreaterThan(0);
+    expect(wal['graphile_worker._private_jobs']!.table).toBeGreaterThan(0);
+    expect(output.join('')).toMatch(/\| WAL bytes per delivery \(whole scenario\)\s+\| table /);
 
     // Publish capacity: both mutations measured, and every acknowledged event is stored.
     expect(results.publish.map((p) => [p.mutation, p.eventsPerCall])).toEqual([

@@ -3,6 +3,7 @@ import { AttemptErrorKind } from '../../delivery/attempt-outcome';
 import { IdPrefix, newId } from '../../lib/ids';
 import { DeliveryEntity } from './delivery.entity';
 
+/** The table's primary key is (delivery_id, number), how attempts are read; `id` names an attempt in the API. */
 @Entity({ tableName: 'delivery_attempts' })
 @Unique({ properties: ['delivery', 'number'] })
 export class DeliveryAttemptEntity {

@@ -10,7 +10,11 @@ import { DeliveryStatus } from '../../queue/delivery-status';
 @Unique({ properties: ['event', 'endpoint'] })
 @Index({ properties: ['application', 'id'] })
 @Index({ properties: ['endpoint', 'id'] })
-@Index({ properties: ['status', 'id'] })
+// Lists by status: every state but SUCCEEDED, which the primary key serves (a success writes no entry; see the migration).
+@Index({
+  name: 'deliveries_not_succeeded_id_index',
+  expression: `create index "deliveries_not_succeeded_id_index" on "deliveries" ("status", "id") where "status" <> 'SUCCEEDED'`,
+})
 export class DeliveryEntity {
   [OptionalProps]?:
     | 'id'
