@@ -14,9 +14,7 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261207700000_fewer_index_writes_per_delivery extends Migration {
   override async up(): Promise<void> {
     this.addSql('drop index "deliveries_status_id_index";');
-    this.addSql(
-      `create index "deliveries_not_succeeded_id_index" on "deliveries" ("status", "id") where "status" <> 'SUCCEEDED';`,
-    );
+    this.addSql(`create index "deliveries_not_succeeded_id_index" on "deliveries" ("status", "id") where "status" <> 'SUCCEEDED';`);
     this.addSql('alter table "delivery_attempts" drop constraint "delivery_attempts_pkey";');
     this.addSql('alter table "delivery_attempts" drop constraint "delivery_attempts_delivery_id_number_unique";');
     this.addSql('alter table "delivery_attempts" add constraint "delivery_attempts_pkey" primary key ("delivery_id", "number");');
