@@ -24,6 +24,7 @@ const NAMES = [
   'Migration20261207500000_publish_job_rows',
   'Migration20261207600000_fewer_checks_per_delivery',
   'Migration20261207700000_fewer_index_writes_per_delivery',
+  'Migration20261207800000_parked_deliveries',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -112,13 +112,20 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
     .filter((change) => change.kind !== 'waiting' && (change.kind === 'admitted') === change.wasParked)
     .map((change) => ({ id: change.id, admitted: change.kind === 'admitted' }));
   if (changed.length > 0) {
-    await execute(
-      tx,
-      `with v as (select * from json_to_recordset(?::json) as v(id text, admitted boolean))
-       update deliveries d set parked_at = case when v.admitted then null else coalesce(d.parked_at, now()) end
-       from v where d.id = any(array(select id from v)) and d.id = v.id and d.status in ('PENDING', 'FAILED')`,
-      [JSON.stringify(changed)],
-    );
+    // Parked: a row of parked_deliveries (unless cancelled since it was loaded); admitted after parking: the row goes.
+    await executeWrites(tx, [
+      {
+        text: `delete from parked_deliveries where delivery_id in (select json_array_elements_text(?::json))`,
+        params: [JSON.stringify(changed.filter((change) => change.admitted).map((change) => change.id))],
+      },
+      {
+        text: `insert into parked_deliveries (delivery_id, endpoint_id)
+               select d.id, d.endpoint_id from deliveries d
+               where d.id = any(array(select json_array_elements_text(?::json))) and d.status in ('PENDING', 'FAILED')
+               on conflict (delivery_id) do nothing`,
+        params: [JSON.stringify(changed.filter((change) => !change.admitted).map((change) => change.id))],
+      },
+    ]);
   }
   await endParkedJobs(
     tx,
@@ -162,9 +169,8 @@ export async function releaseMany(db: Sql, slots: { endpointId: string; delivery
       },
     ],
     {
-      // One probe of the parked index per endpoint: a join over `deliveries` was planned as a scan of the whole table.
       text: `select e.endpoint_id from json_array_elements_text(?::json) as e(endpoint_id)
-             where exists (select 1 from deliveries d where d.endpoint_id = e.endpoint_id and d.parked_at is not null)`,
+             where exists (select 1 from parked_deliveries p where p.endpoint_id = e.endpoint_id)`,
       params: [JSON.stringify(endpointIds)],
     },
   );
@@ -175,7 +181,7 @@ export async function releaseMany(db: Sql, slots: { endpointId: string; delivery
 
 /** The sweeper's safety net: wakes parked deliveries of every endpoint with a free slot. */
 export async function wakeAllParked(db: EntityManager, defaultLimit: number): Promise<number> {
-  const endpoints = await execute<{ endpoint_id: string }>(db, 'select distinct endpoint_id from deliveries where parked_at is not null');
+  const endpoints = await execute<{ endpoint_id: string }>(db, 'select distinct endpoint_id from parked_deliveries');
   let woken = 0;
   for (const { endpoint_id } of endpoints) {
     woken += await db.transactional(async (tx) => {

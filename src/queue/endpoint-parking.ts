@@ -2,7 +2,7 @@ import { type Sql, addJobs, execute } from '../db/sql';
 import { deliverJob } from './deliver-job';
 
 /**
- * An endpoint's parked deliveries (`deliveries.parked_at`): waiting, with no job, for a free slot of their endpoint
+ * An endpoint's parked deliveries (`parked_deliveries`): waiting, with no job, for a free slot of their endpoint
  * or for the endpoint to be resumed. Shared by the engine's gate (src/engine/endpoint-gate.ts) and pause / resume
  * (the endpoints service), which take the same per-endpoint advisory lock, so a park and a wake never miss each other.
  */
@@ -30,14 +30,14 @@ export async function wakeParked(db: Sql, endpointId: string, defaultLimit: numb
               end as free
        from endpoints ep where ep.id = ?
      ), next as (
-       select d.id from deliveries d
-       where d.endpoint_id = ? and d.parked_at is not null
-       order by d.parked_at, d.id
+       select p.delivery_id from parked_deliveries p
+       where p.endpoint_id = ?
+       order by p.parked_at, p.delivery_id
        limit (select free from capacity)
+     ), woken as (
+       delete from parked_deliveries p using next where p.delivery_id = next.delivery_id returning p.delivery_id
      )
-     update deliveries d set parked_at = null, next_attempt_at = now(), updated_at = now()
-     from next where d.id = next.id
-     returning d.id, d.attempt_count`,
+     select d.id, d.attempt_count from deliveries d join woken on woken.delivery_id = d.id`,
     [defaultLimit, endpointId, endpointId],
   );
   await addJobs(

@@ -71,7 +71,8 @@ export async function advanceGroup(db: Sql, group: string): Promise<void> {
   await lockGroup(db, group);
   const [next] = await execute<{ id: string; attempt_count: number; next_attempt_at: string | Date | null; parked: boolean }>(
     db,
-    `select id, attempt_count, next_attempt_at, parked_at is not null as parked from deliveries
+    `select id, attempt_count, next_attempt_at, exists (select 1 from parked_deliveries p where p.delivery_id = deliveries.id) as parked
+     from deliveries
      where ordering_group = ? and status in ('PENDING', 'FAILED')
      order by sequence limit 1`,
     [group],

@@ -179,9 +179,11 @@ describe('DeliveryStore: recording attempts', () => {
       [[parked.job_id, elsewhere.job_id]],
     );
     expect(jobs.map((job) => job.id)).toEqual([elsewhere.job_id]);
-    const parkedRows = await query<{ id: string }>(database.url, 'select id from deliveries where id = any($1) and parked_at is not null', [
-      [parked.id, elsewhere.id],
-    ]);
+    const parkedRows = await query<{ id: string }>(
+      database.url,
+      'select delivery_id as id from parked_deliveries where delivery_id = any($1)',
+      [[parked.id, elsewhere.id]],
+    );
     expect(parkedRows).toHaveLength(2);
   });
 

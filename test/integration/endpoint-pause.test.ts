@@ -71,7 +71,7 @@ describe('pauseEndpoint, resumeEndpoint and cancelPendingDeliveries', { timeout:
           database.url,
           `select (select count(*)::int from graphile_worker.jobs j
                     where j.key in (select 'deliver:' || id from deliveries where endpoint_id = $1)) as jobs,
-                  (select count(*)::int from deliveries where endpoint_id = $1 and parked_at is not null) as parked`,
+                  (select count(*)::int from parked_deliveries where endpoint_id = $1) as parked`,
           [endpointId],
         ),
       (rows) => rows[0]!.jobs === 0 && rows[0]!.parked === parked,

@@ -26,7 +26,6 @@ export class DeliveryEntity {
     | 'lastErrorKind'
     | 'lastError'
     | 'succeededAt'
-    | 'parkedAt'
     | 'orderingGroup'
     | 'sequence'
     | 'createdAt'
@@ -71,10 +70,6 @@ export class DeliveryEntity {
 
   @Property({ type: 'datetime', nullable: true })
   succeededAt: Date | null = null;
-
-  /** Waiting, without a job, for a free slot of its endpoint (the concurrency limit). */
-  @Property({ type: 'datetime', nullable: true })
-  parkedAt: Date | null = null;
 
   /** FIFO group (endpoint, and ordering key when the event has one); null: unordered. */
   @Property({ type: 'text', nullable: true })

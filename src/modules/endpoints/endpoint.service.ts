@@ -327,11 +327,13 @@ export class EndpointService {
       const cancelled = await execute<{ id: string; event_id: string; ordering_group: string | null }>(
         em,
         `with cancelled as (
-           update deliveries d set status = 'CANCELLED', next_attempt_at = null, parked_at = null, last_error = ?, updated_at = now()
+           update deliveries d set status = 'CANCELLED', next_attempt_at = null, last_error = ?, updated_at = now()
            where d.application_id = ? and d.endpoint_id = ? and d.status in ('PENDING', 'FAILED') and d.created_at < ?
              and (d.ordering_group is null or d.ordering_group in (select json_array_elements_text(?::json)))
              and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)
            returning d.id, d.event_id, d.ordering_group
+         ), unparked as (
+           delete from parked_deliveries p where p.delivery_id in (select id from cancelled)
          )
          select id, event_id, ordering_group, graphile_worker.remove_job(? || id) is not null as had_job from cancelled`,
         ['Cancelled by cancelPendingDeliveries.', ...open, JSON.stringify(locked), DELIVER_JOB_KEY_PREFIX],
