@@ -282,14 +282,14 @@ export class DeliveryStore {
         const rows = await execute<DeliveryWork>(
           tx,
           `select d.id, d.status, d.attempt_count, d.application_id, d.event_id, d.endpoint_id, greatest(d.created_at, ev.deliver_at) as created_at,
-                d.ordering_group, d.sequence, p.parked_at, d.paused_ms, ep.paused_at,
+                d.ordering_group, d.sequence, d.paused_ms, ep.paused_at,
+                (select p.parked_at from parked_deliveries p where p.delivery_id = d.id) as parked_at,
                 ep.url, ep.secret, ep.previous_secrets, ep.signing_key, ep.headers, ep.enabled, ep.disabled_reason,
                 ep.throttled_until, ep.max_concurrency, ep.rate_limit_per_second, ep.retry_policy,
                 ev.type as event_type, ev.version, ev.payload, ev.created_at as event_created_at
          from deliveries d
          join endpoints ep on ep.id = d.endpoint_id
          join events ev on ev.id = d.event_id
-         left join parked_deliveries p on p.delivery_id = d.id
          where d.id = any(array(select json_array_elements_text(?::json)))`,
           [JSON.stringify(requests.map((request) => request.deliveryId))],
         );

@@ -115,7 +115,7 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
     // Parked: a row of parked_deliveries (unless cancelled since it was loaded); admitted after parking: the row goes.
     await executeWrites(tx, [
       {
-        text: `delete from parked_deliveries where delivery_id in (select json_array_elements_text(?::json))`,
+        text: `delete from parked_deliveries where delivery_id = any(array(select json_array_elements_text(?::json)))`,
         params: [JSON.stringify(changed.filter((change) => change.admitted).map((change) => change.id))],
       },
       {
@@ -169,8 +169,9 @@ export async function releaseMany(db: Sql, slots: { endpointId: string; delivery
       },
     ],
     {
+      // One probe of the endpoint index per endpoint, in its order: an `exists` was planned as a hash of every parked row.
       text: `select e.endpoint_id from json_array_elements_text(?::json) as e(endpoint_id)
-             where exists (select 1 from parked_deliveries p where p.endpoint_id = e.endpoint_id)`,
+             where (select true from parked_deliveries p where p.endpoint_id = e.endpoint_id order by p.parked_at limit 1)`,
       params: [JSON.stringify(endpointIds)],
     },
   );

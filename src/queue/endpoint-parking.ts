@@ -35,7 +35,7 @@ export async function wakeParked(db: Sql, endpointId: string, defaultLimit: numb
        order by p.parked_at, p.delivery_id
        limit (select free from capacity)
      ), woken as (
-       delete from parked_deliveries p using next where p.delivery_id = next.delivery_id returning p.delivery_id
+       delete from parked_deliveries p where p.delivery_id = any(array(select delivery_id from next)) returning p.delivery_id
      )
      select d.id, d.attempt_count from deliveries d join woken on woken.delivery_id = d.id`,
     [defaultLimit, endpointId, endpointId],

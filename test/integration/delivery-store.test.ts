@@ -4,12 +4,14 @@ import {
   CreateApplicationDocument,
   DeleteEndpointDocument,
   PublishEventDocument,
+  PublishEventsDocument,
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { type AttemptRecord, DeliveryStore, type DeliveryWork } from '../../src/engine/delivery-store';
 import { DeliveryStatus } from '../../src/queue/delivery-status';
 import { heraldTestWith } from '../helpers/fixtures';
 import { query } from '../helpers/database';
+import { waitUntil } from '../helpers/wait';
 import type { TestHerald } from '../helpers/herald';
 
 const heraldFile = heraldTestWith({ roles: { api: true, worker: false } });
@@ -185,6 +187,80 @@ describe('DeliveryStore: recording attempts', () => {
       [[parked.id, elsewhere.id]],
     );
     expect(parkedRows).toHaveLength(2);
+  });
+
+  it('with thousands of parked deliveries, starts, records and wakes read parked_deliveries through its indexes only', async () => {
+    // Two endpoints of their own: one with 2,000 parked deliveries, one with none.
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'many parked' } });
+    const app = createApplication.id;
+    const endpoint = async (eventType: string) =>
+      (
+        await herald.call(RegisterEndpointDocument, {
+          input: { applicationId: app, url: 'http://127.0.0.1:9/parked', eventTypes: [eventType] },
+        })
+      ).registerEndpoint.endpoint.id;
+    const crowded = await endpoint('store.crowded');
+    await endpoint('store.quiet');
+    for (let call = 0; call < 20; call++) {
+      await herald.call(PublishEventsDocument, {
+        inputs: Array.from({ length: 100 }, (_, n) => ({ applicationId: app, type: 'store.crowded', data: { call, n } })),
+      });
+    }
+    await query(
+      database.url,
+      'insert into parked_deliveries (delivery_id, endpoint_id) select id, endpoint_id from deliveries where endpoint_id = $1',
+      [crowded],
+    );
+    await query(database.url, 'analyze parked_deliveries');
+    const { publishEvents } = await herald.call(PublishEventsDocument, {
+      inputs: [
+        { applicationId: app, type: 'store.quiet', data: { n: 1 } },
+        { applicationId: app, type: 'store.crowded', data: { n: 2 } },
+      ],
+    });
+    const fresh = await query<{ id: string }>(database.url, 'select id from deliveries where event_id = any($1) order by endpoint_id', [
+      publishEvents.map((event) => event.id),
+    ]);
+    const [parked] = await query<{ id: string }>(
+      database.url,
+      'select max(delivery_id) as id from parked_deliveries where endpoint_id = $1',
+      [crowded],
+    );
+    const scans = async () =>
+      (
+        await query<{ seq_scan: string; idx_scan: string }>(
+          database.url,
+          "select seq_scan::text, idx_scan::text from pg_stat_user_tables where relname = 'parked_deliveries'",
+        )
+      )[0]!;
+    const before = await scans();
+
+    // Statements as each connection plans them from its sixth execution on: generic plans, made without the values.
+    const generic = new pg.Pool({ connectionString: database.url, max: 2, options: '-c plan_cache_mode=force_generic_plan' });
+    const genericStore = new DeliveryStore(generic, herald.config);
+    try {
+      for (const id of [...fresh.map((row) => row.id), parked!.id]) {
+        const start = await genericStore.start({ deliveryId: id, attempt: 1, poolId: 'test-pool' }, () => new Date());
+        if (start.kind !== 'admitted') throw new Error(`expected an admission, got ${start.kind}`);
+        // Recording frees the slot, probes each endpoint for parked deliveries and wakes the crowded one's.
+        expect(await genericStore.record(success(start.work))).toBe(DeliveryStatus.SUCCEEDED);
+        start.release();
+      }
+    } finally {
+      await generic.end();
+    }
+    // The pool's backends report their statistics as they exit (read before this test's own queries of the table).
+    const after = await waitUntil(scans, (now) => Number(now.idx_scan) > Number(before.idx_scan));
+    expect(Number(after.seq_scan)).toBe(Number(before.seq_scan));
+    // The admitted parked delivery's row went, and each of the two crowded records woke 64 (the endpoint's free slots,
+    // oldest first: the admitted one was the newest), each given its job.
+    expect(await query(database.url, 'select 1 from parked_deliveries where delivery_id = $1', [parked!.id])).toEqual([]);
+    const [{ parked: left }] = (await query<{ parked: number }>(
+      database.url,
+      'select count(*)::int as parked from parked_deliveries where endpoint_id = $1',
+      [crowded],
+    )) as [{ parked: number }];
+    expect(left).toBe(2000 - 1 - 2 * 64);
   });
 
   it("an attempt in flight in another live pool is not started again; a dead pool's is taken over", async () => {
