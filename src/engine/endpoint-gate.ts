@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Sql, execute, executeWrites } from '../db/sql';
 import { deleteJobsStillLockedBy } from '../db/job-queue-internals';
-import { lockEndpoints, wakeParked } from '../queue/endpoint-parking';
+import { endpointsWithParked, lockEndpoints, parkingWrites, wakeParked } from '../queue/endpoint-parking';
 
 /**
  * The per-endpoint concurrency limit, shared by every worker process through PostgreSQL: a delivery
@@ -112,20 +112,13 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
     .filter((change) => change.kind !== 'waiting' && (change.kind === 'admitted') === change.wasParked)
     .map((change) => ({ id: change.id, admitted: change.kind === 'admitted' }));
   if (changed.length > 0) {
-    // Parked: a row of parked_deliveries (unless cancelled since it was loaded); admitted after parking: the row goes.
-    await executeWrites(tx, [
-      {
-        text: `delete from parked_deliveries where delivery_id = any(array(select json_array_elements_text(?::json)))`,
-        params: [JSON.stringify(changed.filter((change) => change.admitted).map((change) => change.id))],
-      },
-      {
-        text: `insert into parked_deliveries (delivery_id, endpoint_id)
-               select d.id, d.endpoint_id from deliveries d
-               where d.id = any(array(select json_array_elements_text(?::json))) and d.status in ('PENDING', 'FAILED')
-               on conflict (delivery_id) do nothing`,
-        params: [JSON.stringify(changed.filter((change) => !change.admitted).map((change) => change.id))],
-      },
-    ]);
+    await executeWrites(
+      tx,
+      parkingWrites(
+        changed.filter((change) => !change.admitted).map((change) => change.id),
+        changed.filter((change) => change.admitted).map((change) => change.id),
+      ),
+    );
   }
   await endParkedJobs(
     tx,
@@ -168,12 +161,7 @@ export async function releaseMany(db: Sql, slots: { endpointId: string; delivery
         params: [JSON.stringify(slots.map((slot) => slot.deliveryId))],
       },
     ],
-    {
-      // One probe of the endpoint index per endpoint, in its order: an `exists` was planned as a hash of every parked row.
-      text: `select e.endpoint_id from json_array_elements_text(?::json) as e(endpoint_id)
-             where (select true from parked_deliveries p where p.endpoint_id = e.endpoint_id order by p.parked_at limit 1)`,
-      params: [JSON.stringify(endpointIds)],
-    },
+    endpointsWithParked(endpointIds),
   );
   let woken = 0;
   for (const { endpoint_id } of withParked) woken += await wakeParked(db, endpoint_id, defaultLimit);

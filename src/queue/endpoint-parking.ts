@@ -1,4 +1,4 @@
-import { type Sql, addJobs, execute } from '../db/sql';
+import { type Sql, type SqlFragment, addJobs, execute } from '../db/sql';
 import { deliverJob } from './deliver-job';
 
 /**
@@ -15,6 +15,36 @@ export async function lockEndpoints(db: Sql, endpointIds: string[]): Promise<voi
     `select pg_advisory_xact_lock(hashtext(k)) from (select k from json_array_elements_text(?::json) with ordinality as t(k, n) order by n) ordered`,
     [JSON.stringify(keys)],
   );
+}
+
+/**
+ * The writes that park deliveries (unless cancelled since they were loaded) and unpark admitted ones, for the caller's
+ * statement (`executeWrites`). Every statement on `parked_deliveries` finds its rows by key or through the endpoint
+ * index: joins and `exists` over it were planned, generically, as scans of the whole table.
+ */
+export function parkingWrites(park: string[], unpark: string[]): SqlFragment[] {
+  return [
+    {
+      text: `delete from parked_deliveries where delivery_id = any(array(select json_array_elements_text(?::json)))`,
+      params: [JSON.stringify(unpark)],
+    },
+    {
+      text: `insert into parked_deliveries (delivery_id, endpoint_id)
+             select d.id, d.endpoint_id from deliveries d
+             where d.id = any(array(select json_array_elements_text(?::json))) and d.status in ('PENDING', 'FAILED')
+             on conflict (delivery_id) do nothing`,
+      params: [JSON.stringify(park)],
+    },
+  ];
+}
+
+/** Which of the endpoints have parked deliveries: one probe of the endpoint index each, in its order. */
+export function endpointsWithParked(endpointIds: string[]): SqlFragment {
+  return {
+    text: `select e.endpoint_id from json_array_elements_text(?::json) as e(endpoint_id)
+           where (select true from parked_deliveries p where p.endpoint_id = e.endpoint_id order by p.parked_at limit 1)`,
+    params: [JSON.stringify(endpointIds)],
+  };
 }
 
 /**
