@@ -44,7 +44,7 @@ $$;
 `;
 
 /** herald.fan_out_events as it was, but for one expression: each first attempt's job built as a row. */
-const FAN_OUT_EVENTS = replacedOnce(
+export const FAN_OUT_EVENTS = replacedOnce(
   PREVIOUS_FAN_OUT_EVENTS,
   'select json_populate_record(null::graphile_worker.job_spec, herald.deliver_job(p.delivery_id, 1, p.due))',
   `select row('deliver', json_build_object('deliveryId', p.delivery_id, 'attempt', 1), null, p.due, 25,
@@ -52,7 +52,7 @@ const FAN_OUT_EVENTS = replacedOnce(
 );
 
 /** `text` with its one occurrence of `from` replaced; a text without exactly one is a mistake here, not SQL to run. */
-function replacedOnce(text: string, from: string, to: string): string {
+export function replacedOnce(text: string, from: string, to: string): string {
   const parts = text.split(from);
   if (parts.length !== 2) throw new Error(`expected one occurrence of ${JSON.stringify(from)}, found ${parts.length - 1}`);
   return parts.join(to);

@@ -143,15 +143,14 @@ export class HeraldPrometheus {
       this.pool.query<{ pending: string; scheduled: string; age: number | null }>(
         `select count(*) filter (where status = 'PENDING') as pending, count(*) filter (where status = 'FAILED') as scheduled,
                 extract(epoch from now() - min(created_at))::float8 as age
-         from deliveries where status in ('PENDING', 'FAILED')`,
+         from open_deliveries`,
       ),
       this.pool.query<{ state: string; n: string }>(
         `select case when not e.enabled then 'disabled' when coalesce(h.consecutive_failures, 0) >= 3 then 'failing'
                      when coalesce(h.consecutive_failures, 0) > 0 then 'degraded' else 'healthy' end as state, count(*) as n
          from endpoints e left join endpoint_health h on h.endpoint_id = e.id group by 1`,
       ),
-      // From the dead letters' partial index (deliveries_dead_index), not the whole table.
-      this.pool.query<{ n: string }>(`select count(*) as n from deliveries where status = 'DEAD'`),
+      this.pool.query<{ n: string }>(`select count(*) as n from dead_deliveries`),
     ]);
     const row = totals.rows[0] ?? {};
     this.snapshot = {

@@ -26,9 +26,9 @@ export async function startableRequeued<T extends { id: string; ordering_group: 
   if (grouped.length === 0) return requeued;
   const busy = await execute<{ ordering_group: string }>(
     db,
-    `select distinct d.ordering_group from deliveries d
-     where d.ordering_group in (select value from json_array_elements_text(?::json)) and d.status in ('PENDING', 'FAILED')
-       and d.id not in (select value from json_array_elements_text(?::json))`,
+    `select distinct o.ordering_group from open_deliveries o
+     where o.ordering_group in (select value from json_array_elements_text(?::json))
+       and o.delivery_id not in (select value from json_array_elements_text(?::json))`,
     [
       JSON.stringify([...new Set(grouped.map((delivery) => delivery.ordering_group))]),
       JSON.stringify(grouped.map((delivery) => delivery.id)),
@@ -71,10 +71,10 @@ export async function advanceGroup(db: Sql, group: string): Promise<void> {
   await lockGroup(db, group);
   const [next] = await execute<{ id: string; attempt_count: number; next_attempt_at: string | Date | null; parked: boolean }>(
     db,
-    `select id, attempt_count, next_attempt_at, exists (select 1 from parked_deliveries p where p.delivery_id = deliveries.id) as parked
-     from deliveries
-     where ordering_group = ? and status in ('PENDING', 'FAILED')
-     order by sequence limit 1`,
+    `select d.id, d.attempt_count, d.next_attempt_at, exists (select 1 from parked_deliveries p where p.delivery_id = d.id) as parked
+     from open_deliveries o join deliveries d on d.id = o.delivery_id
+     where o.ordering_group = ?
+     order by o.sequence limit 1`,
     [group],
   );
   if (!next || next.parked) return;

@@ -88,6 +88,56 @@ describe('DeliveryStore: recording attempts', () => {
     return row!;
   }
 
+  // First in the file: no other test's updates of deliveries are counted.
+  it('a batch of outcomes rewrites each delivery as a HOT update: no index entry for any of them', async () => {
+    const { publishEvents } = await herald.call(PublishEventsDocument, {
+      inputs: Array.from({ length: 60 }, (_, n) => ({ applicationId, type: 'store.hot', data: { n } })),
+    });
+    const rows = await query<{ id: string }>(database.url, 'select id from deliveries where event_id = any($1) order by id', [
+      publishEvents.map((event) => event.id),
+    ]);
+    const updates = async () =>
+      (
+        await query<{ updated: string; hot: string }>(
+          database.url,
+          "select n_tup_upd::text as updated, n_tup_hot_upd::text as hot from pg_stat_user_tables where relname = 'deliveries'",
+        )
+      )[0]!;
+    const before = await updates();
+    const own = new pg.Pool({ connectionString: database.url, max: 2 });
+    const ownStore = new DeliveryStore(own, herald.config);
+    try {
+      const works = await Promise.all(
+        rows.map(async (row) => {
+          const start = await ownStore.start({ deliveryId: row.id, attempt: 1, poolId: 'test-pool' }, () => new Date());
+          if (start.kind !== 'admitted') throw new Error(`expected an admission, got ${start.kind}`);
+          start.release();
+          return start.work;
+        }),
+      );
+      // Half succeed, half fail (a retry scheduled): every outcome is an update of the delivery's row.
+      const statuses = await Promise.all(works.map((work, n) => ownStore.record(n % 2 === 0 ? success(work) : retryLater(success(work)))));
+      expect(new Set(statuses)).toEqual(new Set([DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED]));
+    } finally {
+      // Its backends report their statistics as they exit.
+      await own.end();
+    }
+    const after = await waitUntil(updates, (now) => Number(now.updated) >= Number(before.updated) + rows.length);
+    expect(Number(after.updated) - Number(before.updated)).toBe(rows.length);
+    expect(Number(after.hot) - Number(before.hot)).toBe(rows.length);
+  });
+
+  function retryLater(record: AttemptRecord): AttemptRecord {
+    return {
+      ...record,
+      status: DeliveryStatus.FAILED,
+      nextAttemptAt: new Date(Date.now() + 60_000),
+      lastError: 'HTTP 500',
+      outcome: { ...record.outcome, ok: false, statusCode: 500, responseBody: 'broken' },
+      verdict: { kind: 'failed', retryable: true, throttled: false, retryAfterMs: null },
+    };
+  }
+
   it('a batch of successes records each delivery, its attempt and its metrics once, and frees the slots', async () => {
     const before = (await counts([])).delivered;
     const works = [await admittedDelivery(), await admittedDelivery(), await admittedDelivery()];

@@ -8,13 +8,10 @@ import { DeliveryStatus } from '../../queue/delivery-status';
 
 @Entity({ tableName: 'deliveries' })
 @Unique({ properties: ['event', 'endpoint'] })
+// No index holds status or updated_at, so an outcome is a HOT update: open_deliveries and dead_deliveries hold the
+// unfinished deliveries and the dead letters (migration Migration20261207900000_hot_delivery_updates).
 @Index({ properties: ['application', 'id'] })
 @Index({ properties: ['endpoint', 'id'] })
-// Lists by status: every state but SUCCEEDED, which the primary key serves (a success writes no entry; see the migration).
-@Index({
-  name: 'deliveries_not_succeeded_id_index',
-  expression: `create index "deliveries_not_succeeded_id_index" on "deliveries" ("status", "id") where "status" <> 'SUCCEEDED'`,
-})
 export class DeliveryEntity {
   [OptionalProps]?:
     | 'id'

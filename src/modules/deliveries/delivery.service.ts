@@ -1,3 +1,4 @@
+import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Batcher, Rejected } from '../../lib/batcher';
 import { notFound } from '../../lib/errors';
@@ -5,7 +6,7 @@ import { type Connection, type PageRequest, toConnection } from '../../lib/pagin
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { DeliveryAttemptEntity } from './delivery-attempt.entity';
-import type { DeliveryStatus } from '../../queue/delivery-status';
+import { DeliveryStatus } from '../../queue/delivery-status';
 import { DeliveryEntity } from './delivery.entity';
 import { requeueDeliveries } from '../../queue/requeue';
 
@@ -17,6 +18,29 @@ export interface DeliveryListFilter {
   status?: DeliveryStatus[] | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+}
+
+/**
+ * No index of `deliveries` holds its status (an outcome is a HOT update): the unfinished deliveries and the dead letters
+ * are listed from the tables that hold them (open_deliveries, dead_deliveries). Null when a status asked for is in
+ * neither (SUCCEEDED, CANCELLED): then the list walks the deliveries, newest first, filtering.
+ */
+function statusSetsQuery(statuses: DeliveryStatus[], applicationId: string | null): { sql: string; params: unknown[] } | null {
+  const open = statuses.filter((status) => status === DeliveryStatus.PENDING || status === DeliveryStatus.FAILED);
+  const dead = statuses.includes(DeliveryStatus.DEAD);
+  if (open.length + (dead ? 1 : 0) !== new Set(statuses).size) return null;
+  const scope = applicationId ? ' and application_id = ?' : '';
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (open.length > 0) {
+    parts.push(`select delivery_id from open_deliveries where status in (${open.map(() => '?').join(', ')})${scope}`);
+    params.push(...open, ...(applicationId ? [applicationId] : []));
+  }
+  if (dead) {
+    parts.push(`select delivery_id from dead_deliveries where true${scope}`);
+    if (applicationId) params.push(applicationId);
+  }
+  return { sql: parts.join(' union all '), params };
 }
 
 export class DeliveryService {
@@ -39,7 +63,11 @@ export class DeliveryService {
     if (filter.endpointId) where.endpoint = filter.endpointId;
     if (filter.eventId) where.event = filter.eventId;
     if (filter.eventType) where.eventType = filter.eventType;
-    if (filter.status && filter.status.length > 0) where.status = { $in: filter.status };
+    if (filter.status && filter.status.length > 0) {
+      where.status = { $in: filter.status };
+      const inSets = statusSetsQuery(filter.status, condition.application ?? null);
+      if (inSets) where[raw((alias) => `${alias}.id = any(array(${inSets.sql}))`, inSets.params)] = [];
+    }
     const createdAt: Record<string, Date> = {};
     if (filter.createdAfter) createdAt.$gte = filter.createdAfter;
     if (filter.createdBefore) createdAt.$lt = filter.createdBefore;

@@ -292,8 +292,8 @@ export class EndpointService {
         em,
         `update deliveries d
          set paused_ms = d.paused_ms + greatest(0, floor(extract(epoch from (?::timestamptz - greatest(d.created_at, ?::timestamptz))) * 1000))::bigint
-         where d.application_id = ? and d.endpoint_id = ? and d.status in ('PENDING', 'FAILED')
-           and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)`,
+         where d.id = any(array(select o.delivery_id from open_deliveries o where o.application_id = ? and o.endpoint_id = ?))
+           and d.status in ('PENDING', 'FAILED') and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)`,
         [this.clock.now(), pausedAt, endpoint.application.id, endpoint.id],
       );
       woken = await wakeParked(em, endpoint.id, this.catalog.delivery?.endpointConcurrency ?? DEFAULT_ENDPOINT_CONCURRENCY);
@@ -316,8 +316,8 @@ export class EndpointService {
       // The groups' locks before the endpoint's, in the order a finishing attempt takes them (it frees its slot last).
       const groups = await execute<{ ordering_group: string }>(
         em,
-        `select distinct ordering_group from deliveries
-         where application_id = ? and endpoint_id = ? and status in ('PENDING', 'FAILED') and created_at < ? and ordering_group is not null`,
+        `select distinct ordering_group from open_deliveries
+         where application_id = ? and endpoint_id = ? and created_at < ? and ordering_group is not null`,
         open,
       );
       const locked = groups.map((row) => row.ordering_group);
@@ -328,9 +328,10 @@ export class EndpointService {
         em,
         `with cancelled as (
            update deliveries d set status = 'CANCELLED', next_attempt_at = null, last_error = ?, updated_at = now()
-           where d.application_id = ? and d.endpoint_id = ? and d.status in ('PENDING', 'FAILED') and d.created_at < ?
-             and (d.ordering_group is null or d.ordering_group in (select json_array_elements_text(?::json)))
-             and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)
+           where d.id = any(array(select o.delivery_id from open_deliveries o
+                                  where o.application_id = ? and o.endpoint_id = ? and o.created_at < ?
+                                    and (o.ordering_group is null or o.ordering_group in (select json_array_elements_text(?::json)))))
+             and d.status in ('PENDING', 'FAILED') and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)
            returning d.id, d.event_id, d.ordering_group
          ), unparked as (
            delete from parked_deliveries p where p.delivery_id in (select id from cancelled)
@@ -365,14 +366,13 @@ export class EndpointService {
   }
 
   /**
-   * How many unfinished deliveries (PENDING or FAILED) wait for each endpoint, from the partial index of open
-   * deliveries (deliveries_open_index, by application): the cost follows the application's backlog.
+   * How many unfinished deliveries (PENDING or FAILED) wait for each endpoint, from the open deliveries by application
+   * (open_deliveries_application_index): the cost follows the application's backlog.
    */
   async countPending(endpointIds: string[]): Promise<Map<string, number>> {
     const rows = await execute<{ id: string; n: number }>(
       this.em,
-      `select e.id, (select count(*)::int from deliveries d
-                     where d.application_id = e.application_id and d.endpoint_id = e.id and d.status in ('PENDING', 'FAILED')) as n
+      `select e.id, (select count(*)::int from open_deliveries o where o.application_id = e.application_id and o.endpoint_id = e.id) as n
        from endpoints e where e.id in (select json_array_elements_text(?::json))`,
       [JSON.stringify([...new Set(endpointIds)])],
     );
@@ -393,10 +393,13 @@ export class EndpointService {
       await execute(
         em,
         `with unfinished as (
-           select id from deliveries where endpoint_id = ? and status in ('PENDING', 'FAILED') for update
+           select d.id from deliveries d
+           where d.id = any(array(select o.delivery_id from open_deliveries o where o.application_id = ? and o.endpoint_id = ?))
+             and d.status in ('PENDING', 'FAILED')
+           for update of d
          )
          select count(graphile_worker.remove_job(? || id)) from unfinished`,
-        [id, DELIVER_JOB_KEY_PREFIX],
+        [endpoint.application.id, id, DELIVER_JOB_KEY_PREFIX],
       );
       await execute(em, `delete from ordering_sequences where ordering_group = ? or starts_with(ordering_group, ? || ':')`, [id, id]);
       await execute(em, 'delete from endpoints where id = ?', [id]);
@@ -508,7 +511,7 @@ function setSigningKey(endpoint: EndpointEntity, secrets: SecretBox, enabled: bo
 async function redeliverMissed(em: EntityManager, endpoint: EndpointEntity, since: Date): Promise<number> {
   const dead = await execute<{ id: string }>(
     em,
-    `select id from deliveries where endpoint_id = ? and status = 'DEAD' and updated_at >= ? order by id limit ?`,
+    `select delivery_id as id from dead_deliveries where endpoint_id = ? and dead_at >= ? order by delivery_id limit ?`,
     [endpoint.id, since, REDELIVER_LIMIT],
   );
   const requeued = await requeueDeliveries(

@@ -311,11 +311,10 @@ export class MetricsService {
   }
 
   /**
-   * What the deliveries table says now, in one statement: the open deliveries (queue depth and the oldest, from the
-   * partial index of open deliveries) and the deliveries dead-lettered since `from` that are dead letters still,
-   * per endpoint and step. A dead letter's updated_at is when it was dead-lettered (retrying or replaying it makes
-   * it PENDING); the partial index deliveries_dead_index (endpoint_id, updated_at) where status = 'DEAD' answers it,
-   * so the cost follows the dead letters of the window, not the deliveries stored.
+   * What the deliveries say now, in one statement: the open deliveries (queue depth and the oldest, from
+   * open_deliveries) and the deliveries dead-lettered since `from` that are dead letters still, per endpoint and step
+   * (from dead_deliveries by endpoint and time of death; retrying or replaying a dead letter takes it out), so the
+   * cost follows the backlog and the dead letters of the window, not the deliveries stored.
    */
   private async deliveriesNow(
     scope: MetricsScope,
@@ -329,15 +328,15 @@ export class MetricsService {
     const [row] = await execute<Row & { dead_letters: DeadLetterRow[] | null }>(
       this.em,
       `with dead as (
-         select d.endpoint_id, date_bin(?::interval, d.updated_at, timestamptz 'epoch') as at, count(*) as n
+         select d.endpoint_id, date_bin(?::interval, d.dead_at, timestamptz 'epoch') as at, count(*) as n
          from endpoints e
-         join deliveries d on d.endpoint_id = e.id and d.status = 'DEAD' and d.updated_at >= ?
+         join dead_deliveries d on d.endpoint_id = e.id and d.dead_at >= ?
          where true${endpoints.sql}${endpointClause}
          group by 1, 2
        )
        select count(*) filter (where d.status = 'PENDING') as pending, count(*) filter (where d.status = 'FAILED') as scheduled,
               min(d.created_at) as oldest, (select json_agg(dead) from dead) as dead_letters
-       from deliveries d where d.status in ('PENDING', 'FAILED')${open.sql}`,
+       from open_deliveries d where true${open.sql}`,
       [`${stepSeconds} seconds`, from, ...endpoints.params, ...(scope.endpointId ? [scope.endpointId] : []), ...open.params],
     );
     const oldest = row?.oldest ? toDate(row.oldest as string | Date) : null;

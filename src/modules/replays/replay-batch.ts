@@ -42,24 +42,25 @@ export interface ReplayRow {
 export type ReplayCriteria = Pick<ReplayRow, 'application_id' | 'endpoint_id' | 'event_type' | 'error_kind' | 'dead_from' | 'dead_to'>;
 
 /**
- * The one definition of "the dead letters a replay matches": DEAD, of an enabled endpoint (a disabled
- * one would dead-letter them again at once), dead-lettered (last updated) at or before `frozen`, and
- * within the filter. `d` is deliveries, `ep` its endpoint.
+ * The one definition of "the dead letters a replay matches": DEAD (in dead_deliveries `dd`), of an enabled endpoint
+ * (a disabled one would dead-letter them again at once), dead-lettered at or before `frozen`, and within the filter.
+ * `from` joins the dead letters to their deliveries `d` and endpoints `ep`.
  */
-export function matchingDeadLetters(criteria: ReplayCriteria, frozen: Date | string): { sql: string; params: unknown[] } {
-  const parts = [`d.status = 'DEAD'`, 'ep.enabled', 'd.updated_at <= ?::timestamptz'];
+export function matchingDeadLetters(criteria: ReplayCriteria, frozen: Date | string): { from: string; sql: string; params: unknown[] } {
+  const from = 'dead_deliveries dd join deliveries d on d.id = dd.delivery_id join endpoints ep on ep.id = dd.endpoint_id';
+  const parts = ['ep.enabled', 'dd.dead_at <= ?::timestamptz'];
   const params: unknown[] = [frozen];
   const add = (sql: string, value: unknown) => {
     parts.push(sql);
     params.push(value);
   };
-  if (criteria.application_id) add('d.application_id = ?', criteria.application_id);
-  if (criteria.endpoint_id) add('d.endpoint_id = ?', criteria.endpoint_id);
+  if (criteria.application_id) add('dd.application_id = ?', criteria.application_id);
+  if (criteria.endpoint_id) add('dd.endpoint_id = ?', criteria.endpoint_id);
   if (criteria.event_type) add('d.event_type = ?', criteria.event_type);
   if (criteria.error_kind) add('d.last_error_kind = ?', criteria.error_kind);
-  if (criteria.dead_from) add('d.updated_at >= ?::timestamptz', criteria.dead_from);
-  if (criteria.dead_to) add('d.updated_at < ?::timestamptz', criteria.dead_to);
-  return { sql: parts.join(' and '), params };
+  if (criteria.dead_from) add('dd.dead_at >= ?::timestamptz', criteria.dead_from);
+  if (criteria.dead_to) add('dd.dead_at < ?::timestamptz', criteria.dead_to);
+  return { from, sql: parts.join(' and '), params };
 }
 
 export function replayMessage(row: Pick<ReplayRow, 'id' | 'application_id' | 'status'>): ChangeMessage {
@@ -85,8 +86,8 @@ export async function runReplayBatch(
     const where = matchingDeadLetters(replay, replay.frozen_at);
     const batch = await execute<{ id: string }>(
       tx,
-      `select d.id from deliveries d join endpoints ep on ep.id = d.endpoint_id
-       where ${where.sql} and (?::text is null or d.id > ?) order by d.id limit ?`,
+      `select dd.delivery_id as id from ${where.from}
+       where ${where.sql} and (?::text is null or dd.delivery_id > ?) order by dd.delivery_id limit ?`,
       [...where.params, replay.cursor, replay.cursor, batchSize],
     );
     const requeued = await requeueDeliveries(

@@ -68,7 +68,7 @@ export class ReplayService {
       const where = matchingDeadLetters(criteria, now);
       const [count] = await execute<{ matched: number }>(
         em,
-        `select count(*)::int as matched from deliveries d join endpoints ep on ep.id = d.endpoint_id where ${where.sql}`,
+        `select count(*)::int as matched from ${where.from} where ${where.sql}`,
         where.params,
       );
       const matched = count?.matched ?? 0;
