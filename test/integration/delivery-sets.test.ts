@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateApplicationDocument, PublishEventsDocument, RegisterEndpointDocument } from '../../src/sdk/generated/graphql';
+import {
+  CreateApplicationDocument,
+  DeadLettersDocument,
+  DeliveriesDocument,
+  type DeliveryStatus,
+  PublishEventsDocument,
+  RegisterEndpointDocument,
+} from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
 import { type TestHerald, startTestHerald } from '../helpers/herald';
 
@@ -101,13 +108,55 @@ describe('the open and dead sets follow every status change', () => {
     expect(rows[2]!.open).toMatch(/^PENDING /);
   });
 
+  it('lists by PENDING, FAILED or DEAD read the sets, page by page, in the application only', async () => {
+    // Another application's deliveries of every status must not show.
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'other sets' } });
+    await herald.call(RegisterEndpointDocument, {
+      input: { applicationId: createApplication.id, url: 'http://127.0.0.1:9/o', eventTypes: ['*'] },
+    });
+    const { publishEvents } = await herald.call(PublishEventsDocument, {
+      inputs: [1, 2].map((n) => ({ applicationId: createApplication.id, type: 'sets.other', data: { n } })),
+    });
+    await query(database.url, `update deliveries set status = 'DEAD' where event_id = $1`, [publishEvents[0]!.id]);
+    await query(database.url, `update deliveries set status = 'DEAD', updated_at = now() where id = $1`, [ids[4]]);
+    const statuses = new Map(
+      (await query<{ id: string; status: string }>(database.url, 'select id, status from deliveries where id = any($1)', [ids])).map(
+        (row) => [row.id, row.status],
+      ),
+    );
+    const expected = (wanted: string[]) =>
+      ids
+        .filter((id) => wanted.includes(statuses.get(id)!))
+        .sort()
+        .reverse();
+    const listed = async (status: DeliveryStatus[]) => {
+      const found: string[] = [];
+      let after: string | null | undefined;
+      do {
+        const { deliveries } = await herald.call(DeliveriesDocument, { filter: { applicationId, status }, page: { first: 1, after } });
+        found.push(...deliveries.nodes.map((node) => node.id));
+        after = deliveries.pageInfo.hasNextPage ? deliveries.pageInfo.endCursor : null;
+      } while (after);
+      return found;
+    };
+    expect(await listed(['PENDING', 'FAILED'])).toEqual(expected(['PENDING', 'FAILED']));
+    expect(await listed(['FAILED'])).toEqual(expected(['FAILED']));
+    expect(await listed(['DEAD', 'PENDING'])).toEqual(expected(['DEAD', 'PENDING']));
+    // Outside the sets, the list filters the application's deliveries.
+    expect(await listed(['SUCCEEDED', 'CANCELLED'])).toEqual(expected(['SUCCEEDED', 'CANCELLED']));
+    const { deadLetters } = await herald.call(DeadLettersDocument, { filter: { applicationId } });
+    expect(deadLetters.nodes.map((node) => node.id)).toEqual([ids[4]]);
+  });
+
   it('deleting deliveries (their endpoint, their event) takes their set rows with them', async () => {
     await query(database.url, `update deliveries set status = 'DEAD', updated_at = now() where id = $1`, [ids[5]]);
     await query(database.url, 'delete from events where id = (select event_id from deliveries where id = $1)', [ids[5]]);
     await query(database.url, 'delete from endpoints where id = $1', [endpointId]);
     const [left] = await query<{ open: number; dead: number }>(
       database.url,
-      'select (select count(*)::int from open_deliveries) as open, (select count(*)::int from dead_deliveries) as dead',
+      `select (select count(*)::int from open_deliveries where application_id = $1) as open,
+              (select count(*)::int from dead_deliveries where application_id = $1) as dead`,
+      [applicationId],
     );
     expect(left).toEqual({ open: 0, dead: 0 });
   });
