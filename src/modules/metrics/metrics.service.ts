@@ -27,7 +27,7 @@ export interface OutcomeCounts {
 /**
  * The same window counted in deliveries: each delivery finished in the window once, by its outcome now.
  * `deliveriesDeadLettered` counts the deliveries dead-lettered in the window that are still dead letters
- * (read from the dead letters' partial index), so one retried or replayed since counts by its later outcome.
+ * (read from dead_deliveries), so one retried or replayed since counts by its later outcome.
  */
 export interface DeliveryCounts {
   deliveriesDelivered: number;
@@ -130,8 +130,9 @@ interface DeadLetterRow {
 
 /**
  * Metrics over a window, read from the per-minute or per-hour rollups (delivery_metrics_minutely/_hourly), the open
- * deliveries and the dead letters of the window (two partial indexes) and the endpoints: never from the delivery log
- * as a whole, so the cost follows the window, the endpoints and the backlog, not the number of deliveries stored.
+ * deliveries and the dead letters of the window (open_deliveries, dead_deliveries) and the endpoints: never from the
+ * delivery log as a whole, so the cost follows the window, the endpoints and the backlog, not the number of deliveries
+ * stored.
  *
  * The rollups count attempts and dead-letterings as they happen; a dead letter retried or replayed later stays in
  * them. So the dead letters of the window are counted from the dead letters' index instead (deliveriesDeadLettered):
