@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateApplicationDocument,
@@ -9,6 +10,7 @@ import {
 } from '../../src/sdk/generated/graphql';
 import { createTestDatabase, query } from '../helpers/database';
 import { type TestHerald, startTestHerald } from '../helpers/herald';
+import { waitUntil } from '../helpers/wait';
 
 /**
  * No index of `deliveries` holds its status, so that an outcome is a HOT update: the unfinished deliveries and the dead
@@ -146,6 +148,71 @@ describe('the open and dead sets follow every status change', () => {
     expect(await listed(['SUCCEEDED', 'CANCELLED'])).toEqual(expected(['SUCCEEDED', 'CANCELLED']));
     const { deadLetters } = await herald.call(DeadLettersDocument, { filter: { applicationId } });
     expect(deadLetters.nodes.map((node) => node.id)).toEqual([ids[4]]);
+  });
+
+  it('with tens of thousands in each set, the triggers reach the sets by key, under generic plans too', async () => {
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'large backlog' } });
+    await herald.call(RegisterEndpointDocument, {
+      input: { applicationId: createApplication.id, url: 'http://127.0.0.1:9/b', eventTypes: ['*'] },
+    });
+    for (let call = 0; call < 20; call++) {
+      await herald.call(PublishEventsDocument, {
+        inputs: Array.from({ length: 100 }, (_, n) => ({ applicationId: createApplication.id, type: 'sets.backlog', data: { call, n } })),
+      });
+    }
+    // Half of them dead letters, and both sets as large as a busy installation's (rows of another application).
+    await query(
+      database.url,
+      `update deliveries set status = 'DEAD', updated_at = now()
+        where id in (select id from deliveries where application_id = $1 order by id limit 1000)`,
+      [createApplication.id],
+    );
+    await query(
+      database.url,
+      `insert into open_deliveries (delivery_id, application_id, endpoint_id, status, created_at)
+       select 'dlv_elsewhere_' || n, 'app_elsewhere', 'ep_elsewhere', 'PENDING', now() from generate_series(1, 50000) n`,
+    );
+    await query(
+      database.url,
+      `insert into dead_deliveries (delivery_id, application_id, endpoint_id, dead_at)
+       select 'dlv_elsewhere_' || n, 'app_elsewhere', 'ep_elsewhere', now() from generate_series(1, 50000) n`,
+    );
+    await query(database.url, 'analyze open_deliveries');
+    await query(database.url, 'analyze dead_deliveries');
+    const scans = async () =>
+      (
+        await query<{ seq: string; idx: string }>(
+          database.url,
+          `select sum(seq_scan)::text as seq, sum(coalesce(idx_scan, 0))::text as idx from pg_stat_user_tables
+            where relname in ('open_deliveries', 'dead_deliveries')`,
+        )
+      )[0]!;
+    const before = await scans();
+    // Statements as a connection plans them from its sixth execution on: generic plans, made without the values.
+    const generic = new pg.Client({ connectionString: database.url, options: '-c plan_cache_mode=force_generic_plan' });
+    await generic.connect();
+    try {
+      const ids = async (order: 'asc' | 'desc') =>
+        (
+          await generic.query<{ id: string }>(`select id from deliveries where application_id = $1 order by id ${order} limit 40`, [
+            createApplication.id,
+          ])
+        ).rows.map((row) => row.id);
+      const open = await ids('desc');
+      const dead = await ids('asc');
+      // Every transition between the sets, as a batch of outcomes, a requeue and a cancel make them.
+      await generic.query(`update deliveries set status = 'FAILED' where id = any($1)`, [open]);
+      await generic.query(`update deliveries set status = 'SUCCEEDED' where id = any($1)`, [open.slice(10)]);
+      await generic.query(`update deliveries set status = 'DEAD', updated_at = now() where id = any($1)`, [open.slice(20)]);
+      await generic.query(`update deliveries set status = 'PENDING' where id = any($1)`, [[...dead, ...open.slice(30)]]);
+      await generic.query(`update deliveries set status = 'CANCELLED' where id = any($1)`, [open.slice(0, 5)]);
+      await generic.query('delete from deliveries where id = any($1)', [[...open.slice(5, 10), ...dead.slice(0, 5)]]);
+    } finally {
+      // Its backend reports its statistics as it exits.
+      await generic.end();
+    }
+    const after = await waitUntil(scans, (now) => Number(now.idx) > Number(before.idx));
+    expect(Number(after.seq)).toBe(Number(before.seq));
   });
 
   it('deleting deliveries (their endpoint, their event) takes their set rows with them', async () => {
