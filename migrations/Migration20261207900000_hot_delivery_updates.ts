@@ -120,29 +120,28 @@ $$;
 create or replace function herald.deliveries_updated() returns trigger
 language plpgsql as $$
 begin
-  -- A statement that changes no status (a pause's time, a retry's schedule) changes no set.
-  if not exists (select 1 from old_rows o join new_rows n on n.id = o.id where n.status <> o.status) then
-    return null;
-  end if;
-  delete from public.open_deliveries where delivery_id = any(array(
-    select n.id from old_rows o join new_rows n on n.id = o.id
-     where o.status in ('PENDING', 'FAILED') and n.status not in ('PENDING', 'FAILED')));
-  update public.open_deliveries od set status = n.status
-    from new_rows n
-   where od.delivery_id = any(array(
-           select n1.id from old_rows o join new_rows n1 on n1.id = o.id
-            where o.status in ('PENDING', 'FAILED') and n1.status in ('PENDING', 'FAILED') and n1.status <> o.status))
-     and n.id = od.delivery_id;
-  insert into public.open_deliveries (delivery_id, application_id, endpoint_id, status, created_at, ordering_group, sequence)
-  select n.id, n.application_id, n.endpoint_id, n.status, n.created_at, n.ordering_group, n.sequence
-    from old_rows o join new_rows n on n.id = o.id
-   where o.status not in ('PENDING', 'FAILED') and n.status in ('PENDING', 'FAILED');
-  delete from public.dead_deliveries where delivery_id = any(array(
-    select n.id from old_rows o join new_rows n on n.id = o.id where o.status = 'DEAD' and n.status <> 'DEAD'));
+  -- One statement: the rows whose status changed (none for a pause's time or a retry's schedule), read once, and
+  -- each set's writes from them; the writes touch different rows.
+  with changed as materialized (
+    select n.id, n.application_id, n.endpoint_id, n.status, n.created_at, n.ordering_group, n.sequence, n.updated_at,
+           o.status in ('PENDING', 'FAILED') as was_open, n.status in ('PENDING', 'FAILED') as is_open,
+           o.status = 'DEAD' as was_dead, n.status = 'DEAD' as is_dead
+      from old_rows o join new_rows n on n.id = o.id
+     where n.status <> o.status
+  ), closed as (
+    delete from public.open_deliveries where delivery_id = any(array(select id from changed where was_open and not is_open))
+  ), moved as (
+    update public.open_deliveries od set status = c.status
+      from changed c
+     where od.delivery_id = any(array(select id from changed where was_open and is_open)) and c.id = od.delivery_id
+  ), opened as (
+    insert into public.open_deliveries (delivery_id, application_id, endpoint_id, status, created_at, ordering_group, sequence)
+    select id, application_id, endpoint_id, status, created_at, ordering_group, sequence from changed where is_open and not was_open
+  ), revived as (
+    delete from public.dead_deliveries where delivery_id = any(array(select id from changed where was_dead and not is_dead))
+  )
   insert into public.dead_deliveries (delivery_id, application_id, endpoint_id, dead_at)
-  select n.id, n.application_id, n.endpoint_id, n.updated_at
-    from old_rows o join new_rows n on n.id = o.id
-   where o.status <> 'DEAD' and n.status = 'DEAD';
+  select id, application_id, endpoint_id, updated_at from changed where is_dead and not was_dead;
   return null;
 end;
 $$;

@@ -20,7 +20,7 @@ import { IdPrefix, newId } from '../lib/ids';
 import type { PreviousSecret } from '../modules/endpoints/endpoint.entity';
 import { type RolledUpOutcome, rollUpOutcome, rollUpWrites } from '../modules/metrics/delivery-rollup';
 import { deliverJob, isRetryAttempt } from '../queue/deliver-job';
-import { DeliveryStatus } from '../queue/delivery-status';
+import { DeliveryStatus, isUnfinished } from '../queue/delivery-status';
 import { admitInTransaction, releaseMany } from './endpoint-gate';
 import { type RateSlot, takeRateSlot } from './endpoint-rate-limit';
 import { EndpointWaiters } from './endpoint-waiters';
@@ -73,7 +73,7 @@ export type HoldReason = 'missing' | 'finished' | 'already-attempted' | 'disable
 
 export function holdReason(work: DeliveryWork | null, attempt: number, now: Date): HoldReason | null {
   if (!work) return 'missing';
-  if (work.status !== DeliveryStatus.PENDING && work.status !== DeliveryStatus.FAILED) return 'finished';
+  if (!isUnfinished(work.status)) return 'finished';
   if (work.attempt_count + 1 !== attempt) return 'already-attempted';
   // Paused: parked by the admission, under the endpoint's lock, before anything else (disabled, throttled) is decided.
   if (work.paused_at !== null) return null;

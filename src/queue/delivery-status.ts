@@ -10,3 +10,8 @@ export const DeliveryStatus = {
   CANCELLED: 'CANCELLED',
 } as const;
 export type DeliveryStatus = (typeof DeliveryStatus)[keyof typeof DeliveryStatus];
+
+/** Not finished: to be attempted (again). The unfinished deliveries are the rows of `open_deliveries`. */
+export function isUnfinished(status: DeliveryStatus): boolean {
+  return status === DeliveryStatus.PENDING || status === DeliveryStatus.FAILED;
+}

@@ -81,3 +81,27 @@ export async function attemptStartTimes(url: string, filter: { endpointId: strin
   );
   return rows.map((row) => row.at);
 }
+
+/**
+ * These tables' statistics counters, summed: sequential and index scans, row updates and the HOT ones among them. A
+ * backend reports its counters when it exits: end the connections whose work is to be counted, then wait on these.
+ */
+export async function tableCounters(
+  url: string,
+  tables: string[],
+): Promise<{ seqScans: number; indexScans: number; updates: number; hotUpdates: number }> {
+  const [row] = await query<{ seq: string; idx: string; upd: string; hot: string }>(
+    url,
+    `select coalesce(sum(seq_scan), 0)::text as seq, coalesce(sum(idx_scan), 0)::text as idx,
+            coalesce(sum(n_tup_upd), 0)::text as upd, coalesce(sum(n_tup_hot_upd), 0)::text as hot
+       from pg_stat_user_tables where relname = any($1)`,
+    [tables],
+  );
+  return { seqScans: Number(row!.seq), indexScans: Number(row!.idx), updates: Number(row!.upd), hotUpdates: Number(row!.hot) };
+}
+
+/**
+ * Connection options under which PostgreSQL plans every statement as a connection does from a prepared statement's
+ * sixth execution on: generic plans, made without the values.
+ */
+export const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';

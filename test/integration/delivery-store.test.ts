@@ -10,7 +10,7 @@ import {
 import { type AttemptRecord, DeliveryStore, type DeliveryWork } from '../../src/engine/delivery-store';
 import { DeliveryStatus } from '../../src/queue/delivery-status';
 import { heraldTestWith } from '../helpers/fixtures';
-import { query } from '../helpers/database';
+import { GENERIC_PLANS, query, tableCounters } from '../helpers/database';
 import { waitUntil } from '../helpers/wait';
 import type { TestHerald } from '../helpers/herald';
 
@@ -96,13 +96,7 @@ describe('DeliveryStore: recording attempts', () => {
     const rows = await query<{ id: string }>(database.url, 'select id from deliveries where event_id = any($1) order by id', [
       publishEvents.map((event) => event.id),
     ]);
-    const updates = async () =>
-      (
-        await query<{ updated: string; hot: string }>(
-          database.url,
-          "select n_tup_upd::text as updated, n_tup_hot_upd::text as hot from pg_stat_user_tables where relname = 'deliveries'",
-        )
-      )[0]!;
+    const updates = () => tableCounters(database.url, ['deliveries']);
     const before = await updates();
     const own = new pg.Pool({ connectionString: database.url, max: 2 });
     const ownStore = new DeliveryStore(own, herald.config);
@@ -122,9 +116,9 @@ describe('DeliveryStore: recording attempts', () => {
       // Its backends report their statistics as they exit.
       await own.end();
     }
-    const after = await waitUntil(updates, (now) => Number(now.updated) >= Number(before.updated) + rows.length);
-    expect(Number(after.updated) - Number(before.updated)).toBe(rows.length);
-    expect(Number(after.hot) - Number(before.hot)).toBe(rows.length);
+    const after = await waitUntil(updates, (now) => now.updates >= before.updates + rows.length);
+    expect(after.updates - before.updates).toBe(rows.length);
+    expect(after.hotUpdates - before.hotUpdates).toBe(rows.length);
   });
 
   function retryLater(record: AttemptRecord): AttemptRecord {
@@ -276,17 +270,10 @@ describe('DeliveryStore: recording attempts', () => {
       'select max(delivery_id) as id from parked_deliveries where endpoint_id = $1',
       [crowded],
     );
-    const scans = async () =>
-      (
-        await query<{ seq_scan: string; idx_scan: string }>(
-          database.url,
-          "select seq_scan::text, idx_scan::text from pg_stat_user_tables where relname = 'parked_deliveries'",
-        )
-      )[0]!;
+    const scans = () => tableCounters(database.url, ['parked_deliveries']);
     const before = await scans();
 
-    // Statements as each connection plans them from its sixth execution on: generic plans, made without the values.
-    const generic = new pg.Pool({ connectionString: database.url, max: 2, options: '-c plan_cache_mode=force_generic_plan' });
+    const generic = new pg.Pool({ connectionString: database.url, max: 2, options: GENERIC_PLANS });
     const genericStore = new DeliveryStore(generic, herald.config);
     try {
       for (const id of [...fresh.map((row) => row.id), parked!.id]) {
@@ -300,8 +287,8 @@ describe('DeliveryStore: recording attempts', () => {
       await generic.end();
     }
     // The pool's backends report their statistics as they exit (read before this test's own queries of the table).
-    const after = await waitUntil(scans, (now) => Number(now.idx_scan) > Number(before.idx_scan));
-    expect(Number(after.seq_scan)).toBe(Number(before.seq_scan));
+    const after = await waitUntil(scans, (now) => now.indexScans > before.indexScans);
+    expect(after.seqScans).toBe(before.seqScans);
     // The admitted parked delivery's row went, and each of the two crowded records woke 64 (the endpoint's free slots,
     // oldest first: the admitted one was the newest), each given its job.
     expect(await query(database.url, 'select 1 from parked_deliveries where delivery_id = $1', [parked!.id])).toEqual([]);

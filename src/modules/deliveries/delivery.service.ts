@@ -6,7 +6,7 @@ import { type Connection, type PageRequest, toConnection } from '../../lib/pagin
 import { ALL_APPLICATIONS, type TenantScope, applicationCondition } from '../api-keys/principal';
 import { EndpointService } from '../endpoints/endpoint.service';
 import { DeliveryAttemptEntity } from './delivery-attempt.entity';
-import { DeliveryStatus } from '../../queue/delivery-status';
+import { DeliveryStatus, isUnfinished } from '../../queue/delivery-status';
 import { DeliveryEntity } from './delivery.entity';
 import { requeueDeliveries } from '../../queue/requeue';
 
@@ -26,7 +26,7 @@ export interface DeliveryListFilter {
  * neither (SUCCEEDED, CANCELLED): then the list walks the deliveries, newest first, filtering.
  */
 function statusSetsQuery(statuses: DeliveryStatus[], applicationId: string | null): { sql: string; params: unknown[] } | null {
-  const open = statuses.filter((status) => status === DeliveryStatus.PENDING || status === DeliveryStatus.FAILED);
+  const open = statuses.filter(isUnfinished);
   const dead = statuses.includes(DeliveryStatus.DEAD);
   if (open.length + (dead ? 1 : 0) !== new Set(statuses).size) return null;
   const scope = applicationId ? ' and application_id = ?' : '';

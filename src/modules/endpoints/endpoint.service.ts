@@ -60,6 +60,13 @@ const DEFAULT_ENDPOINT_CONCURRENCY = 64;
 /** How many missed deliveries enableEndpoint(redeliverMissed) re-queues at most in one call. */
 const REDELIVER_LIMIT = 10_000;
 
+/**
+ * The endpoint's unfinished deliveries `d` (parameters: application id, endpoint id), found through open_deliveries by
+ * application; the status is checked again on the row, which a concurrent outcome may have finished.
+ */
+const ENDPOINT_UNFINISHED = `d.id = any(array(select o.delivery_id from open_deliveries o where o.application_id = ? and o.endpoint_id = ?))
+  and d.status in ('PENDING', 'FAILED')`;
+
 export class EndpointService {
   constructor(
     private readonly em: EntityManager,
@@ -292,8 +299,7 @@ export class EndpointService {
         em,
         `update deliveries d
          set paused_ms = d.paused_ms + greatest(0, floor(extract(epoch from (?::timestamptz - greatest(d.created_at, ?::timestamptz))) * 1000))::bigint
-         where d.id = any(array(select o.delivery_id from open_deliveries o where o.application_id = ? and o.endpoint_id = ?))
-           and d.status in ('PENDING', 'FAILED') and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)`,
+         where ${ENDPOINT_UNFINISHED} and not exists (select 1 from endpoint_inflight i where i.delivery_id = d.id)`,
         [this.clock.now(), pausedAt, endpoint.application.id, endpoint.id],
       );
       woken = await wakeParked(em, endpoint.id, this.catalog.delivery?.endpointConcurrency ?? DEFAULT_ENDPOINT_CONCURRENCY);
@@ -393,10 +399,7 @@ export class EndpointService {
       await execute(
         em,
         `with unfinished as (
-           select d.id from deliveries d
-           where d.id = any(array(select o.delivery_id from open_deliveries o where o.application_id = ? and o.endpoint_id = ?))
-             and d.status in ('PENDING', 'FAILED')
-           for update of d
+           select d.id from deliveries d where ${ENDPOINT_UNFINISHED} for update of d
          )
          select count(graphile_worker.remove_job(? || id)) from unfinished`,
         [endpoint.application.id, id, DELIVER_JOB_KEY_PREFIX],
