@@ -48,14 +48,7 @@ export class Migration20261207900000_hot_delivery_updates extends Migration {
       `insert into "dead_deliveries" select "id", "application_id", "endpoint_id", "updated_at" from "deliveries" where "status" = 'DEAD';`,
     );
     this.addSql(TRIGGERS);
-    this.addSql(
-      replacedOnce(
-        PREVIOUS_FAN_OUT_EVENTS,
-        `not exists (select 1 from public.deliveries d
-                                           where d.ordering_group = nb.ordering_group and d.status in ('PENDING', 'FAILED'))`,
-        'not exists (select 1 from public.open_deliveries o where o.ordering_group = nb.ordering_group)',
-      ),
-    );
+    this.addSql(FAN_OUT_EVENTS);
     for (const index of DROPPED_INDEXES) this.addSql(`drop index "${index.name}";`);
     this.addSql('alter table "deliveries" set (fillfactor = 45);');
   }
@@ -74,6 +67,14 @@ export class Migration20261207900000_hot_delivery_updates extends Migration {
     this.addSql('drop table "open_deliveries";');
   }
 }
+
+/** The fan-out looks for a FIFO group's unfinished delivery in `open_deliveries`. */
+export const FAN_OUT_EVENTS = replacedOnce(
+  PREVIOUS_FAN_OUT_EVENTS,
+  `not exists (select 1 from public.deliveries d
+                                           where d.ordering_group = nb.ordering_group and d.status in ('PENDING', 'FAILED'))`,
+  'not exists (select 1 from public.open_deliveries o where o.ordering_group = nb.ordering_group)',
+);
 
 const DROPPED_INDEXES = [
   {

@@ -26,6 +26,7 @@ const NAMES = [
   'Migration20261207700000_fewer_index_writes_per_delivery',
   'Migration20261207800000_parked_deliveries',
   'Migration20261207900000_hot_delivery_updates',
+  'Migration20261208000000_first_attempts_batched',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -22,6 +22,14 @@ export async function deleteJobsStillLockedBy(sql: Sql, jobs: { id: string; lock
 }
 
 /**
+ * The JSON array of delivery ids a job of `jobs` (the view, whose row is `alias`) carries as `deliveryIds`, or null:
+ * the view leaves the payload out. An SQL expression to compose into a larger statement.
+ */
+export function jobPayloadDeliveryIds(alias: string): string {
+  return `(select p.payload->'deliveryIds' from graphile_worker._private_jobs p where p.id = ${alias}.id)`;
+}
+
+/**
  * The pools (column `pool_id`) holding a job or queue lock taken longer than `heldFor` (an interval, '30000
  * milliseconds') ago: a query to compose into a larger statement, so that the caller's check of which pools are
  * alive costs no extra round trip.

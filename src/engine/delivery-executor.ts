@@ -119,6 +119,9 @@ export class DeliveryExecutor {
         return { kind: 'skipped', reason: `the delivery is already ${work.status}` };
       case 'already-attempted':
         return { kind: 'skipped', reason: `attempt ${job.attempt} was already made` };
+      case 'changed-meanwhile':
+        // Whatever recorded it also queued what comes next: a job added here would replace that one.
+        return { kind: 'skipped', reason: `attempt ${job.attempt} was recorded, or the delivery finished, by another job meanwhile` };
       case 'disabled':
         return this.deadLetterForDisabledEndpoint(work);
       case 'in-flight-elsewhere': {

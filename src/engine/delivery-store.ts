@@ -69,7 +69,9 @@ export interface DeliveryWork {
 }
 
 /** Why a delivery's job must not make an attempt now (null: it may). */
-export type HoldReason = 'missing' | 'finished' | 'already-attempted' | 'disabled' | 'throttled' | 'in-flight-elsewhere';
+/** `changed-meanwhile`: another job of the delivery recorded its attempt, or it finished, while this start waited. */
+export type HoldReason =
+  'missing' | 'finished' | 'already-attempted' | 'disabled' | 'throttled' | 'in-flight-elsewhere' | 'changed-meanwhile';
 
 export function holdReason(work: DeliveryWork | null, attempt: number, now: Date): HoldReason | null {
   if (!work) return 'missing';
@@ -303,6 +305,7 @@ export class DeliveryStore {
           tx,
           candidates.map(({ request, work }) => ({
             deliveryId: work!.id,
+            attempt: request.attempt,
             endpointId: work!.endpoint_id,
             limit: this.limitOf(work!),
             poolId: request.poolId,
@@ -325,6 +328,7 @@ export class DeliveryStore {
           if (admission.kind === 'admitted') return { kind: 'admitted', work };
           if (admission.kind === 'waiting') return { kind: 'waiting', work };
           if (admission.kind === 'elsewhere') return { kind: 'held', work, reason: 'in-flight-elsewhere' };
+          if (admission.kind === 'changed') return { kind: 'held', work, reason: 'changed-meanwhile' };
           if (admission.kind === 'paused') return { kind: 'paused', work };
           return { kind: 'parked', work, limit: this.limitOf(work) };
         });

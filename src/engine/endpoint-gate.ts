@@ -10,10 +10,14 @@ import { endpointsWithParked, lockEndpoints, parkingWrites, wakeParked } from '.
  * check and change of one endpoint's rows happens under that endpoint's advisory transaction lock, so
  * a park and a wake-up can never miss each other.
  */
-export type Admission = { kind: 'admitted' } | { kind: 'parked' } | { kind: 'paused' } | { kind: 'waiting' } | { kind: 'elsewhere' };
+/** `elsewhere`: the attempt is in flight in another live pool; `changed`: it was recorded (or the delivery finished) meanwhile. */
+export type Admission =
+  { kind: 'admitted' } | { kind: 'parked' } | { kind: 'paused' } | { kind: 'waiting' } | { kind: 'elsewhere' } | { kind: 'changed' };
 
 export interface AdmissionRequest {
   deliveryId: string;
+  /** The attempt the start is for: admitted only while it is the delivery's next. */
+  attempt: number;
   endpointId: string;
   limit: number;
   poolId: string;
@@ -49,25 +53,29 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
   );
   // The same attempt still in flight in another pool that is alive (its job was handed on while the attempt ran: a
   // pool abandoned after a failure, a completion lost to a database restart): sending it again would deliver it
-  // twice. Such a delivery's slot row is only taken over from a dead pool.
-  const busyElsewhere = new Set(
-    (
-      await execute<{ delivery_id: string }>(
-        tx,
-        `select i.delivery_id from endpoint_inflight i
-         join json_to_recordset(?::json) as r(delivery_id text, pool_id text) on r.delivery_id = i.delivery_id
-         where i.pool_id <> r.pool_id
-           and (i.started_at >= now() - ?::interval
-                or exists (select 1 from worker_heartbeats h where h.pool_id = i.pool_id and h.last_seen_at >= now() - ?::interval))`,
-        [
-          JSON.stringify(all.map((request) => ({ delivery_id: request.deliveryId, pool_id: request.poolId }))),
-          `${liveWithinMs} milliseconds`,
-          `${liveWithinMs} milliseconds`,
-        ],
-      )
-    ).map((row) => row.delivery_id),
+  // twice. Such a delivery's slot row is only taken over from a dead pool. Nor is an attempt admitted that another job
+  // of the delivery recorded (or a cancel finished) while this start waited for the endpoint's lock.
+  const heldRows = await execute<{ delivery_id: string; kind: 'elsewhere' | 'changed' }>(
+    tx,
+    `with r as (select * from json_to_recordset(?::json) as r(delivery_id text, pool_id text, attempt int))
+     select i.delivery_id, 'elsewhere' as kind from endpoint_inflight i join r on r.delivery_id = i.delivery_id
+     where i.pool_id <> r.pool_id
+       and (i.started_at >= now() - ?::interval
+            or exists (select 1 from worker_heartbeats h where h.pool_id = i.pool_id and h.last_seen_at >= now() - ?::interval))
+     union all
+     select d.id, 'changed' from deliveries d join r on r.delivery_id = d.id
+     where d.id = any(array(select delivery_id from r))
+       and (d.attempt_count <> r.attempt - 1 or d.status not in ('PENDING', 'FAILED'))`,
+    [
+      JSON.stringify(all.map((request) => ({ delivery_id: request.deliveryId, pool_id: request.poolId, attempt: request.attempt }))),
+      `${liveWithinMs} milliseconds`,
+      `${liveWithinMs} milliseconds`,
+    ],
   );
-  const requests = all.filter((request) => !busyElsewhere.has(request.deliveryId));
+  // Recorded and in flight elsewhere means recorded: there is nothing left to look at again.
+  const held = new Map(heldRows.filter((row) => row.kind === 'elsewhere').map((row) => [row.delivery_id, row.kind]));
+  for (const row of heldRows) if (row.kind === 'changed') held.set(row.delivery_id, 'changed');
+  const requests = all.filter((request) => !held.has(request.deliveryId));
   // A re-run after a crash finds its own row (or a dead pool's): it takes it over instead of counting it twice.
   const admitted = await execute<{ delivery_id: string }>(
     tx,
@@ -125,7 +133,7 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
     requests.filter((_request, index) => admissions[index]!.kind === 'parked' || admissions[index]!.kind === 'paused'),
   );
   const byRequest = new Map(requests.map((request, index) => [request, admissions[index]!]));
-  return all.map((request) => byRequest.get(request) ?? { kind: 'elsewhere' });
+  return all.map((request) => byRequest.get(request) ?? { kind: held.get(request.deliveryId)! });
 }
 
 /**

@@ -10,6 +10,21 @@ export interface DeliverPayload {
   rateSlot?: string;
 }
 
+/**
+ * The first attempts of several deliveries of one fan-out, due at the same time, in one job (at most
+ * FIRST_ATTEMPT_BATCH_SIZE): the fan-out writes it (herald.fan_out_events) where it would otherwise write one job per
+ * delivery. Its task makes each delivery's first attempt as that delivery's own job would; a retry, a reschedule or a
+ * wake-up of one of them is that delivery's own job. It has no key: requeueing a delivery adds its own job, and the
+ * batch's run then finds the attempt made, or in flight, and skips it.
+ */
+export interface DeliverBatchPayload {
+  deliveryIds: string[];
+  attempt: 1;
+}
+
+/** The most first attempts one job carries. */
+export const FIRST_ATTEMPT_BATCH_SIZE = 16;
+
 /** A delivery's job key is this prefix and the delivery id. */
 export const DELIVER_JOB_KEY_PREFIX = 'deliver:';
 
@@ -31,6 +46,22 @@ export function deliverJob(deliveryId: string, attempt: number, runAt?: Date, ra
   // A first attempt's is the spec the fan-out writes in SQL (herald.publish_events).
   const identifier = isRetryAttempt(attempt) ? DELIVER_RETRY_TASK : DELIVER_TASK;
   return { identifier, payload, runAt, jobKey: `${DELIVER_JOB_KEY_PREFIX}${deliveryId}`, maxAttempts: 25 };
+}
+
+/** The job the fan-out writes for the first attempts of several deliveries (herald.fan_out_events writes the same). */
+export function deliverBatchJob(deliveryIds: string[], runAt?: Date): JobSpec {
+  const payload: DeliverBatchPayload = { deliveryIds, attempt: 1 };
+  return { identifier: DELIVER_TASK, payload, runAt, maxAttempts: 25 };
+}
+
+export function isDeliverBatchPayload(value: unknown): value is DeliverBatchPayload {
+  const payload = value as Partial<DeliverBatchPayload> | null;
+  return (
+    Array.isArray(payload?.deliveryIds) &&
+    payload.deliveryIds.length > 0 &&
+    payload.deliveryIds.every((id) => typeof id === 'string') &&
+    payload.attempt === 1
+  );
 }
 
 export function isDeliverPayload(value: unknown): value is DeliverPayload {

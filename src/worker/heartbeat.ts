@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { HeraldConfig } from '../config';
 import { type Clock, systemClock } from '../lib/clock';
 import { execute } from '../db/sql';
-import { poolsHoldingLocksQuery, unlockTaskJobsHeldLongerThan } from '../db/job-queue-internals';
+import { jobPayloadDeliveryIds, poolsHoldingLocksQuery, unlockTaskJobsHeldLongerThan } from '../db/job-queue-internals';
 import { DELIVER_JOB_KEY_PREFIX, DELIVER_TASKS } from '../queue/deliver-job';
 import type { Logger } from '../lib/logger';
 import { wakeAllParked } from '../engine/endpoint-gate';
@@ -145,18 +145,25 @@ export class WorkerHeartbeat {
    * graphile-worker marks a locked job that a newer one replaced (the same key enqueued again) or that was removed
    * as spent (attempts = max_attempts, no key) and deletes it when it completes; when its pool dies first, the
    * unlocked job is never run or deleted. Such deliver jobs are deleted, and so is a spent job of a delivery that is
-   * finished or gone. A spent job of an unfinished delivery (its task failed every time) is kept, with its last error.
+   * finished or gone. A spent job of an unfinished delivery (its task failed every time) is kept, with its last error,
+   * and so is a spent batch of first attempts (no key) while any of its deliveries is unfinished.
    */
   private async removeSpentJobs(em: Parameters<typeof execute>[0]): Promise<void> {
     // complete_jobs deletes only unlocked jobs, and graphile-worker never locks a spent one again. A deliver job's key is
     // the prefix and its delivery's id.
+    const batch = jobPayloadDeliveryIds('j');
     const [spent] = await execute<{ removed: number }>(
       em,
       `select count(*)::int as removed from graphile_worker.complete_jobs(array(
          select j.id from graphile_worker.jobs j
           where j.task_identifier = any(array(select json_array_elements_text(?::json))) and j.locked_at is null and j.attempts >= j.max_attempts
-            and (j.key is null or not exists (
-                  select 1 from deliveries d where d.id = substr(j.key, length(?) + 1) and d.status in ('PENDING', 'FAILED')))))`,
+            and case when ${batch} is not null
+                     then not exists (select 1 from deliveries d
+                                       where d.id = any(array(select json_array_elements_text(${batch})))
+                                         and d.status in ('PENDING', 'FAILED'))
+                     else j.key is null or not exists (
+                            select 1 from deliveries d where d.id = substr(j.key, length(?) + 1) and d.status in ('PENDING', 'FAILED'))
+                end))`,
       [JSON.stringify(DELIVER_TASKS), DELIVER_JOB_KEY_PREFIX],
     );
     if (spent && spent.removed > 0) this.deps.logger.info({ jobs: spent.removed }, 'removed spent delivery jobs');

@@ -105,3 +105,11 @@ export async function tableCounters(
  * sixth execution on: generic plans, made without the values.
  */
 export const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
+
+/**
+ * An SQL condition: graphile-worker's job row `job` (of `_private_jobs`, which holds the payload) carries the next
+ * attempt of the delivery row `delivery`, as the delivery's own job (its key) or as one of a fan-out's batch.
+ */
+export function jobCarries(job: string, delivery: string): string {
+  return `(${job}.key = 'deliver:' || ${delivery}.id or (${job}.payload -> 'deliveryIds')::jsonb ? ${delivery}.id)`;
+}

@@ -9,6 +9,8 @@ import {
 } from '../../src/sdk/generated/graphql';
 import { type AttemptRecord, DeliveryStore, type DeliveryWork } from '../../src/engine/delivery-store';
 import { DeliveryStatus } from '../../src/queue/delivery-status';
+import { admitInTransaction, releaseMany } from '../../src/engine/endpoint-gate';
+import { inTransaction } from '../../src/db/sql';
 import { heraldTestWith } from '../helpers/fixtures';
 import { GENERIC_PLANS, query, tableCounters } from '../helpers/database';
 import { waitUntil } from '../helpers/wait';
@@ -231,6 +233,42 @@ describe('DeliveryStore: recording attempts', () => {
       [[parked.id, elsewhere.id]],
     );
     expect(parkedRows).toHaveLength(2);
+  });
+
+  it('admits no attempt that another job recorded (or a cancel finished) while the start waited for the endpoint, and parks none', async () => {
+    const { createApplication } = await herald.call(CreateApplicationDocument, { input: { name: 'changed meanwhile' } });
+    const app = createApplication.id;
+    const { registerEndpoint } = await herald.call(RegisterEndpointDocument, {
+      input: { applicationId: app, url: 'http://127.0.0.1:9/changed', eventTypes: ['*'] },
+    });
+    const { publishEvents } = await herald.call(PublishEventsDocument, {
+      inputs: [1, 2, 3].map((n) => ({ applicationId: app, type: 'store.changed', data: { n } })),
+    });
+    const ids = (
+      await query<{ id: string }>(database.url, 'select id from deliveries where event_id = any($1) order by id', [
+        publishEvents.map((event) => event.id),
+      ])
+    ).map((row) => row.id);
+    // What the start loaded was attempt 0, PENDING; then, before its admission: one recorded a failure, one was cancelled.
+    await query(database.url, `update deliveries set status = 'FAILED', attempt_count = 1 where id = $1`, [ids[0]]);
+    await query(database.url, `update deliveries set status = 'CANCELLED' where id = $1`, [ids[1]]);
+    const admissions = await inTransaction(pool, (tx) =>
+      admitInTransaction(
+        tx,
+        ids.map((id) => ({
+          deliveryId: id,
+          attempt: 1,
+          endpointId: registerEndpoint.endpoint.id,
+          limit: 10,
+          poolId: 'test-pool',
+          parkedAt: null,
+        })),
+      ),
+    );
+    expect(admissions.map((admission) => admission.kind)).toEqual(['changed', 'changed', 'admitted']);
+    expect(await counts(ids.slice(0, 2))).toMatchObject({ inflight: 0 });
+    expect(await query(database.url, 'select 1 from parked_deliveries where delivery_id = any($1)', [ids])).toEqual([]);
+    await inTransaction(pool, (tx) => releaseMany(tx, [{ endpointId: registerEndpoint.endpoint.id, deliveryId: ids[2]! }], 10));
   });
 
   it('with thousands of parked deliveries, starts, records and wakes read parked_deliveries through its indexes only', async () => {

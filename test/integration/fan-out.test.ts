@@ -12,9 +12,9 @@ import {
   SendTestEventDocument,
 } from '../../src/sdk/generated/graphql';
 import { jobSpecsJson } from '../../src/db/sql';
-import { deliverJob } from '../../src/queue/deliver-job';
+import { FIRST_ATTEMPT_BATCH_SIZE, deliverBatchJob, deliverJob } from '../../src/queue/deliver-job';
 import { EVENT_TYPE, EVENT_VERSION, matchesEventType, matchesVersionPin } from '../../src/modules/events/event-type-pattern';
-import { createTestDatabase, query } from '../helpers/database';
+import { createTestDatabase, jobCarries, query } from '../helpers/database';
 import { type TestHerald, startTestHerald } from '../helpers/herald';
 
 /**
@@ -99,7 +99,7 @@ describe('the one fan-out', () => {
          from deliveries d
          join events e on e.id = d.event_id
          join endpoints ep on ep.id = d.endpoint_id
-         left join graphile_worker._private_jobs pj on pj.key = 'deliver:' || d.id
+         left join graphile_worker._private_jobs pj on ${jobCarries('pj', 'd')}
          left join graphile_worker._private_tasks t on t.id = pj.task_id
         where d.application_id = $1
         order by n, endpoint`,
@@ -179,7 +179,7 @@ describe('the one fan-out', () => {
     const rows = await query(
       database.url,
       `select ep.description as endpoint, e.type, d.ordering_group, d.sequence,
-              exists (select 1 from graphile_worker._private_jobs j where j.key = 'deliver:' || d.id) as has_job
+              exists (select 1 from graphile_worker._private_jobs j where ${jobCarries('j', 'd')}) as has_job
          from deliveries d join events e on e.id = d.event_id join endpoints ep on ep.id = d.endpoint_id
         where d.application_id = $1 order by d.id`,
       [applicationId],
@@ -309,41 +309,57 @@ describe('the one fan-out', () => {
     }
   });
 
-  it("writes a delivery's job in SQL as the engine writes it", async () => {
+  it("writes the first attempts' jobs in SQL as the engine writes them: a batch per 16 due together, a lone delivery's own", async () => {
     const { applicationId } = await applicationWithEndpoints('jobs as the engine writes them');
     const runAt = new Date(Date.now() + 3_600_000);
     // SQL writes first attempts only; a retry's job (attempt 2 on) carries the retry lane's priority and flag.
+    // Six events due now for four endpoints each (the FIFO group's later deliveries wait for no job), one due later
+    // for one endpoint.
     const { rows: published } = await producer.query<{ delivery_ids: string[] }>(
       'select delivery_ids from herald.publish_events($1::json) order by ord',
       [
         JSON.stringify([
-          { application_id: applicationId, type: 'shape.drawn', data: { n: 1 } },
-          { application_id: applicationId, type: 'shape.drawn', data: { n: 2 }, deliver_at: runAt.toISOString() },
+          ...Array.from({ length: 6 }, (_, n) => ({ application_id: applicationId, type: 'shape.drawn', data: { n } })),
+          { application_id: applicationId, type: 'other.thing', data: { n: 6 }, deliver_at: runAt.toISOString() },
         ]),
       ],
     );
-    const [now, later] = published.map((row) => row.delivery_ids[0]!);
-    const { rows } = await producer.query<{ key: string; spec: Record<string, unknown> }>(
-      `select pj.key, json_build_object('identifier', t.identifier, 'payload', pj.payload, 'queue_name', q.queue_name,
-                                        'run_at', pj.run_at, 'max_attempts', pj.max_attempts, 'job_key', pj.key,
-                                        'priority', nullif(pj.priority, 0), 'flags', pj.flags) as spec
+    const later = published.at(-1)!.delivery_ids;
+    expect(later).toHaveLength(1);
+    const waiting = new Set(
+      (
+        await producer.query<{ id: string }>('select id from deliveries where application_id = $1 and sequence > 1', [applicationId])
+      ).rows.map((row) => row.id),
+    );
+    const due = published
+      .slice(0, -1)
+      .flatMap((row) => row.delivery_ids)
+      .filter((id) => !waiting.has(id))
+      .sort();
+    expect([due.length, waiting.size]).toEqual([19, 5]);
+    const { rows } = await producer.query<{ spec: Record<string, unknown> }>(
+      `select json_build_object('identifier', t.identifier, 'payload', pj.payload, 'queue_name', q.queue_name,
+                                'run_at', pj.run_at, 'max_attempts', pj.max_attempts, 'job_key', pj.key,
+                                'priority', nullif(pj.priority, 0), 'flags', pj.flags) as spec
          from graphile_worker._private_jobs pj
          join graphile_worker._private_tasks t on t.id = pj.task_id
          left join graphile_worker._private_job_queues q on q.id = pj.job_queue_id
-        where pj.key in ($1, $2)`,
-      [`deliver:${now}`, `deliver:${later}`],
+        where exists (select 1 from deliveries d where d.application_id = $1 and ${jobCarries('pj', 'd')})
+        order by pj.run_at, pj.payload::text`,
+      [applicationId],
     );
-    const written = new Map(rows.map((row) => [row.key, row.spec]));
-    const engine = JSON.parse(jobSpecsJson([deliverJob(now!, 1), deliverJob(later!, 1, runAt)])) as Array<Record<string, unknown>>;
-    const { run_at: nowRunAt, ...nowSpec } = written.get(`deliver:${now}`)!;
-    const { run_at: engineNowRunAt, ...engineNowSpec } = engine[0]!;
-    expect(nowSpec).toEqual(engineNowSpec);
+    const chunks = [due.slice(0, FIRST_ATTEMPT_BATCH_SIZE), due.slice(FIRST_ATTEMPT_BATCH_SIZE)];
+    expect(chunks.map((chunk) => chunk.length)).toEqual([16, 3]);
+    const engine = JSON.parse(jobSpecsJson([...chunks.map((chunk) => deliverBatchJob(chunk)), deliverJob(later[0]!, 1, runAt)])) as Array<
+      Record<string, unknown>
+    >;
+    const withoutRunAt = ({ run_at: _runAt, ...spec }: Record<string, unknown>) => spec;
+    expect(rows.map((row) => withoutRunAt(row.spec))).toEqual(engine.map(withoutRunAt));
     // The engine leaves a first attempt's run_at to graphile-worker (now); SQL writes the publish's now().
-    expect(engineNowRunAt).toBeNull();
-    expect(Math.abs(new Date(nowRunAt as string).getTime() - Date.now())).toBeLessThan(60_000);
-    const { run_at: laterRunAt, ...laterSpec } = written.get(`deliver:${later}`)!;
-    const { run_at: engineLaterRunAt, ...engineLaterSpec } = engine[1]!;
-    expect(laterSpec).toEqual(engineLaterSpec);
-    expect(new Date(laterRunAt as string).getTime()).toBe(new Date(engineLaterRunAt as string).getTime());
+    for (const [index, job] of engine.slice(0, 2).entries()) {
+      expect(job.run_at).toBeNull();
+      expect(Math.abs(new Date(rows[index]!.spec.run_at as string).getTime() - Date.now())).toBeLessThan(60_000);
+    }
+    expect(new Date(rows[2]!.spec.run_at as string).getTime()).toBe(runAt.getTime());
   });
 });

@@ -9,7 +9,7 @@ import {
   RegisterEndpointDocument,
   RegisterEventTypeDocument,
 } from '../../src/sdk/generated/graphql';
-import { query } from '../helpers/database';
+import { jobCarries, query } from '../helpers/database';
 import { heraldTestWith } from '../helpers/fixtures';
 import type { TestHerald } from '../helpers/herald';
 import { receiversOfSuite } from '../helpers/receiver';
@@ -118,7 +118,7 @@ describe('deliverAt, endpointIds, matchedEndpoints and eventListeners', { timeou
       database.url,
       `select d.endpoint_id, d.next_attempt_at as due, j.run_at, e.deliver_at
          from deliveries d join events e on e.id = d.event_id
-         join graphile_worker.jobs j on j.key = 'deliver:' || d.id
+         join graphile_worker._private_jobs j on ${jobCarries('j', 'd')}
         where d.event_id = $1 order by d.endpoint_id`,
       [publishEvent.id],
     );

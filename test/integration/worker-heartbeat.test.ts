@@ -68,6 +68,39 @@ describe('WorkerHeartbeat', () => {
     expect(left.map((row) => row.id)).toEqual([failing.jobId]);
   });
 
+  it('keeps a spent batch of first attempts while one of its deliveries is unfinished, and removes one whose deliveries are all finished', async ({
+    herald,
+    database,
+    applicationId,
+  }) => {
+    const a = await deliveryWithJob({ herald, database, applicationId }, 11);
+    const b = await deliveryWithJob({ herald, database, applicationId }, 12);
+    const c = await deliveryWithJob({ herald, database, applicationId }, 13);
+    const batch = async (deliveryIds: string[]) => {
+      const [job] = await query<{ id: string }>(
+        database.url,
+        `select id::text from graphile_worker.add_job('deliver', json_build_object('deliveryIds', $1::text[], 'attempt', 1), max_attempts => 25)`,
+        [deliveryIds],
+      );
+      // Its task failed every time, as the spent jobs above.
+      await query(database.url, `update graphile_worker._private_jobs set attempts = max_attempts, last_error = 'boom' where id = $1`, [
+        job!.id,
+      ]);
+      return job!.id;
+    };
+    await query(database.url, `update deliveries set status = 'SUCCEEDED' where id = any($1)`, [[a.deliveryId, b.deliveryId]]);
+    const finished = await batch([a.deliveryId, b.deliveryId]);
+    const unfinished = await batch([a.deliveryId, c.deliveryId]);
+
+    await heartbeat(herald, true).tick();
+    const left = await query<{ id: string }>(
+      database.url,
+      'select id::text from graphile_worker._private_jobs where id = any($1::bigint[])',
+      [[finished, unfinished]],
+    );
+    expect(left.map((row) => row.id)).toEqual([unfinished]);
+  });
+
   it('a released pool keeps beating until its last running task ends, then stops', async ({ herald, database }) => {
     const beat = heartbeat(herald);
     beat.addPool('released-pool');
