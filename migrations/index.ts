@@ -27,6 +27,7 @@ const NAMES = [
   'Migration20261207800000_parked_deliveries',
   'Migration20261207900000_hot_delivery_updates',
   'Migration20261208000000_first_attempts_batched',
+  'Migration20261208100000_unlogged_leases',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -123,4 +123,10 @@ describe('WorkerHeartbeat: dead pools', () => {
     expect(await query(database.url, `select pool_id from endpoint_inflight`)).toEqual([]);
     expect(await query(database.url, 'select pool_id from worker_heartbeats order by pool_id')).toEqual([{ pool_id: 'live-pool' }]);
   });
+
+  it('keeps the endpoint slots in an UNLOGGED table: leases of running attempts write no WAL', async ({ database }) => {
+    expect(await query(database.url, `select relpersistence from pg_class where oid = 'endpoint_inflight'::regclass`)).toEqual([
+      { relpersistence: 'u' },
+    ]);
+  });
 });
