@@ -193,7 +193,16 @@ export class DeliveryStore {
 
   /** Schedules the attempt's job (replacing the waiting one) to run at `runAt` instead of now. */
   async rescheduleAttempt(deliveryId: string, attempt: number, runAt: Date): Promise<void> {
-    await inTransaction(this.pool, (sql) => addJobs(sql, [deliverJob(deliveryId, attempt, runAt)]));
+    await inTransaction(this.pool, async (sql) => {
+      // Only while the attempt is still the delivery's next: the job that recorded it queued what follows under the
+      // same key, and a job added now would replace that one. The row lock waits for a record in progress.
+      const [next] = await execute(
+        sql,
+        `select 1 from deliveries where id = ? and attempt_count = ? and status in ('PENDING', 'FAILED') for update`,
+        [deliveryId, attempt - 1],
+      );
+      if (next) await addJobs(sql, [deliverJob(deliveryId, attempt, runAt)]);
+    });
   }
 
   /**

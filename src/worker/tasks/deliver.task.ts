@@ -40,23 +40,19 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
   // graphile-worker counts jobs; first attempts are counted here, so a batch's attempts share WORKER_CONCURRENCY.
   const firstAttemptSlots = new AttemptSlots(deps.config.worker.concurrency);
 
-  // A delivery can have two jobs at once (a batch run again after a fault, beside the delivery's own job that a park,
-  // a rate limit or a FIFO group gave it). Admission tells pools apart, not one pool's own runs, so this process runs
-  // one at a time. The second ends: the first records the attempt and queues what follows, or leaves its own job (a
-  // parking, a reschedule, a failed job's retry) to carry the delivery on.
-  const attempting = new Set<string>();
+  // A delivery can have two jobs at once (a batch run again after a fault or past its lease, beside the delivery's own
+  // job that a park, a rate limit or a FIFO group gave it). Admission tells pools apart, not one pool's own runs, so
+  // this process runs them one after the other: the second finds the attempt made, or makes it if the first did not.
+  const attempting = new Map<string, Promise<void>>();
 
   const attemptOne = async (job: DeliverPayload, poolId: string, jobId: string | undefined): Promise<void> => {
-    if (attempting.has(job.deliveryId)) {
-      deps.logger.debug({ deliveryId: job.deliveryId, jobId }, 'delivery job skipped: its delivery is being attempted by another job here');
-      return;
+    for (let earlier = attempting.get(job.deliveryId); earlier; earlier = attempting.get(job.deliveryId)) {
+      await earlier.catch(() => undefined);
     }
-    attempting.add(job.deliveryId);
-    try {
-      await attemptInSlot(job, poolId, jobId);
-    } finally {
-      attempting.delete(job.deliveryId);
-    }
+    const run = attemptInSlot(job, poolId, jobId);
+    const tracked = run.finally(() => attempting.delete(job.deliveryId));
+    attempting.set(job.deliveryId, tracked);
+    await tracked;
   };
 
   const attemptInSlot = async (job: DeliverPayload, poolId: string, jobId: string | undefined): Promise<void> => {
