@@ -22,6 +22,19 @@ export async function deleteJobsStillLockedBy(sql: Sql, jobs: { id: string; lock
 }
 
 /**
+ * Renews the lock of a job its pool still holds (locked_at = now), so that a job whose task is still working is not
+ * taken for one held past its lease. Returns whether the pool still held it.
+ */
+export async function renewJobLock(sql: Sql, job: { id: string; lockedBy: string }): Promise<boolean> {
+  const renewed = await execute(
+    sql,
+    'update graphile_worker._private_jobs set locked_at = now() where id = ? and locked_by = ? returning 1',
+    [job.id, job.lockedBy],
+  );
+  return renewed.length > 0;
+}
+
+/**
  * The JSON array of delivery ids a job of `jobs` (the view, whose row is `alias`) carries as `deliveryIds`, or null:
  * the view leaves the payload out. An SQL expression to compose into a larger statement.
  */

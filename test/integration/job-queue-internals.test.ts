@@ -7,7 +7,9 @@ import {
   JOB_QUEUE_INTERNALS_VERSION,
   deleteJobsStillLockedBy,
   jobTableStorageParameters,
+  jobPayloadDeliveryIds,
   poolsHoldingLocksQuery,
+  renewJobLock,
   unlockTaskJobsHeldLongerThan,
   ensureJobTaskIndex,
 } from '../../src/db/job-queue-internals';
@@ -132,6 +134,35 @@ describe('job-queue internals', () => {
       [null, true],
       ['lease-pool', false],
       ['lease-pool', false],
+    ]);
+  });
+
+  it('renewJobLock renews a lock only while the pool named with it holds the job', async ({ pool }) => {
+    const held = await addJob(pool, 'internals_renew');
+    const handedOn = await addJob(pool, 'internals_renew');
+    await lockJob(pool, held, 'renew-pool', '10 minutes');
+    await lockJob(pool, handedOn, 'other-pool', '10 minutes');
+
+    expect(await renewJobLock(pool, { id: held, lockedBy: 'renew-pool' })).toBe(true);
+    expect(await renewJobLock(pool, { id: handedOn, lockedBy: 'renew-pool' })).toBe(false);
+
+    const [renewed, untouched] = await jobRows(pool, [held, handedOn]);
+    expect(Date.now() - renewed!.locked_at!.getTime()).toBeLessThan(60_000);
+    expect(Date.now() - untouched!.locked_at!.getTime()).toBeGreaterThan(9 * 60_000);
+  });
+
+  it("jobPayloadDeliveryIds reads a job's deliveryIds from its payload, which the jobs view leaves out", async ({ pool }) => {
+    const { rows: added } = await pool.query<{ id: string }>(
+      `select id::text from graphile_worker.add_job('internals_batch', json_build_object('deliveryIds', array['dlv_a', 'dlv_b']))`,
+    );
+    const other = await addJob(pool, 'internals_batch');
+    const { rows } = await pool.query<{ id: string; ids: unknown }>(
+      `select j.id::text, ${jobPayloadDeliveryIds('j')} as ids from graphile_worker.jobs j where j.id = any($1::bigint[]) order by j.id`,
+      [[added[0]!.id, other]],
+    );
+    expect(rows).toEqual([
+      { id: added[0]!.id, ids: ['dlv_a', 'dlv_b'] },
+      { id: other, ids: null },
     ]);
   });
 

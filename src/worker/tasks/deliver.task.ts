@@ -7,6 +7,7 @@ import type { SecretBox } from '../../lib/encryption';
 import type { Logger } from '../../lib/logger';
 import { type DeliverPayload, isDeliverBatchPayload, isDeliverPayload, isRetryAttempt } from '../../queue/deliver-job';
 import { AttemptSlots } from '../../lib/attempt-slots';
+import { renewJobLock } from '../../db/job-queue-internals';
 import { DeliveryExecutor } from '../../engine/delivery-executor';
 import { DeliveryStore } from '../../engine/delivery-store';
 import type { WorkerHeartbeat } from '../heartbeat';
@@ -28,6 +29,13 @@ export interface DeliverTaskDependencies {
   retryLane?: Pick<RetryLane, 'observeFirstAttemptStart'>;
 }
 
+/** The job carrying an attempt: the pool holding its lock, its id, and whether parking may end it (its own job). */
+interface Carrier {
+  poolId: string;
+  jobId: string;
+  ownJob: boolean;
+}
+
 /**
  * Makes the attempt a deliver job carries: one delivery's, or the first attempts of a fan-out's batch
  * (DeliverBatchPayload), each run as its own job would be. Only infrastructure faults throw (graphile-worker retries
@@ -45,38 +53,46 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
   // this process runs them one after the other: the second finds the attempt made, or makes it if the first did not.
   const attempting = new Map<string, Promise<void>>();
 
-  const attemptOne = async (job: DeliverPayload, poolId: string, jobId: string | undefined): Promise<void> => {
+  const attemptOne = async (job: DeliverPayload, carrier: Carrier): Promise<void> => {
     for (let earlier = attempting.get(job.deliveryId); earlier; earlier = attempting.get(job.deliveryId)) {
       await earlier.catch(() => undefined);
     }
-    const run = attemptInSlot(job, poolId, jobId);
+    const run = attemptInSlot(job, carrier);
     const tracked = run.finally(() => attempting.delete(job.deliveryId));
     attempting.set(job.deliveryId, tracked);
     await tracked;
   };
 
-  const attemptInSlot = async (job: DeliverPayload, poolId: string, jobId: string | undefined): Promise<void> => {
+  /** When each job's lock was last renewed while its attempts waited for slots (ms, performance.now()). */
+  const renewedAt = new Map<string, number>();
+
+  const attemptInSlot = async (job: DeliverPayload, carrier: Carrier): Promise<void> => {
     let release: (() => void) | null = null;
     if (!isRetryAttempt(job.attempt)) {
-      // A job waits at most WORKER_DEAD_AFTER_MS in graphile-worker's local queue; an attempt waits no longer here,
-      // so that the job keeps within its lease. Past that, the delivery goes back to the queue as its own job.
-      release = await firstAttemptSlots.acquire(deps.config.worker.deadAfterMs);
-      if (!release) {
-        await store.rescheduleAttempt(job.deliveryId, job.attempt, deps.clock.now());
-        deps.logger.info({ deliveryId: job.deliveryId, jobId }, 'no attempt slot free in time; delivery queued again as its own job');
-        return;
+      // The sweeper takes back a job held past its lease (two delivery timeouts and WORKER_DEAD_AFTER_MS). A first
+      // attempt waiting for a slot renews its job's lock every WORKER_DEAD_AFTER_MS instead: the job is working.
+      const waitMs = deps.config.worker.deadAfterMs;
+      for (release = await firstAttemptSlots.acquire(waitMs); !release; release = await firstAttemptSlots.acquire(waitMs)) {
+        const last = renewedAt.get(carrier.jobId) ?? -Infinity;
+        if (performance.now() - last < waitMs / 2) continue;
+        renewedAt.set(carrier.jobId, performance.now());
+        // Not renewed, the job may be run again elsewhere: admission then keeps the two from both sending.
+        await renewJobLock(deps.pool, { id: carrier.jobId, lockedBy: carrier.poolId }).catch((error: unknown) =>
+          deps.logger.warn({ err: error, jobId: carrier.jobId }, 'could not renew the lock of a job waiting for attempt slots'),
+        );
       }
     }
     let result;
     try {
-      result = await new DeliveryExecutor(store, deps).run(job, jobId === undefined ? { poolId } : { poolId, jobId });
+      const lock = carrier.ownJob ? { poolId: carrier.poolId, jobId: carrier.jobId } : { poolId: carrier.poolId };
+      result = await new DeliveryExecutor(store, deps).run(job, lock);
     } finally {
       release?.();
     }
     if (result.kind === 'skipped' && result.wakeInMs !== undefined) deps.waker?.wakeIn(result.wakeInMs);
     // A child logger per delivery only when its line will be written (pino builds each child's redaction).
     if (!deps.logger.isLevelEnabled(result.kind === 'skipped' ? 'debug' : 'info')) return;
-    const log = deps.logger.child({ deliveryId: job.deliveryId, attempt: job.attempt, jobId });
+    const log = deps.logger.child({ deliveryId: job.deliveryId, attempt: job.attempt, jobId: carrier.jobId });
     if (result.kind === 'skipped') {
       log.debug({ reason: result.reason }, 'delivery job skipped');
     } else {
@@ -97,16 +113,18 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
     const ended = deps.heartbeat?.taskStarted(poolId);
     try {
       if (isDeliverBatchPayload(payload)) {
-        // No job id: parking one of them must not end the job that carries the others.
-        const attempts = payload.deliveryIds.map((deliveryId) => attemptOne({ deliveryId, attempt: 1 }, poolId, undefined));
+        // Parking one of them must not end the job that carries the others.
+        const carrier = { poolId, jobId: helpers.job.id, ownJob: false };
+        const attempts = payload.deliveryIds.map((deliveryId) => attemptOne({ deliveryId, attempt: 1 }, carrier));
         const failed = (await Promise.allSettled(attempts)).find((outcome) => outcome.status === 'rejected');
         if (failed) throw failed.reason;
       } else if (isDeliverPayload(payload)) {
-        await attemptOne(payload, poolId, helpers.job.id);
+        await attemptOne(payload, { poolId, jobId: helpers.job.id, ownJob: true });
       } else {
         deps.logger.error({ jobId: helpers.job.id }, 'deliver job with an invalid payload; dropped');
       }
     } finally {
+      renewedAt.delete(helpers.job.id);
       ended?.();
     }
   };
