@@ -7,7 +7,7 @@ import {
   RegisterEndpointDocument,
 } from '../../src/sdk/generated/graphql';
 import { heraldTestWith } from '../helpers/fixtures';
-import { query } from '../helpers/database';
+import { jobCarries, query } from '../helpers/database';
 import { type TestHerald, waitUntil } from '../helpers/herald';
 import { WebhookReceiver } from '../helpers/receiver';
 
@@ -43,7 +43,7 @@ describe('publishEvent: one transaction, idempotent', () => {
               (select count(*) from graphile_worker._private_jobs j
                  join graphile_worker._private_tasks t on t.id = j.task_id
                  where t.identifier = 'deliver'
-                   and j.payload->>'deliveryId' in (select id from deliveries where application_id = $1)) as jobs`,
+                   and exists (select 1 from deliveries d where d.application_id = $1 and ${jobCarries('j', 'd')})) as jobs`,
       [applicationId],
     );
     return { events: Number(row!.events), deliveries: Number(row!.deliveries), jobs: Number(row!.jobs) };

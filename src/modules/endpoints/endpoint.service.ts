@@ -385,10 +385,9 @@ export class EndpointService {
     return new Map(rows.map((row) => [row.id, Number(row.n)]));
   }
 
-  /** Deletes the endpoint with its deliveries and their attempts; queued jobs for them do nothing. */
   /**
-   * Deletes the endpoint with its deliveries, their attempts and their jobs (a job running now is left to finish,
-   * finds its delivery gone and ends). The endpoint's row is locked first, so no publish adds a delivery meanwhile,
+   * Deletes the endpoint with its deliveries, their attempts and their own jobs (a job running now is left to finish,
+   * finds its delivery gone and ends; so does a fan-out's shared job of first attempts, which may carry others). The endpoint's row is locked first, so no publish adds a delivery meanwhile,
    * then its unfinished deliveries', so no attempt being recorded adds a job after they are removed.
    */
   async delete(id: string): Promise<void> {
