@@ -73,8 +73,8 @@ export async function admitInTransaction<R extends AdmissionRequest & { parkedAt
     ],
   );
   // Recorded and in flight elsewhere means recorded: there is nothing left to look at again.
-  const held = new Map(heldRows.filter((row) => row.kind === 'elsewhere').map((row) => [row.delivery_id, row.kind]));
-  for (const row of heldRows) if (row.kind === 'changed') held.set(row.delivery_id, 'changed');
+  const held = new Map<string, 'elsewhere' | 'changed'>();
+  for (const row of heldRows) if (held.get(row.delivery_id) !== 'changed') held.set(row.delivery_id, row.kind);
   const requests = all.filter((request) => !held.has(request.deliveryId));
   // A re-run after a crash finds its own row (or a dead pool's): it takes it over instead of counting it twice.
   const admitted = await execute<{ delivery_id: string }>(
