@@ -65,7 +65,7 @@ const USAGE = `npm run bench -- [options]
   --no-baseline           skip the express + Bull + axios baseline
   --no-floor              skip the machine-floor measurements
   --no-publish            skip the publish capacity measurement (herald api alone, closed loop)
-  --latency-rate N        events/s offered in the latency scenario (default 1000; quick 200)
+  --latency-rate N        events/s offered in the latency scenario (default 500; quick 200)
   --max-rate N            events/s offered in the fan-out 1 throughput scenario (full run only; default 2500)
   --fanout10-rate N       events/s offered in the fan-out 10 scenario (default 400; quick 40)
   --steady S              seconds of steady phase for every scenario (default 60 for latency, 20 for throughput)
@@ -149,7 +149,7 @@ function parseOptions(argv: string[]): Options {
     options.baseline = false;
     options.floor = false;
   }
-  const defaults = { full: [1000, 2500, 400], quick: [200, 0, 40], smoke: [40, 0, 0] }[options.mode];
+  const defaults = { full: [500, 2500, 400], quick: [200, 0, 40], smoke: [40, 0, 0] }[options.mode];
   options.latencyRate ||= defaults[0]!;
   options.maxRate ||= defaults[1]!;
   options.fanout10Rate ||= defaults[2]!;
