@@ -2,6 +2,7 @@
 import { CLIENT_COMMANDS, CLIENT_USAGE } from '../cli/client-usage';
 import { DB_USAGE } from '../cli/db-command';
 import { ConfigError, loadConfig } from '../config';
+import { limitHeapGrowth } from '../lib/heap-growth';
 import type { HeraldRoles } from '../herald';
 
 const USAGE = `Usage: npx herald <command>   (from the project folder; npm run herald -- <command> also works)
@@ -57,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     const { runDbCommand } = await import('../cli/db-command.js');
     return runDbCommand(config, argv.slice(1), { out: console.log, err: console.error });
   }
+  if (ROLES[command]) limitHeapGrowth(config.heapGrowthPercent);
   // Server modules load only for server commands, so the developer commands start quickly.
   await import('reflect-metadata');
   const { createLogger } = await import('../lib/logger.js');

@@ -27,6 +27,7 @@ const environmentSchema = z.object({
   WORKER_CONCURRENCY: integer(1, 1000).default(128),
   WORKER_THREAD: boolean.default(true),
   API_THREAD_NICENESS: integer(0, 19).default(10),
+  HEAP_GROWTH_PERCENT: integer(0, 400).default(20),
   WORKER_POLL_INTERVAL_MS: integer(50, 60_000).default(1000),
   WORKER_LOCAL_QUEUE_SIZE: integer(0, 10_000).default(64),
   WORKER_COMPLETE_BATCH_DELAY_MS: integer(0, 1000).default(2),
@@ -180,6 +181,8 @@ export interface HeraldConfig {
   /** How far ahead publishEvent's `deliverAt` may be (the database refuses more than 90 days). */
   maxDeliverAheadMs: number;
   shutdownGraceMs: number;
+  /** How far V8 lets a heap grow past what its last full collection kept, in percent (0: V8's own factor, up to 4x). */
+  heapGrowthPercent: number;
   /** Refuse to publish event types that are not in the catalog. */
   catalogStrict: boolean;
   /** HERALD_ENCRYPTION_KEY; without it (never in production) a key file in the data folder is used. */
@@ -276,6 +279,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     maxDeliverAheadMs: Math.round(e.DELIVER_AT_MAX_AHEAD_DAYS * 86_400_000),
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    heapGrowthPercent: e.HEAP_GROWTH_PERCENT,
     catalogStrict: e.CATALOG_STRICT,
     encryptionKey: e.HERALD_ENCRYPTION_KEY ? parseEncryptionKey(e.HERALD_ENCRYPTION_KEY) : undefined,
     ssrf: { allowCidrs: e.SSRF_ALLOW_CIDRS, allowLoopback: e.NODE_ENV === 'development' && !e.DATABASE_URL },

@@ -31,6 +31,7 @@ describe('configuration', () => {
       apiThreadNiceness: 10,
     });
     expect(config.retention).toEqual({ maxAgeMs: 30 * 86_400_000, batchSize: 1000 });
+    expect(config.heapGrowthPercent).toBe(20);
     expect(config).toMatchObject({ host: '127.0.0.1', port: 4000, maxPayloadBytes: 256 * 1024, databaseUrl: undefined });
   });
 
@@ -68,6 +69,11 @@ describe('configuration', () => {
     const documented = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]));
     expect(CONFIG_KEYS.filter((key) => !documented.has(key))).toEqual([]);
     expect([...documented].filter((key) => !CONFIG_KEYS.includes(key!))).toEqual([]);
+  });
+
+  it("HEAP_GROWTH_PERCENT: 0 leaves V8's own heap growth; past 400 is refused, naming the setting", () => {
+    expect(loadConfig({ HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent).toBe(0);
+    expect(() => loadConfig({ HEAP_GROWTH_PERCENT: '401' })).toThrow(/HEAP_GROWTH_PERCENT/);
   });
 
   it('refuses invalid values with a message naming each setting', () => {
