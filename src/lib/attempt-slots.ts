@@ -20,8 +20,9 @@ export class AttemptSlots {
   }
 
   /**
-   * Resolves to the function that frees the slot taken, or to null when no slot freed up within `timeoutMs`: the
-   * caller hands its work back instead of holding its job past the lease.
+   * Resolves to the function that frees the slot taken, or to null when no slot freed up within `timeoutMs` (the
+   * waiter has then left the queue): the caller can do what a long wait needs, such as renewing its job's lock, and ask
+   * again.
    */
   acquire(timeoutMs: number): Promise<(() => void) | null> {
     if (this.free > 0 && this.waiting.length === 0) {

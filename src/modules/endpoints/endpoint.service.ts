@@ -387,8 +387,9 @@ export class EndpointService {
 
   /**
    * Deletes the endpoint with its deliveries, their attempts and their own jobs (a job running now is left to finish,
-   * finds its delivery gone and ends; so does a fan-out's shared job of first attempts, which may carry others). The endpoint's row is locked first, so no publish adds a delivery meanwhile,
-   * then its unfinished deliveries', so no attempt being recorded adds a job after they are removed.
+   * finds its delivery gone and ends; so does a fan-out's shared job of first attempts, which may carry others). The
+   * endpoint's row is locked first, so no publish adds a delivery meanwhile, then its unfinished deliveries', so no
+   * attempt being recorded adds a job after they are removed.
    */
   async delete(id: string): Promise<void> {
     const endpoint = await this.get(id);

@@ -66,20 +66,28 @@ export function createDeliverTask(deps: DeliverTaskDependencies): Task {
   /** When each job's lock was last renewed while its attempts waited for slots (ms, performance.now()). */
   const renewedAt = new Map<string, number>();
 
+  /**
+   * Renews the carrier's job lock, once for all of its attempts waiting together. Not renewed, the job may be run
+   * again elsewhere: admission then keeps the two from both sending.
+   */
+  const renewWaitingJob = async (carrier: Carrier, everyMs: number): Promise<void> => {
+    if (performance.now() - (renewedAt.get(carrier.jobId) ?? -Infinity) < everyMs / 2) return;
+    renewedAt.set(carrier.jobId, performance.now());
+    await renewJobLock(deps.pool, { id: carrier.jobId, lockedBy: carrier.poolId }).catch((error: unknown) =>
+      deps.logger.warn({ err: error, jobId: carrier.jobId }, 'could not renew the lock of a job waiting for attempt slots'),
+    );
+  };
+
   const attemptInSlot = async (job: DeliverPayload, carrier: Carrier): Promise<void> => {
     let release: (() => void) | null = null;
     if (!isRetryAttempt(job.attempt)) {
       // The sweeper takes back a job held past its lease (two delivery timeouts and WORKER_DEAD_AFTER_MS). A first
       // attempt waiting for a slot renews its job's lock every WORKER_DEAD_AFTER_MS instead: the job is working.
       const waitMs = deps.config.worker.deadAfterMs;
-      for (release = await firstAttemptSlots.acquire(waitMs); !release; release = await firstAttemptSlots.acquire(waitMs)) {
-        const last = renewedAt.get(carrier.jobId) ?? -Infinity;
-        if (performance.now() - last < waitMs / 2) continue;
-        renewedAt.set(carrier.jobId, performance.now());
-        // Not renewed, the job may be run again elsewhere: admission then keeps the two from both sending.
-        await renewJobLock(deps.pool, { id: carrier.jobId, lockedBy: carrier.poolId }).catch((error: unknown) =>
-          deps.logger.warn({ err: error, jobId: carrier.jobId }, 'could not renew the lock of a job waiting for attempt slots'),
-        );
+      release = await firstAttemptSlots.acquire(waitMs);
+      while (!release) {
+        await renewWaitingJob(carrier, waitMs);
+        release = await firstAttemptSlots.acquire(waitMs);
       }
     }
     let result;
