@@ -28,6 +28,7 @@ const NAMES = [
   'Migration20261207900000_hot_delivery_updates',
   'Migration20261208000000_first_attempts_batched',
   'Migration20261208100000_unlogged_leases',
+  'Migration20261208200000_fan_out_inserts_jobs',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

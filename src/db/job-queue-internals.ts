@@ -5,7 +5,9 @@ import { type Sql, type SqlFragment, execute } from './sql';
  * Every statement Herald runs against graphile-worker's private tables (`_private_jobs`, `_private_job_queues`,
  * `_private_tasks`), which graphile-worker may change in any release: what its public SQL functions and its `jobs`
  * view cannot do (delete or unlock a locked job, read queue locks, tune the job table). Written for the version below;
- * test/integration/job-queue-internals.test.ts fails when another one is installed, and runs each statement.
+ * test/integration/job-queue-internals.test.ts fails when another one is installed, and runs each statement. The one
+ * other statement is in SQL: `herald.fan_out_events` inserts its first attempts' jobs (migration
+ * Migration20261208200000_fan_out_inserts_jobs; test/integration/fan-out.test.ts holds them to the rows `add_jobs` writes).
  */
 export const JOB_QUEUE_INTERNALS_VERSION = '0.17.3';
 

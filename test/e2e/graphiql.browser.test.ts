@@ -164,12 +164,14 @@ describe('GraphiQL and the dashboard in headless Chromium, under their Content-S
     const { page, problems, graphql } = await watch(context);
     await page.goto(`${herald.url}/`);
     await page.waitForLoadState('networkidle');
-    const socket = page.waitForEvent('websocket');
+    // The page opens its socket after its first data: under a loaded machine (the whole suite at once) that took over
+    // Playwright's default 15 s, so the wait gets the test's own budget.
+    const socket = page.waitForEvent('websocket', { timeout: 60_000 });
     await page.locator('input[type=password]').fill(herald.adminKey);
     await page.keyboard.press('Enter');
     const opened = await socket;
     expect(new URL(opened.url()).pathname).toBe('/graphql');
-    await opened.waitForEvent('framereceived');
+    await opened.waitForEvent('framereceived', { timeout: 60_000 });
     await page.waitForLoadState('networkidle');
     expect(graphql.filter((answer) => answer.status !== 200)).toEqual([]);
     expect(problems).toEqual([]);
