@@ -193,7 +193,7 @@ end;
 $$;
 `;
 
-const FAN_OUT = `
+export const FAN_OUT = `
 create or replace function herald.fan_out(event_ids text[], only_endpoint text default null, filtered boolean default true)
 returns table (event_id text, delivery_ids text[])
 language sql volatile as $$

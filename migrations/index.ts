@@ -29,6 +29,7 @@ const NAMES = [
   'Migration20261208000000_first_attempts_batched',
   'Migration20261208100000_unlogged_leases',
   'Migration20261208200000_fan_out_inserts_jobs',
+  'Migration20261208300000_delivery_keys_by_statement',
 ];
 
 export const migrations: ReadonlyArray<{ name: string; load(): Promise<MigrationObject['class']> }> = NAMES.map((name) => ({

@@ -31,10 +31,12 @@ export class DeliveryEntity {
   @PrimaryKey({ type: 'text' })
   id: string = newId(IdPrefix.delivery);
 
-  @ManyToOne(() => EventEntity, { deleteRule: 'cascade' })
+  /** Held by the fan-out and the events' delete trigger, not a key checked per row (docs/architecture.md). */
+  @ManyToOne(() => EventEntity, { createForeignKeyConstraint: false })
   event!: EventEntity;
 
-  @ManyToOne(() => EndpointEntity, { deleteRule: 'cascade' })
+  /** Held by the fan-out and the endpoints' delete trigger, not a key checked per row (docs/architecture.md). */
+  @ManyToOne(() => EndpointEntity, { createForeignKeyConstraint: false })
   endpoint!: EndpointEntity;
 
   /** Copied from the event so tenant-scoped lists need no join (the event's key holds it: no key of its own). */

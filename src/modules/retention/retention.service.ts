@@ -2,8 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute } from '../../db/sql';
 
 /**
- * Purges events older than the retention age, with their deliveries and attempts (cascading foreign
- * keys), in small batches so no statement holds locks for long. Events with a delivery still pending
+ * Purges events older than the retention age, with their deliveries (the events' delete trigger) and attempts (a
+ * cascading foreign key), in small batches so no statement holds locks for long. Events with a delivery still pending
  * or scheduled for a retry are kept until it finishes. Audit log entries are kept as long as events, then purged
  * the same way.
  */
