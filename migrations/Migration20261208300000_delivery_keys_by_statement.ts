@@ -20,24 +20,8 @@ export class Migration20261208300000_delivery_keys_by_statement extends Migratio
   override async up(): Promise<void> {
     this.addSql(FAN_OUT_EVENTS);
     this.addSql(FAN_OUT);
-    this.addSql(`create or replace function herald.events_deleted() returns trigger language plpgsql as $$
-begin
-  delete from public.deliveries d where d.event_id = any(array(select o.id from deleted_events o));
-  return null;
-end;
-$$;`);
-    this.addSql(`create or replace function herald.endpoints_deleted() returns trigger language plpgsql as $$
-begin
-  delete from public.deliveries d where d.endpoint_id = any(array(select o.id from deleted_endpoints o));
-  return null;
-end;
-$$;`);
-    this.addSql(
-      'create trigger events_deleted after delete on public.events referencing old table as deleted_events for each statement execute function herald.events_deleted();',
-    );
-    this.addSql(
-      'create trigger endpoints_deleted after delete on public.endpoints referencing old table as deleted_endpoints for each statement execute function herald.endpoints_deleted();',
-    );
+    for (const statement of deletesItsDeliveries('events', 'event_id')) this.addSql(statement);
+    for (const statement of deletesItsDeliveries('endpoints', 'endpoint_id')) this.addSql(statement);
     this.addSql('alter table "deliveries" drop constraint "deliveries_event_id_foreign";');
     this.addSql('alter table "deliveries" drop constraint "deliveries_endpoint_id_foreign";');
   }
@@ -59,6 +43,19 @@ $$;`);
     this.addSql(PREVIOUS_FAN_OUT);
     this.addSql(FAN_OUT_EVENTS_WITH_JOB_ROWS);
   }
+}
+
+/** A statement trigger on `table` deleting the deliveries whose `column` names a deleted row, in one statement. */
+function deletesItsDeliveries(table: 'events' | 'endpoints', column: 'event_id' | 'endpoint_id'): string[] {
+  return [
+    `create or replace function herald.${table}_deleted() returns trigger language plpgsql as $$
+begin
+  delete from public.deliveries d where d.${column} = any(array(select o.id from deleted_${table} o));
+  return null;
+end;
+$$;`,
+    `create trigger ${table}_deleted after delete on public.${table} referencing old table as deleted_${table} for each statement execute function herald.${table}_deleted();`,
+  ];
 }
 
 export const FAN_OUT_EVENTS = replacedOnce(
