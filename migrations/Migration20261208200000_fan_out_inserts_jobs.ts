@@ -1,6 +1,10 @@
 import { Migration } from '@mikro-orm/migrations';
 import { replacedOnce } from './Migration20261207500000_publish_job_rows';
-import { FAN_OUT_EVENTS as PREVIOUS_FAN_OUT_EVENTS } from './Migration20261208000000_first_attempts_batched';
+import {
+  FIRST_ATTEMPT_BATCHES,
+  FIRST_ATTEMPT_JOB_SPECS,
+  FAN_OUT_EVENTS as PREVIOUS_FAN_OUT_EVENTS,
+} from './Migration20261208000000_first_attempts_batched';
 
 /**
  * The fan-out inserts its first attempts' jobs into graphile-worker's job table itself and announces them on
@@ -37,32 +41,20 @@ const TASK_FOUND = replacedOnce(
 );
 
 const JOBS_INSERTED = replacedOnce(
-  TASK_FOUND,
-  `  ), jobs as (
-    select graphile_worker.add_jobs(array(
-             select case when b.n = 1
-                         then row('deliver', json_build_object('deliveryId', b.ids[1], 'attempt', 1), null, b.due, 25,
-                                  'deliver:' || b.ids[1], null, null)::graphile_worker.job_spec
-                         else row('deliver', json_build_object('deliveryIds', b.ids, 'attempt', 1), null, b.due, 25,
-                                  null, null, null)::graphile_worker.job_spec end
-               from (select c.due, array_agg(c.delivery_id order by c.delivery_id) as ids, count(*) as n
-                       from (select p.delivery_id, p.due,
-                                    (row_number() over (partition by p.due order by p.delivery_id) - 1) / 16 as chunk
-                               from placed p where p.start_now) c
-                      group by c.due, c.chunk) b)) as added
+  replacedOnce(
+    TASK_FOUND,
+    `    select graphile_worker.add_jobs(array(
+             ${FIRST_ATTEMPT_JOB_SPECS}`,
+    `    insert into graphile_worker._private_jobs (task_id, payload, run_at, max_attempts, key)
+             select deliver_task,
+                    case when b.n = 1 then json_build_object('deliveryId', b.ids[1], 'attempt', 1)
+                         else json_build_object('deliveryIds', b.ids, 'attempt', 1) end,
+                    b.due, 25, case when b.n = 1 then 'deliver:' || b.ids[1] end`,
+  ),
+  `${FIRST_ATTEMPT_BATCHES})) as added
      where exists (select 1 from placed p where p.start_now)
   )`,
-  `  ), jobs as (
-    insert into graphile_worker._private_jobs (task_id, payload, run_at, max_attempts, key)
-    select deliver_task,
-           case when b.n = 1 then json_build_object('deliveryId', b.ids[1], 'attempt', 1)
-                else json_build_object('deliveryIds', b.ids, 'attempt', 1) end,
-           b.due, 25, case when b.n = 1 then 'deliver:' || b.ids[1] end
-      from (select c.due, array_agg(c.delivery_id order by c.delivery_id) as ids, count(*) as n
-              from (select p.delivery_id, p.due,
-                           (row_number() over (partition by p.due order by p.delivery_id) - 1) / 16 as chunk
-                      from placed p where p.start_now) c
-             group by c.due, c.chunk) b
+  `${FIRST_ATTEMPT_BATCHES}
     returning 1
   ), announced as (
     -- As add_jobs announces its jobs (a random part, so that two announcements in one transaction are two).

@@ -29,18 +29,21 @@ describe("a delivery's event and endpoint", () => {
     return client;
   }
 
+  /** An endpoint taking every event type. */
+  async function addEndpoint(id: string, applicationId: string): Promise<void> {
+    await query(
+      database.url,
+      `insert into endpoints (id, application_id, url, event_types, secret, headers)
+       values ($1, $2, 'http://127.0.0.1:9/hook', '{*}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '{}')`,
+      [id, applicationId],
+    );
+  }
+
   /** An application with two endpoints taking every event type. */
   async function application(name: string): Promise<{ applicationId: string; first: string; second: string }> {
     const applicationId = `app_${name}`;
     await query(database.url, `insert into applications (id, name) values ($1, $1)`, [applicationId]);
-    for (const endpoint of ['first', 'second']) {
-      await query(
-        database.url,
-        `insert into endpoints (id, application_id, url, event_types, secret, headers)
-         values ($1, $2, 'http://127.0.0.1:9/hook', '{*}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '{}')`,
-        [`ep_${name}_${endpoint}`, applicationId],
-      );
-    }
+    for (const endpoint of ['first', 'second']) await addEndpoint(`ep_${name}_${endpoint}`, applicationId);
     return { applicationId, first: `ep_${name}_first`, second: `ep_${name}_second` };
   }
 
@@ -121,12 +124,7 @@ describe("a delivery's event and endpoint", () => {
       applicationId,
     ]);
     const latecomer = 'ep_missed_third';
-    await query(
-      database.url,
-      `insert into endpoints (id, application_id, url, event_types, secret, headers)
-       values ($1, $2, 'http://127.0.0.1:9/hook', '{*}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '{}')`,
-      [latecomer, applicationId],
-    );
+    await addEndpoint(latecomer, applicationId);
     const purger = await connect();
     const fanner = await connect();
     await purger.query('begin');
